@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * labyrinth.h - page pools that never sleep on their atomic path.
+ *
+ * labyrinth hands out whole memory pages from pools.  Each page belongs to
+ * exactly one owner from the allocation that returns it until the free that
+ * gives it back.  The ATOMIC and NOWAIT allocation paths, and every free,
+ * are lock-free and async-signal-safe: they take no lock, make no system
+ * call and take no page fault (pool memory and the allocator's own state are
+ * populated and locked in advance).
+ *
+ *     labyrinth_t rx_pool;
+ *     struct labyrinth_params p = { .name = "rx", .nr_pages = 4096 };
+ *     if (labyrinth_init(&rx_pool, &p) < 0) ...;
+ *     void *page = labyrinth_void_alloc_page_gfp_atomic_exclusive(&rx_pool);
+ *     ...
+ *     labyrinth_free_page(&rx_pool, page);
+ *     labyrinth_destroy(&rx_pool);
+ *
+ * Errors: functions returning int return 0 (or a count) on success and a
+ * negative errno on failure; functions returning a pointer return NULL and
+ * set errno.  Misuse never changes the pool.  See labyrinth(7) and the man
+ * page of each function.
+ */
+#ifndef LABYRINTH_H
+#define LABYRINTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#ifndef LAB_FREESTANDING_CORE /* the library core needs no stdio */
+#include <stdio.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exported from liblabyrinth, which is built with hidden visibility. */
+#define LAB_API __attribute__((visibility("default")))
+
+#define LAB_VERSION_MAJOR 0
+#define LAB_VERSION_MINOR 1
+#define LAB_VERSION_PATCH 0
+
+/* Page sizes, in bytes. */
+#define LAB_PAGE_4K ((size_t)4096)
+#define LAB_PAGE_2M ((size_t)2 << 20)
+#define LAB_PAGE_1G ((size_t)1 << 30)
+
+/* An order-n block is 2^n contiguous pages aligned to its own size. */
+#define LAB_MAX_ORDER 10
+
+/*
+ * GFP flags: exactly one of ATOMIC, NOWAIT or KERNEL, optionally OR-ed with
+ * the modifiers.  Anything else fails with EINVAL.
+ *
+ *   LAB_GFP_ATOMIC  never blocks, no system call; may take the reserve.
+ *   LAB_GFP_NOWAIT  never blocks, no system call; leaves the reserve alone.
+ *   LAB_GFP_KERNEL  may grow the pool up to max_pages, then wait up to
+ *                   wait_ms for a free page; leaves the reserve alone.
+ */
+typedef unsigned int lab_gfp_t;
+
+#define LAB_GFP_ATOMIC 0x01u
+#define LAB_GFP_NOWAIT 0x02u
+#define LAB_GFP_KERNEL 0x04u
+#define LAB_GFP_ZERO   0x100u /* the page comes back zero-filled */
+#define LAB_GFP_NOWARN 0x200u /* no message on failure (LAB_POOL_DEBUG) */
+
+/* Pool flags (struct labyrinth_params.flags). */
+#define LAB_POOL_SECRET   0x01u /* memfd_secret(2): pages leave the direct map */
+#define LAB_POOL_HUGETLB  0x02u /* hugetlbfs pages; -ENOMEM if none reserved */
+#define LAB_POOL_DUMPABLE 0x04u /* include the pool in core dumps */
+#define LAB_POOL_NOLOCK   0x08u /* do not mlock (ATOMIC may then fault) */
+#define LAB_POOL_DEBUG    0x10u /* poison, check, report every misuse */
+
+/*
+ * A pool.  The type is complete so that a pool can be declared statically
+ * or on the stack; its members are private.  A zeroed labyrinth_t is a
+ * valid "not initialised" pool: every call on it fails with EINVAL.
+ */
+typedef struct labyrinth {
+	uint64_t lab_private_magic;
+	void *lab_private_core;
+	uint64_t lab_private_reserved[6];
+} labyrinth_t;
+
+/* Parameters of labyrinth_init(); all-zero means defaults. */
+struct labyrinth_params {
+	const char *name;     /* label in stats and dumps; NULL = "labyrinth" */
+	size_t page_size;     /* 0 = 4096; or LAB_PAGE_2M, LAB_PAGE_1G */
+	size_t nr_pages;      /* pages mapped and ready at init; 0 = 1024 */
+	size_t max_pages;     /* growth limit for LAB_GFP_KERNEL; 0 = nr_pages */
+	size_t reserve_pages; /* only LAB_GFP_ATOMIC may take the last
+	                         reserve_pages free pages; 0 = none */
+	long wait_ms;         /* LAB_GFP_KERNEL: wait for a free page once the
+	                         pool cannot grow; 0 = no wait, < 0 = forever */
+	unsigned int flags;   /* LAB_POOL_* */
+};
+
+/* Counters and gauges of a pool (labyrinth_stats()). */
+struct labyrinth_stats {
+	uint64_t page_size;
+	uint64_t pages_total;    /* pages mapped (grows with LAB_GFP_KERNEL) */
+	uint64_t pages_free;     /* including pages held in per-thread caches */
+	uint64_t pages_inuse;    /* pages_free + pages_inuse == pages_total */
+	uint64_t reserve_pages;
+	uint64_t allocs;         /* successful allocations (blocks) */
+	uint64_t frees;          /* successful frees (blocks) */
+	uint64_t alloc_failed;   /* allocations that returned NULL for lack of pages */
+	uint64_t reserve_allocs; /* allocations that dipped into the reserve */
+	uint64_t bad_frees;      /* frees rejected with an error */
+	uint64_t grows;          /* times LAB_GFP_KERNEL grew the pool */
+	uint64_t waits;          /* times LAB_GFP_KERNEL slept for a page */
+	uint64_t watch_events;   /* low-watermark crossings signalled */
+	uint64_t max_pages;
+	uint64_t free_blocks[LAB_MAX_ORDER + 1]; /* free blocks of each order */
+};
+
+LAB_API int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params);
+LAB_API int labyrinth_destroy(labyrinth_t *lab);
+
+LAB_API void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order);
+LAB_API void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp);
+LAB_API int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order);
+LAB_API int labyrinth_free_page(labyrinth_t *lab, void *addr);
+
+LAB_API unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp,
+				  void **pages, unsigned int n);
+LAB_API unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n);
+
+/* labyrinth_alloc_page(lab, LAB_GFP_ATOMIC): one page, now, for one owner. */
+LAB_API void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab);
+
+LAB_API size_t labyrinth_page_size(const labyrinth_t *lab); /* 0 for an invalid pool */
+LAB_API int labyrinth_owns(const labyrinth_t *lab, const void *addr);
+LAB_API int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st);
+#ifndef LAB_FREESTANDING_CORE
+LAB_API int labyrinth_dump(labyrinth_t *lab, FILE *out);
+#endif
+LAB_API int labyrinth_check(labyrinth_t *lab);
+LAB_API int labyrinth_watch(labyrinth_t *lab, size_t low_pages);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LABYRINTH_H */

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install what building and testing labyrinth needs on Debian 12, as root,
+# only if something is missing.  Usage: scripts/install-deps.sh [extra packages]
+set -e
+need=""
+for tool in cmake:cmake gcc:gcc make:make clang:clang pkg-config:pkg-config; do
+	cmd=${tool%%:*}
+	pkg=${tool#*:}
+	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
+done
+# clang's sanitizer and fuzzer runtimes
+[ -d /usr/lib/llvm-14/lib/clang ] && ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 || \
+	{ command -v clang >/dev/null 2>&1 && need="$need libclang-rt-14-dev"; } || true
+for pkg in "$@"; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "labyrinth: missing packages:$need; install them as root: apt-get install$need" >&2
+	exit 1
+fi
+echo "labyrinth: installing$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq $need >/dev/null

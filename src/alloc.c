@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.c - the public allocation and free entry points.
+ *
+ * Each entry point reads as two steps: the fast path (take a page from the
+ * shared lock-free store) and, only when that fails, the slow path in
+ * wait.c (growth and sleeping for LAB_GFP_KERNEL, failure accounting for
+ * everyone).  Argument checks that cost a branch stay in front; everything
+ * that reports or counts a misuse is out of line.
+ */
+#include "internal.h"
+
+#define BULK_BATCH 64u
+
+static LAB_NOINLINE void *fail_einval(void)
+{
+	lab_os_set_errno(LAB_EINVAL);
+	return NULL;
+}
+
+/* The page idx is now the caller's: mark it, check and clear as asked. */
+void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp)
+{
+	unsigned char *page = lab_page_addr(p, idx);
+
+	lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+	if (lab_unlikely(p->flags & LAB_POOL_DEBUG))
+		lab_poison_check(p, idx);
+	if (gfp & LAB_GFP_ZERO)
+		__builtin_memset(page, 0, p->page_size);
+	lab_count(p, allocs, 1);
+	return page;
+}
+
+static inline void *alloc_one(struct lab_pool *p, lab_gfp_t gfp)
+{
+	uint32_t idx;
+
+	/* Fast path: one page from the shared store. */
+	if (lab_likely(lab_store_take(p, 1, lab_floor(p, gfp), &idx)))
+		return lab_hand_out(p, idx, gfp);
+	/* Slow path: grow or wait (KERNEL), else count and fail. */
+	return lab_alloc_slow(p, gfp);
+}
+
+void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || order > LAB_MAX_ORDER))
+		return fail_einval();
+	if (lab_unlikely(order)) {
+		/* Multi-page blocks are not served by this release. */
+		lab_os_set_errno(LAB_ENOSYS);
+		return NULL;
+	}
+	return alloc_one(p, gfp);
+}
+
+void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
+		return fail_einval();
+	return alloc_one(p, gfp);
+}
+
+void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
+{
+	return labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+}
+
+unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
+				  unsigned int n)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	uint32_t idx[BULK_BATCH];
+	unsigned int done = 0, got, i;
+
+	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || (!pages && n))) {
+		fail_einval();
+		return 0;
+	}
+	/* Whole batches first: one count CAS per batch. */
+	while (done < n) {
+		got = n - done < BULK_BATCH ? n - done : BULK_BATCH;
+		if (!lab_store_take(p, got, lab_floor(p, gfp), idx))
+			break;
+		for (i = 0; i < got; i++)
+			pages[done++] = lab_hand_out(p, idx[i], gfp);
+	}
+	/* Then page by page: the pool may hold less than a batch. */
+	while (done < n) {
+		void *page = alloc_one(p, gfp);
+
+		if (!page) {
+			/* alloc_one counted this page's failure; count the rest. */
+			lab_count(p, alloc_failed, n - done - 1);
+			break;
+		}
+		pages[done++] = page;
+	}
+	return done;
+}
+
+/* A rejected free: counted, reported in debug pools, pool untouched. */
+static LAB_NOINLINE int bad_free(struct lab_pool *p, const char *call, const void *addr,
+				 int err)
+{
+	lab_count(p, bad_frees, 1);
+	if (p->flags & LAB_POOL_DEBUG)
+		lab_report(p, call, err == -LAB_EALREADY ? "double free of" :
+			   "invalid free of", addr);
+	return err;
+}
+
+/*
+ * Give the block at idx back to the free state, or say why not.  A debug
+ * pool claims it with a CAS so that two threads racing to free the same
+ * page cannot both succeed; otherwise a plain check-then-store catches
+ * every double free that follows the first one's return.
+ */
+static inline int release_state(struct lab_pool *p, uint32_t idx, unsigned int order)
+{
+	uint8_t st = lab_load_relaxed(&p->state[idx]);
+
+	if (st == LAB_PS_FREE)
+		return -LAB_EALREADY;
+	if (st != (uint8_t)(LAB_PS_HEAD | order) || order > LAB_MAX_ORDER)
+		return -LAB_EINVAL;
+	if (lab_unlikely(p->flags & LAB_POOL_DEBUG)) {
+		if (!lab_cas_strong_acq_rel(&p->state[idx], &st, (uint8_t)LAB_PS_FREE))
+			return st == LAB_PS_FREE ? -LAB_EALREADY : -LAB_EINVAL;
+		lab_poison(p, idx);
+	} else {
+		lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
+	}
+	return 0;
+}
+
+/* Check addr and release it; its page index in *idx.  0 or -errno. */
+static inline int free_check(struct lab_pool *p, const void *addr, unsigned int order,
+			     uint32_t *idx)
+{
+	*idx = lab_page_index(p, addr);
+	if (lab_unlikely(*idx == LAB_NIL))
+		return -LAB_EINVAL;
+	return release_state(p, *idx, order);
+}
+
+int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	uint32_t idx;
+	int err;
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	if (lab_unlikely(!addr))
+		return 0;
+	err = free_check(p, addr, order, &idx);
+	if (lab_unlikely(err))
+		return bad_free(p, "labyrinth_free_pages", addr, err);
+	lab_count(p, frees, 1);
+	lab_store_give(p, &idx, 1);
+	return 0;
+}
+
+int labyrinth_free_page(labyrinth_t *lab, void *addr)
+{
+	return labyrinth_free_pages(lab, addr, 0);
+}
+
+unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	uint32_t idx[BULK_BATCH];
+	unsigned int i, batched = 0, freed = 0;
+	int err;
+
+	if (lab_unlikely(!p || (!pages && n))) {
+		lab_os_set_errno(LAB_EINVAL);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (!pages[i])
+			continue;
+		err = free_check(p, pages[i], 0, &idx[batched]);
+		if (lab_unlikely(err)) {
+			bad_free(p, "labyrinth_free_bulk", pages[i], err);
+			continue;
+		}
+		if (++batched == BULK_BATCH) {
+			lab_store_give(p, idx, batched);
+			freed += batched;
+			batched = 0;
+		}
+	}
+	lab_store_give(p, idx, batched);
+	freed += batched;
+	lab_count(p, frees, freed);
+	return freed;
+}

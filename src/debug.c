@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * debug.c - LAB_POOL_DEBUG poisoning, and the one-line reports.
+ *
+ * A debug pool fills every free page with a poison pattern and checks it
+ * when the page is handed out again, so a write after free is reported with
+ * the page's address.  Reports are one line, written with a single write(2)
+ * through the platform: they may come from a signal handler.
+ */
+#include "internal.h"
+
+#define POISON_WORD 0x6b6b6b6b6b6b6b6bull
+
+void lab_poison(struct lab_pool *p, uint32_t idx)
+{
+	uint64_t *w = (uint64_t *)(void *)lab_page_addr(p, idx);
+	size_t i, n = p->page_size / sizeof(*w);
+
+	for (i = 0; i < n; i++)
+		w[i] = POISON_WORD;
+}
+
+void lab_poison_check(struct lab_pool *p, uint32_t idx)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)lab_page_addr(p, idx);
+	size_t i, n = p->page_size / sizeof(*w);
+
+	for (i = 0; i < n; i++) {
+		if (w[i] != POISON_WORD) {
+			lab_report(p, "labyrinth_alloc_pages", "write after free in",
+				   lab_page_addr(p, idx));
+			return;
+		}
+	}
+}
+
+/* "labyrinth: pool 'rx': labyrinth_free_pages: double free of page 0x7f..." */
+void lab_report(const struct lab_pool *p, const char *call, const char *what,
+		const void *addr)
+{
+	char line[192];
+	size_t len;
+
+	if (addr)
+		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s page %p\n",
+			      p->name, call, what, addr);
+	else
+		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s\n",
+			      p->name, call, what);
+	lab_os_report(line, len);
+}

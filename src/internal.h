@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - the pool and page-state types shared by the core.
+ *
+ * Metadata lives out of band: the pool structure and its per-page arrays
+ * sit in their own locked mapping (lab_os_meta_alloc), never inside the
+ * pages handed out, so writing anywhere in an owned page cannot corrupt the
+ * allocator.  The public labyrinth_t holds only a magic and a pointer here.
+ */
+#ifndef LAB_INTERNAL_H
+#define LAB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAB_FREESTANDING_CORE 1
+#include "labyrinth.h"
+#include "atomics.h"
+#include "platform.h"
+
+#define LAB_HIDDEN __attribute__((visibility("hidden")))
+#define LAB_NOINLINE __attribute__((noinline))
+#define LAB_CACHELINE 64
+
+/* Linux errno values (the platform checks they match the host's). */
+#define LAB_EPERM     1
+#define LAB_EINTR     4
+#define LAB_EAGAIN    11
+#define LAB_ENOMEM    12
+#define LAB_EBUSY     16
+#define LAB_EINVAL    22
+#define LAB_ENOSPC    28
+#define LAB_ENOSYS    38
+#define LAB_ETIMEDOUT 110
+#define LAB_EALREADY  114
+#define LAB_EUCLEAN   117
+
+#define LAB_MAGIC_LIVE 0x4c4142594c495645ull /* "LABYLIVE" */
+#define LAB_MAGIC_DEAD 0x4c41425944454144ull /* "LABYDEAD" */
+#define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
+
+#define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
+#define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
+#define LAB_POOL_ALL (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE | \
+		      LAB_POOL_NOLOCK | LAB_POOL_DEBUG)
+
+#define LAB_DEFAULT_PAGES 1024u
+#define LAB_NIL 0xffffffffu          /* "no page" in a page index */
+#define LAB_MAX_PAGES 0xfffffff0u    /* page indexes are 32-bit */
+#define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
+#define LAB_MAX_WATCHES 8
+#define LAB_NAME_MAX 32
+
+/*
+ * Per-page state, one byte each.  A page is FREE while it sits in the shared
+ * store (or, later, a cache); an allocated block marks its first page HEAD
+ * with its order and the others TAIL, so a free can tell a block start and
+ * its order without touching the page.
+ */
+#define LAB_PS_FREE       0x00u
+#define LAB_PS_HEAD       0x80u /* | order */
+#define LAB_PS_TAIL       0x40u
+#define LAB_PS_ORDER_MASK 0x0fu
+
+struct lab_watch {
+	int fd;            /* the pool's own duplicate of the eventfd */
+	uint32_t low;      /* fires when free pages fall below low */
+};
+
+struct lab_counters {
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t alloc_failed;
+	uint64_t reserve_allocs;
+	uint64_t bad_frees;
+	uint64_t grows;
+	uint64_t waits;
+	uint64_t watch_events;
+};
+
+struct lab_pool {
+	/* Read-mostly: written at init, and nr_total/watches in slow paths. */
+	uint64_t magic;
+	const labyrinth_t *owner;   /* the labyrinth_t this core belongs to */
+	unsigned char *base;        /* first page */
+	size_t page_size;
+	unsigned int page_shift;
+	unsigned int flags;         /* LAB_POOL_* */
+	uint32_t reserve;
+	uint32_t nr_total;          /* pages mapped; grows, never shrinks */
+	uint32_t max_pages;
+	uint32_t nr_watches;
+	uint32_t watch_low_max;     /* highest watch mark, 0 = no watch */
+	long wait_ms;
+	uint32_t *next;             /* per page: next index in the free stack */
+	uint8_t *state;             /* per page: LAB_PS_* */
+	size_t meta_len;            /* bytes of this metadata mapping */
+	size_t reserved_len;        /* bytes of address space reserved */
+	struct lab_backing backing;
+	struct lab_watch watches[LAB_MAX_WATCHES];
+	char name[LAB_NAME_MAX];
+
+	/* The shared store: written by every allocation and free. */
+	__attribute__((aligned(LAB_CACHELINE)))
+	uint64_t stack_head;        /* (tag << 32) | top page index */
+	__attribute__((aligned(LAB_CACHELINE)))
+	uint32_t nr_free;           /* pages in the shared store */
+	__attribute__((aligned(LAB_CACHELINE)))
+	struct lab_counters count;
+
+	/* Slow path: growth and LAB_GFP_KERNEL waiting. */
+	__attribute__((aligned(LAB_CACHELINE)))
+	uint32_t slow_lock;         /* futex lock: growth, watches */
+	uint32_t waiters;           /* LAB_GFP_KERNEL callers asleep */
+	uint32_t free_seq;          /* futex word bumped by frees for waiters */
+};
+
+/* The core behind a public pool, or NULL when it is not a live pool. */
+static inline struct lab_pool *lab_pool_of(const labyrinth_t *lab)
+{
+	struct lab_pool *p;
+
+	if (lab_unlikely(!lab || lab->lab_private_magic != LAB_MAGIC_LIVE))
+		return NULL;
+	p = (struct lab_pool *)lab->lab_private_core;
+	if (lab_unlikely(!p || p->magic != LAB_CORE_MAGIC || p->owner != lab))
+		return NULL;
+	return p;
+}
+
+static inline unsigned char *lab_page_addr(const struct lab_pool *p, uint32_t idx)
+{
+	return p->base + ((size_t)idx << p->page_shift);
+}
+
+/* Index of the page at addr, or LAB_NIL if addr is no page start of p. */
+static inline uint32_t lab_page_index(const struct lab_pool *p, const void *addr)
+{
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)p->base;
+
+	if ((uintptr_t)addr < (uintptr_t)p->base)
+		return LAB_NIL;
+	if (off & (p->page_size - 1))
+		return LAB_NIL;
+	off >>= p->page_shift;
+	if (off >= lab_load_acquire(&p->nr_total))
+		return LAB_NIL;
+	return (uint32_t)off;
+}
+
+static inline int lab_gfp_valid(lab_gfp_t gfp)
+{
+	lab_gfp_t type = gfp & LAB_GFP_TYPE_MASK;
+
+	return !(gfp & ~LAB_GFP_ALL) && type && !(type & (type - 1));
+}
+
+/* Free pages an allocation must leave behind: ATOMIC may take the reserve. */
+static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
+{
+	return (gfp & LAB_GFP_ATOMIC) ? 0 : p->reserve;
+}
+
+#define lab_count(p, field, n) lab_fetch_add_relaxed(&(p)->count.field, (n))
+
+/* freelist.c: the shared lock-free store of free pages */
+LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
+				   uint32_t *pages);
+LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n);
+LAB_HIDDEN void lab_store_give_chain(struct lab_pool *p, uint32_t first,
+				     uint32_t last, uint32_t n);
+
+/* alloc.c helpers shared with the slow path */
+LAB_HIDDEN void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp);
+
+/* pool.c: growth (LAB_GFP_KERNEL only) */
+LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
+
+/* wait.c: sleeping, waking, the slow lock and watches */
+LAB_HIDDEN void lab_slow_lock(struct lab_pool *p);
+LAB_HIDDEN void lab_slow_unlock(struct lab_pool *p);
+LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp);
+LAB_HIDDEN void lab_wake_waiters(struct lab_pool *p);
+LAB_HIDDEN void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after);
+LAB_HIDDEN void lab_watch_close_all(struct lab_pool *p);
+
+/* debug.c: poisoning and reports */
+LAB_HIDDEN void lab_poison(struct lab_pool *p, uint32_t idx);
+LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx);
+LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
+			   const char *what, const void *addr);
+
+/* stats.c */
+LAB_HIDDEN int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n),
+			void *ctx);
+
+/* fmt.c: a tiny async-signal-safe formatter (%s %u %lu %zu %x %lx %p %%) */
+LAB_HIDDEN size_t lab_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif /* LAB_INTERNAL_H */

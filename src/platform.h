@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * platform.h - everything the core needs from its host.
+ *
+ * The core (every file in src/ but platform_*.c) makes no system call and
+ * includes no libc header: it asks this layer.  Each host implements these
+ * functions once (platform_linux.c for Linux user space).  All of them
+ * return 0 or a negative errno unless said otherwise.
+ *
+ * Only lab_os_eventfd_signal(), lab_os_futex_wake() and lab_os_report() may
+ * be called from the lock-free paths; they are async-signal-safe.
+ */
+#ifndef LAB_PLATFORM_H
+#define LAB_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How a pool's pages are backed. */
+enum lab_backing_kind {
+	LAB_BACKING_ANON,    /* private anonymous memory, page_size aligned */
+	LAB_BACKING_HUGETLB, /* private hugetlbfs pages of size unit */
+	LAB_BACKING_SECRET,  /* memfd_secret(2), mapped shared */
+};
+
+struct lab_backing {
+	enum lab_backing_kind kind;
+	int fd;             /* memfd_secret descriptor, else -1 */
+	size_t unit;        /* granule of mapping: 4 KiB, 2 MiB or 1 GiB */
+	unsigned int flags; /* LAB_POOL_* */
+	int thp;            /* transparent huge pages were requested */
+};
+
+/*
+ * Choose and open the backing for a pool of page_size pages with pool flags
+ * (LAB_POOL_*).  try_hugetlb_first: 2 MiB / 1 GiB pools without
+ * LAB_POOL_HUGETLB try hugetlbfs and fall back to anonymous memory.
+ */
+int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags);
+void lab_os_backing_close(struct lab_backing *b);
+
+/* Reserve len bytes of address space aligned to align, inaccessible. */
+int lab_os_reserve(size_t len, size_t align, void **out);
+/* Return any range (reserved or committed) to the system. */
+void lab_os_release(void *addr, size_t len);
+
+/*
+ * Make [addr, addr + len) of a reservation usable: map it with the backing
+ * at byte offset off, keep it from fork children and (unless dumpable) core
+ * dumps, lock and populate it.  On failure the range is a reservation again
+ * and nothing stays mapped.  A hugetlb backing that has no pages for an
+ * anonymous fallback candidate switches b->kind to LAB_BACKING_ANON when
+ * fallback is non-zero.
+ */
+int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int fallback);
+
+/* Allocator metadata: zeroed, populated, locked unless nolock. */
+int lab_os_meta_alloc(size_t len, int nolock, void **out);
+void lab_os_meta_free(void *addr, size_t len);
+
+/*
+ * Futex wait on *word while it equals val, at most timeout_ms (< 0: no
+ * limit).  0 when woken or the value changed, -ETIMEDOUT, -EINTR.
+ */
+int lab_os_futex_wait(uint32_t *word, uint32_t val, long timeout_ms);
+void lab_os_futex_wake(uint32_t *word, int nr_waiters);
+uint64_t lab_os_monotonic_ms(void);
+
+/* Watches. */
+int lab_os_eventfd(void);
+int lab_os_dup(int fd);
+void lab_os_close(int fd);
+void lab_os_eventfd_signal(int fd); /* one non-blocking write */
+
+/* One line to the error stream with a single write. */
+void lab_os_report(const char *line, size_t len);
+void lab_os_set_errno(int err);
+
+/* Size of the host's base page (for touching secret memory). */
+size_t lab_os_base_page_size(void);
+
+#endif /* LAB_PLATFORM_H */

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.c - pool life cycle: parameters, the address-space layout, growth.
+ *
+ * A pool reserves, at init, the address space of max_pages pages in one
+ * range aligned to its largest block (2^LAB_MAX_ORDER pages), and commits
+ * (maps, locks, populates) the first nr_pages of it.  LAB_GFP_KERNEL growth
+ * commits the next pages of the same range, so a page's index is always
+ * (addr - base) >> page_shift and labyrinth_owns() is a range check.
+ * The metadata (this struct and the per-page arrays) is sized for
+ * max_pages at init and locked, so growth never touches it but to link
+ * the new pages.
+ */
+#include "internal.h"
+
+struct pool_geometry {
+	size_t page_size;
+	unsigned int page_shift;
+	uint32_t nr_pages, max_pages, reserve;
+};
+
+static unsigned int log2_of(size_t v)
+{
+	return (unsigned int)__builtin_ctzll((unsigned long long)v);
+}
+
+/* Every rule of SPEC's "Bad input" table for init, and the 32-bit limit. */
+static int check_params(const struct labyrinth_params *pr, struct pool_geometry *g)
+{
+	size_t ps = pr->page_size ? pr->page_size : LAB_PAGE_4K;
+	size_t nr = pr->nr_pages ? pr->nr_pages : LAB_DEFAULT_PAGES;
+	size_t max = pr->max_pages ? pr->max_pages : nr;
+
+	if (ps != LAB_PAGE_4K && ps != LAB_PAGE_2M && ps != LAB_PAGE_1G)
+		return -LAB_EINVAL;
+	if (pr->flags & ~LAB_POOL_ALL)
+		return -LAB_EINVAL;
+	if ((pr->flags & LAB_POOL_SECRET) && (pr->flags & LAB_POOL_HUGETLB))
+		return -LAB_EINVAL;
+	if (pr->reserve_pages >= nr || max < nr || max > LAB_MAX_PAGES)
+		return -LAB_EINVAL;
+	if (max > (SIZE_MAX >> (LAB_MAX_ORDER + 1)) / ps)
+		return -LAB_EINVAL; /* the address range would not fit */
+	g->page_size = ps;
+	g->page_shift = log2_of(ps);
+	g->nr_pages = (uint32_t)nr;
+	g->max_pages = (uint32_t)max;
+	g->reserve = (uint32_t)pr->reserve_pages;
+	return 0;
+}
+
+static size_t round_up(size_t v, size_t unit)
+{
+	return (v + unit - 1) & ~(unit - 1);
+}
+
+/* Bytes of the range that must be mapped to hold nr_total pages. */
+static size_t mapped_len(const struct lab_pool *p, uint32_t nr_total)
+{
+	return round_up((size_t)nr_total << p->page_shift, p->backing.unit);
+}
+
+/* Map pages [from, to) (and the rest of their backing unit). */
+static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fallback)
+{
+	size_t start = mapped_len(p, from), end = mapped_len(p, to);
+
+	if (end == start)
+		return 0;
+	return lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
+}
+
+/* Link pages [from, to) into one chain and hand it to the store. */
+static void add_pages(struct lab_pool *p, uint32_t from, uint32_t to)
+{
+	uint32_t i;
+
+	for (i = from; i + 1 < to; i++)
+		lab_store_relaxed(&p->next[i], i + 1);
+	if (p->flags & LAB_POOL_DEBUG)
+		for (i = from; i < to; i++)
+			lab_poison(p, i);
+	lab_store_release(&p->nr_total, to);
+	lab_store_give_chain(p, from, to - 1, to - from);
+}
+
+static void copy_name(char *dst, const char *src)
+{
+	size_t i;
+
+	if (!src)
+		src = "labyrinth";
+	for (i = 0; i + 1 < LAB_NAME_MAX && src[i]; i++)
+		dst[i] = src[i];
+	dst[i] = '\0';
+}
+
+static int map_metadata(const struct pool_geometry *g, unsigned int flags,
+			struct lab_pool **out)
+{
+	size_t next_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
+	size_t state_off = next_off + (size_t)g->max_pages * sizeof(uint32_t);
+	size_t len = state_off + g->max_pages;
+	struct lab_pool *p;
+	void *mem;
+	int err;
+
+	err = lab_os_meta_alloc(len, flags & LAB_POOL_NOLOCK, &mem);
+	if (err)
+		return err;
+	p = mem;
+	p->meta_len = len;
+	p->next = (uint32_t *)((unsigned char *)mem + next_off);
+	p->state = (uint8_t *)mem + state_off;
+	*out = p;
+	return 0;
+}
+
+int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
+{
+	struct labyrinth_params defaults = { 0 };
+	const struct labyrinth_params *pr = params ? params : &defaults;
+	struct pool_geometry g;
+	struct lab_pool *p;
+	void *base;
+	int err;
+
+	if (!lab)
+		return -LAB_EINVAL;
+	if (lab_pool_of(lab))
+		return -LAB_EBUSY; /* already a live pool: init would leak it */
+	err = check_params(pr, &g);
+	if (err)
+		return err;
+	err = map_metadata(&g, pr->flags, &p);
+	if (err)
+		return err;
+	p->page_size = g.page_size;
+	p->page_shift = g.page_shift;
+	p->flags = pr->flags;
+	p->reserve = g.reserve;
+	p->max_pages = g.max_pages;
+	p->wait_ms = pr->wait_ms;
+	p->stack_head = LAB_NIL;
+	copy_name(p->name, pr->name);
+
+	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags);
+	if (err)
+		goto fail_meta;
+	p->reserved_len = (size_t)g.max_pages << g.page_shift;
+	p->reserved_len = round_up(p->reserved_len, p->backing.unit);
+	err = lab_os_reserve(p->reserved_len, g.page_size << LAB_MAX_ORDER, &base);
+	if (err)
+		goto fail_backing;
+	p->base = base;
+	err = commit_pages(p, 0, g.nr_pages, 1);
+	if (err)
+		goto fail_reserve;
+	add_pages(p, 0, g.nr_pages);
+
+	p->owner = lab;
+	p->magic = LAB_CORE_MAGIC;
+	lab->lab_private_core = p;
+	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
+	return 0;
+
+fail_reserve:
+	lab_os_release(base, p->reserved_len);
+fail_backing:
+	lab_os_backing_close(&p->backing);
+fail_meta:
+	lab_os_meta_free(p, p->meta_len);
+	return err;
+}
+
+int labyrinth_destroy(labyrinth_t *lab)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (!p)
+		return -LAB_EINVAL;
+	if (lab_load_acquire(&p->nr_free) != lab_load_acquire(&p->nr_total) ||
+	    lab_load_acquire(&p->waiters))
+		return -LAB_EBUSY;
+	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
+	lab->lab_private_core = NULL;
+	lab_watch_close_all(p);
+	lab_os_release(p->base, p->reserved_len);
+	lab_os_backing_close(&p->backing);
+	p->magic = 0;
+	lab_os_meta_free(p, p->meta_len);
+	return 0;
+}
+
+/*
+ * LAB_GFP_KERNEL found no page: commit the next step of the reserved range.
+ * seen_total is the size the caller saw; if another caller grew the pool
+ * meanwhile, return 0 so the caller retries instead of growing twice.
+ */
+int lab_pool_grow(struct lab_pool *p, uint32_t seen_total)
+{
+	uint32_t total, step, room;
+	int err = 0;
+
+	lab_slow_lock(p);
+	total = p->nr_total;
+	if (total != seen_total)
+		goto out;
+	room = p->max_pages - total;
+	if (!room) {
+		err = -LAB_ENOSPC;
+		goto out;
+	}
+	step = (uint32_t)(LAB_GROW_BYTES >> p->page_shift);
+	if (!step)
+		step = 1;
+	if (step > room)
+		step = room;
+	err = commit_pages(p, total, total + step, 0);
+	if (err)
+		goto out;
+	add_pages(p, total, total + step);
+	lab_count(p, grows, 1);
+out:
+	lab_slow_unlock(p);
+	return err;
+}
+
+size_t labyrinth_page_size(const labyrinth_t *lab)
+{
+	const struct lab_pool *p = lab_pool_of(lab);
+
+	return p ? p->page_size : 0;
+}
+
+int labyrinth_owns(const labyrinth_t *lab, const void *addr)
+{
+	const struct lab_pool *p = lab_pool_of(lab);
+	uintptr_t a = (uintptr_t)addr, b;
+
+	if (!p)
+		return 0;
+	b = (uintptr_t)p->base;
+	return a >= b && ((a - b) >> p->page_shift) < lab_load_acquire(&p->nr_total);
+}

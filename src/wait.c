@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wait.c - the slow path: LAB_GFP_KERNEL growth and sleeping, waking
+ * sleepers on free, the slow lock, and low-watermark watches.
+ *
+ * Nothing here runs for ATOMIC or NOWAIT except the failure accounting in
+ * lab_alloc_slow() and lab_watch_crossed(), which make at most one
+ * non-blocking eventfd write each.
+ */
+#include "internal.h"
+
+/*
+ * The slow lock serialises growth and watch registration.  Only
+ * LAB_GFP_KERNEL callers and setup calls take it, never the atomic paths,
+ * so it may sleep: 0 free, 1 held, 2 held with sleepers (a futex mutex).
+ */
+void lab_slow_lock(struct lab_pool *p)
+{
+	uint32_t c = 0;
+
+	if (lab_cas_strong_acq_rel(&p->slow_lock, &c, 1))
+		return;
+	if (c != 2)
+		c = lab_exchange_acquire(&p->slow_lock, 2);
+	while (c != 0) {
+		lab_os_futex_wait(&p->slow_lock, 2, -1);
+		c = lab_exchange_acquire(&p->slow_lock, 2);
+	}
+}
+
+void lab_slow_unlock(struct lab_pool *p)
+{
+	if (lab_exchange_release(&p->slow_lock, 0) == 2)
+		lab_os_futex_wake(&p->slow_lock, 1);
+}
+
+/* Called by a free that saw sleepers: make their futex word change. */
+void lab_wake_waiters(struct lab_pool *p)
+{
+	lab_fetch_add_seq_cst(&p->free_seq, 1);
+	lab_os_futex_wake(&p->free_seq, 0x7fffffff);
+}
+
+/* Grow until a page can be taken or the pool is at max_pages. */
+static bool take_or_grow(struct lab_pool *p, uint32_t *idx)
+{
+	for (;;) {
+		uint32_t seen_total = lab_load_acquire(&p->nr_total);
+
+		if (lab_store_take(p, 1, p->reserve, idx))
+			return true;
+		if (seen_total >= p->max_pages)
+			return false;
+		if (lab_pool_grow(p, seen_total) < 0)
+			return false;
+	}
+}
+
+/*
+ * Sleep until a page can be taken or wait_ms runs out.  The waiters count
+ * and the free path's nr_free update are both sequentially consistent:
+ * either a free sees waiters != 0 and bumps free_seq (so the futex wait
+ * returns at once or is woken), or our take after the increment sees its
+ * page.  A wake-up is not lost.
+ */
+static bool take_or_sleep(struct lab_pool *p, uint32_t *idx)
+{
+	long timeout = p->wait_ms;
+	uint64_t deadline = timeout > 0 ? lab_os_monotonic_ms() + (uint64_t)timeout : 0;
+	bool got = false;
+
+	lab_fetch_add_seq_cst(&p->waiters, 1);
+	lab_fence_seq_cst();
+	for (;;) {
+		uint32_t seq = lab_load_acquire(&p->free_seq);
+
+		if (lab_store_take(p, 1, p->reserve, idx)) {
+			got = true;
+			break;
+		}
+		if (timeout > 0) {
+			uint64_t now = lab_os_monotonic_ms();
+
+			if (now >= deadline)
+				break;
+			timeout = (long)(deadline - now);
+		}
+		lab_count(p, waits, 1);
+		lab_os_futex_wait(&p->free_seq, seq, timeout);
+	}
+	lab_fetch_sub_seq_cst(&p->waiters, 1);
+	return got;
+}
+
+/* The shared store had no page for this caller. */
+LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp)
+{
+	uint32_t idx;
+
+	if (gfp & LAB_GFP_KERNEL) {
+		if (take_or_grow(p, &idx) || (p->wait_ms && take_or_sleep(p, &idx)))
+			return lab_hand_out(p, idx, gfp);
+	}
+	lab_count(p, alloc_failed, 1);
+	if ((p->flags & LAB_POOL_DEBUG) && !(gfp & LAB_GFP_NOWARN))
+		lab_report(p, "labyrinth_alloc_pages", "out of pages", NULL);
+	lab_os_set_errno(LAB_ENOMEM);
+	return NULL;
+}
+
+/*
+ * An allocation took the free count from before to after, below the
+ * highest mark: signal each watch whose mark it crossed.  Marks re-arm by
+ * themselves: the next crossing needs the count back at or above the mark.
+ */
+void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after)
+{
+	uint32_t i, n = lab_load_acquire(&p->nr_watches);
+
+	for (i = 0; i < n; i++) {
+		uint32_t low = p->watches[i].low;
+
+		if (before >= low && after < low) {
+			lab_os_eventfd_signal(p->watches[i].fd);
+			lab_count(p, watch_events, 1);
+		}
+	}
+}
+
+int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	int fd, own, err = 0;
+	uint32_t n;
+
+	if (!p || low_pages == 0 || low_pages > p->max_pages)
+		return -LAB_EINVAL;
+	fd = lab_os_eventfd();
+	if (fd < 0)
+		return fd;
+	own = lab_os_dup(fd);
+	if (own < 0) {
+		lab_os_close(fd);
+		return own;
+	}
+	lab_slow_lock(p);
+	n = p->nr_watches;
+	if (n == LAB_MAX_WATCHES) {
+		err = -LAB_ENOSPC;
+	} else {
+		p->watches[n].fd = own;
+		p->watches[n].low = (uint32_t)low_pages;
+		lab_store_release(&p->nr_watches, n + 1);
+		if (low_pages > p->watch_low_max)
+			lab_store_release(&p->watch_low_max, (uint32_t)low_pages);
+	}
+	lab_slow_unlock(p);
+	if (err) {
+		lab_os_close(own);
+		lab_os_close(fd);
+		return err;
+	}
+	/* Already below the mark: readable at once. */
+	if (lab_load_acquire(&p->nr_free) < low_pages) {
+		lab_os_eventfd_signal(own);
+		lab_count(p, watch_events, 1);
+	}
+	return fd;
+}
+
+void lab_watch_close_all(struct lab_pool *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nr_watches; i++)
+		lab_os_close(p->watches[i].fd);
+	p->nr_watches = 0;
+	p->watch_low_max = 0;
+}

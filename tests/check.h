@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check.h - the tiny test harness every test program shares.
+ *
+ * CHECK(cond, ...) records a pass or a failure (with file:line and a
+ * message); main() ends with `return check_done();`, which prints the
+ * closing line "N passed, N failed" and exits 0 only if nothing failed.
+ * SKIP_ALL("why") ends a program that cannot run here with exit code 77
+ * (ctest's SKIP_RETURN_CODE) and a clear message; never a silent pass.
+ */
+#ifndef LAB_TEST_CHECK_H
+#define LAB_TEST_CHECK_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "labyrinth.h"
+
+static int check_passed, check_failed;
+
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		if (cond) {                                                     \
+			check_passed++;                                         \
+		} else {                                                        \
+			check_failed++;                                         \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                           \
+			fputc('\n', stderr);                                    \
+		}                                                               \
+	} while (0)
+
+/* Compare two integers and say both on failure. */
+#define CHECK_EQ(a, b)                                                          \
+	do {                                                                    \
+		long long check_a_ = (long long)(a), check_b_ = (long long)(b); \
+		CHECK(check_a_ == check_b_, "%lld != %lld", check_a_, check_b_); \
+	} while (0)
+
+/* A setup step that must work for the rest to mean anything. */
+#define REQUIRE(cond, ...)                                                      \
+	do {                                                                    \
+		if (!(cond)) {                                                  \
+			check_failed++;                                         \
+			fprintf(stderr, "FATAL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                           \
+			fputc('\n', stderr);                                    \
+			exit(check_done());                                     \
+		}                                                               \
+	} while (0)
+
+#define SKIP_ALL(...)                                                           \
+	do {                                                                    \
+		printf("SKIP: ");                                               \
+		printf(__VA_ARGS__);                                            \
+		printf("\n%d passed, %d failed, 1 skipped\n", check_passed, check_failed); \
+		exit(check_failed ? 1 : 77);                                    \
+	} while (0)
+
+static inline int check_done(void)
+{
+	printf("%d passed, %d failed\n", check_passed, check_failed);
+	fflush(stdout);
+	return check_failed ? 1 : 0;
+}
+
+/* Pool stats, or a failed check. */
+static inline struct labyrinth_stats check_stats(labyrinth_t *lab)
+{
+	struct labyrinth_stats st;
+	int rc = labyrinth_stats(lab, &st);
+
+	if (rc) {
+		check_failed++;
+		fprintf(stderr, "FAIL labyrinth_stats: %d\n", rc);
+		memset(&st, 0, sizeof(st));
+	}
+	return st;
+}
+
+#endif
