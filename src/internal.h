@@ -39,6 +39,7 @@
 #define LAB_MAGIC_LIVE 0x4c4142594c495645ull /* "LABYLIVE" */
 #define LAB_MAGIC_DEAD 0x4c41425944454144ull /* "LABYDEAD" */
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
+#define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
 
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
@@ -97,6 +98,8 @@ struct lab_pool {
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */
+	struct lab_pool *live_next; /* the registry of live pools (pool.c) */
+	struct lab_pool **live_prev;
 	struct lab_backing backing;
 	struct lab_watch watches[LAB_MAX_WATCHES];
 	char name[LAB_NAME_MAX];
@@ -174,10 +177,12 @@ LAB_HIDDEN void lab_store_give_chain(struct lab_pool *p, uint32_t first,
 /* alloc.c helpers shared with the slow path */
 LAB_HIDDEN void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp);
 
-/* pool.c: growth (LAB_GFP_KERNEL only) */
+/* pool.c: growth (LAB_GFP_KERNEL only), fork */
 LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
 
 /* wait.c: sleeping, waking, the slow lock and watches */
+LAB_HIDDEN void lab_futex_lock(uint32_t *word);
+LAB_HIDDEN void lab_futex_unlock(uint32_t *word);
 LAB_HIDDEN void lab_slow_lock(struct lab_pool *p);
 LAB_HIDDEN void lab_slow_unlock(struct lab_pool *p);
 LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp);

@@ -76,6 +76,16 @@ void lab_os_eventfd_signal(int fd); /* one non-blocking write */
 void lab_os_report(const char *line, size_t len);
 void lab_os_set_errno(int err);
 
+/*
+ * Make fork() call the core's lab_fork_prepare() before, lab_fork_parent()
+ * after it in the parent, and lab_fork_child() in the child.  Registers
+ * once, however often it is called.
+ */
+int lab_os_atfork(void);
+void lab_fork_prepare(void);
+void lab_fork_parent(void);
+void lab_fork_child(void);
+
 /* Size of the host's base page (for touching secret memory). */
 size_t lab_os_base_page_size(void);
 

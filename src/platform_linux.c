@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -275,6 +276,21 @@ void lab_os_report(const char *line, size_t len)
 void lab_os_set_errno(int err)
 {
 	errno = err;
+}
+
+static int atfork_err;
+
+static void atfork_register(void)
+{
+	atfork_err = -pthread_atfork(lab_fork_prepare, lab_fork_parent, lab_fork_child);
+}
+
+int lab_os_atfork(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, atfork_register);
+	return atfork_err;
 }
 
 size_t lab_os_base_page_size(void)

@@ -95,6 +95,55 @@ static void copy_name(char *dst, const char *src)
 	dst[i] = '\0';
 }
 
+/*
+ * Live pools, for fork(): a child inherits the metadata of its parent's
+ * pools but not their pages (MADV_DONTFORK), so the child side of fork
+ * marks every inherited pool, and each call on one in the child fails with
+ * EINVAL instead of handing out a page that is not mapped there.
+ */
+static struct lab_pool *live_pools;
+static uint32_t live_lock;
+
+void lab_fork_prepare(void)
+{
+	lab_futex_lock(&live_lock);
+}
+
+void lab_fork_parent(void)
+{
+	lab_futex_unlock(&live_lock);
+}
+
+void lab_fork_child(void)
+{
+	struct lab_pool *p;
+
+	for (p = live_pools; p; p = p->live_next)
+		p->magic = LAB_CORE_FORKED;
+	live_pools = NULL;
+	live_lock = 0;
+}
+
+static void live_add(struct lab_pool *p)
+{
+	lab_futex_lock(&live_lock);
+	p->live_next = live_pools;
+	if (live_pools)
+		live_pools->live_prev = &p->live_next;
+	p->live_prev = &live_pools;
+	live_pools = p;
+	lab_futex_unlock(&live_lock);
+}
+
+static void live_remove(struct lab_pool *p)
+{
+	lab_futex_lock(&live_lock);
+	*p->live_prev = p->live_next;
+	if (p->live_next)
+		p->live_next->live_prev = p->live_prev;
+	lab_futex_unlock(&live_lock);
+}
+
 static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 			struct lab_pool **out)
 {
@@ -132,6 +181,9 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 	err = check_params(pr, &g);
 	if (err)
 		return err;
+	err = lab_os_atfork();
+	if (err)
+		return err;
 	err = map_metadata(&g, pr->flags, &p);
 	if (err)
 		return err;
@@ -160,6 +212,7 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 
 	p->owner = lab;
 	p->magic = LAB_CORE_MAGIC;
+	live_add(p);
 	lab->lab_private_core = p;
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
 	return 0;
@@ -184,6 +237,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 		return -LAB_EBUSY;
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
 	lab->lab_private_core = NULL;
+	live_remove(p);
 	lab_watch_close_all(p);
 	lab_os_release(p->base, p->reserved_len);
 	lab_os_backing_close(&p->backing);

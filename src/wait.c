@@ -10,28 +10,38 @@
 #include "internal.h"
 
 /*
- * The slow lock serialises growth and watch registration.  Only
- * LAB_GFP_KERNEL callers and setup calls take it, never the atomic paths,
- * so it may sleep: 0 free, 1 held, 2 held with sleepers (a futex mutex).
+ * A futex lock: 0 free, 1 held, 2 held with sleepers.  It may sleep, so
+ * only setup calls and LAB_GFP_KERNEL callers take one, never the atomic
+ * paths.  Each pool's slow lock serialises its growth and watch changes.
  */
-void lab_slow_lock(struct lab_pool *p)
+void lab_futex_lock(uint32_t *word)
 {
 	uint32_t c = 0;
 
-	if (lab_cas_strong_acq_rel(&p->slow_lock, &c, 1))
+	if (lab_cas_strong_acq_rel(word, &c, 1))
 		return;
 	if (c != 2)
-		c = lab_exchange_acquire(&p->slow_lock, 2);
+		c = lab_exchange_acquire(word, 2);
 	while (c != 0) {
-		lab_os_futex_wait(&p->slow_lock, 2, -1);
-		c = lab_exchange_acquire(&p->slow_lock, 2);
+		lab_os_futex_wait(word, 2, -1);
+		c = lab_exchange_acquire(word, 2);
 	}
+}
+
+void lab_futex_unlock(uint32_t *word)
+{
+	if (lab_exchange_release(word, 0) == 2)
+		lab_os_futex_wake(word, 1);
+}
+
+void lab_slow_lock(struct lab_pool *p)
+{
+	lab_futex_lock(&p->slow_lock);
 }
 
 void lab_slow_unlock(struct lab_pool *p)
 {
-	if (lab_exchange_release(&p->slow_lock, 0) == 2)
-		lab_os_futex_wake(&p->slow_lock, 1);
+	lab_futex_unlock(&p->slow_lock);
 }
 
 /* Called by a free that saw sleepers: make their futex word change. */
