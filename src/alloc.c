@@ -2,13 +2,14 @@
 /*
  * alloc.c - the public allocation and free entry points.
  *
- * Each entry point reads as two steps: the fast path (take a page from the
- * shared lock-free store) and, only when that fails, the slow path in
- * wait.c (growth and sleeping for LAB_GFP_KERNEL, failure accounting for
- * everyone).  Argument checks that cost a branch stay in front; everything
- * that reports or counts a misuse is out of line.
+ * Each entry point reads as steps: the fast path (this thread's cache,
+ * cache.h), then the shared lock-free store (freelist.c), and only when
+ * both fail the slow path in wait.c (growth and sleeping for
+ * LAB_GFP_KERNEL, failure accounting for everyone).  Argument checks that
+ * cost a branch stay in front; everything that reports or counts a misuse
+ * is out of line.
  */
-#include "internal.h"
+#include "cache.h"
 
 #define BULK_BATCH 64u
 
@@ -28,17 +29,24 @@ void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp)
 		lab_poison_check(p, idx);
 	if (gfp & LAB_GFP_ZERO)
 		__builtin_memset(page, 0, p->page_size);
-	lab_count(p, allocs, 1);
 	return page;
 }
 
-static inline void *alloc_one(struct lab_pool *p, lab_gfp_t gfp)
+static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
+							      lab_gfp_t gfp)
 {
+	struct lab_cache *c = lab_my_cache(p);
 	uint32_t idx;
 
-	/* Fast path: one page from the shared store. */
-	if (lab_likely(lab_store_take(p, 1, lab_floor(p, gfp), &idx)))
+	/* Fast path: this thread's cache (refilled in batches). */
+	if (lab_likely(c != NULL) && lab_likely(lab_cache_pop(p, c, gfp, &idx)))
 		return lab_hand_out(p, idx, gfp);
+	/* No cache here (a handler inside its owner's operation, or no slot):
+	 * the shared store. */
+	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx)) {
+		lab_count(p, allocs, 1);
+		return lab_hand_out(p, idx, gfp);
+	}
 	/* Slow path: grow or wait (KERNEL), else count and fail. */
 	return lab_alloc_slow(p, gfp);
 }
@@ -68,7 +76,11 @@ void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
 
 void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
 {
-	return labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p))
+		return fail_einval();
+	return alloc_one(p, LAB_GFP_ATOMIC);
 }
 
 unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
@@ -76,17 +88,25 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t idx[BULK_BATCH];
+	struct lab_cache *c;
 	unsigned int done = 0, got, i;
 
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || (!pages && n))) {
 		fail_einval();
 		return 0;
 	}
-	/* Whole batches first: one count CAS per batch. */
+	/* This thread's cache first, then whole batches from the shared
+	 * store: one count CAS and one stack CAS per batch. */
+	c = lab_my_cache(p);
 	while (done < n) {
 		got = n - done < BULK_BATCH ? n - done : BULK_BATCH;
-		if (!lab_store_take(p, got, lab_floor(p, gfp), idx))
+		if (c && (i = lab_cache_pop_bulk(p, c, gfp, idx, got)) != 0) {
+			got = i;
+		} else if (lab_store_take(p, got, lab_floor(p, gfp), idx)) {
+			lab_count(p, allocs, got);
+		} else {
 			break;
+		}
 		for (i = 0; i < got; i++)
 			pages[done++] = lab_hand_out(p, idx[i], gfp);
 	}
@@ -152,6 +172,7 @@ static inline int free_check(struct lab_pool *p, const void *addr, unsigned int 
 int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 {
 	struct lab_pool *p = lab_pool_of(lab);
+	struct lab_cache *c;
 	uint32_t idx;
 	int err;
 
@@ -162,6 +183,11 @@ int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 	err = free_check(p, addr, order, &idx);
 	if (lab_unlikely(err))
 		return bad_free(p, "labyrinth_free_pages", addr, err);
+	/* Fast path: this thread's cache (flushed in batches). */
+	c = lab_my_cache(p);
+	if (lab_likely(c != NULL) && lab_likely(lab_cache_push(p, c, idx)))
+		return 0;
+	/* The shared store, which also wakes LAB_GFP_KERNEL sleepers. */
 	lab_count(p, frees, 1);
 	lab_store_give(p, &idx, 1);
 	return 0;
@@ -172,10 +198,22 @@ int labyrinth_free_page(labyrinth_t *lab, void *addr)
 	return labyrinth_free_pages(lab, addr, 0);
 }
 
+/* Give n checked pages back: as many as fit into the cache, the rest as one chain. */
+static void give_back(struct lab_pool *p, struct lab_cache *c, const uint32_t *idx, uint32_t n)
+{
+	uint32_t cached = c ? lab_cache_push_bulk(p, c, idx, n) : 0;
+
+	if (cached < n) {
+		lab_count(p, frees, n - cached);
+		lab_store_give(p, idx + cached, n - cached);
+	}
+}
+
 unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t idx[BULK_BATCH];
+	struct lab_cache *c;
 	unsigned int i, batched = 0, freed = 0;
 	int err;
 
@@ -183,6 +221,7 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 		lab_os_set_errno(LAB_EINVAL);
 		return 0;
 	}
+	c = lab_my_cache(p);
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
 			continue;
@@ -192,13 +231,11 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 			continue;
 		}
 		if (++batched == BULK_BATCH) {
-			lab_store_give(p, idx, batched);
+			give_back(p, c, idx, batched);
 			freed += batched;
 			batched = 0;
 		}
 	}
-	lab_store_give(p, idx, batched);
-	freed += batched;
-	lab_count(p, frees, freed);
-	return freed;
+	give_back(p, c, idx, batched);
+	return freed + batched;
 }

@@ -42,39 +42,46 @@ static bool take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t 
 	return true;
 }
 
-static uint32_t pop(struct lab_pool *p)
+/*
+ * Pop n pages (the stack holds them: the caller has taken them from
+ * nr_free) with one CAS.  The walk down next[] is safe without a lock: if
+ * the head's tag is unchanged at the CAS, no push or pop happened since the
+ * head was read, and a page's next[] is only written while the page is out
+ * of the stack, so the walked chain is exactly the stack's top n pages.  A
+ * walk that ran into a change simply retries.
+ */
+static void pop_chain(struct lab_pool *p, uint32_t n, uint32_t *pages)
 {
 	uint64_t head = lab_load_acquire(&p->stack_head);
-	uint32_t top;
 
-	do {
-		top = (uint32_t)head;
-		if (lab_unlikely(top == LAB_NIL))
-			return LAB_NIL;
-	} while (!lab_cas_weak_acquire(&p->stack_head, &head,
-				       make_head(head, lab_load_relaxed(&p->next[top]))));
-	return top;
+	for (;;) {
+		uint32_t i, cur = (uint32_t)head;
+
+		for (i = 0; i < n && cur != LAB_NIL; i++) {
+			pages[i] = cur;
+			cur = lab_load_relaxed(&p->next[cur]);
+		}
+		if (lab_likely(i == n)) {
+			if (lab_cas_weak_acquire(&p->stack_head, &head, make_head(head, cur)))
+				return;
+		} else {
+			head = lab_load_acquire(&p->stack_head);
+		}
+	}
 }
 
 /*
- * Take up to n pages into pages[] (all or nothing for the count, leaving at
- * least floor free pages).  Returns how many were taken: n or 0.
+ * Take exactly n pages into pages[], leaving at least floor free pages in
+ * the shared store, or none.  Returns n or 0.  This is an allocation: it
+ * does the watch and reserve bookkeeping.
  */
 uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *pages)
 {
-	uint32_t before, after, i;
+	uint32_t before, after;
 
 	if (!take_count(p, n, floor, &before))
 		return 0;
-	for (i = 0; i < n; i++) {
-		pages[i] = pop(p);
-		/* Cannot happen: the count promised these pages. */
-		if (lab_unlikely(pages[i] == LAB_NIL)) {
-			lab_fetch_add_release(&p->nr_free, n - i);
-			lab_store_give(p, pages, i);
-			return 0;
-		}
-	}
+	pop_chain(p, n, pages);
 	after = before - n;
 	if (lab_unlikely(after < lab_load_relaxed(&p->watch_low_max)))
 		lab_watch_crossed(p, before, after);
@@ -82,6 +89,23 @@ uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t
 	if (lab_unlikely(after < p->reserve))
 		lab_count(p, reserve_allocs, before > p->reserve ? p->reserve - after : n);
 	return n;
+}
+
+/*
+ * Move up to n pages into a cache's pages[]: not an allocation (the pages
+ * stay free, counted in the cache), so no floor and no bookkeeping.
+ */
+uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages)
+{
+	uint32_t old = lab_load_relaxed(&p->nr_free), got;
+
+	do {
+		got = old < n ? old : n;
+		if (!got)
+			return 0;
+	} while (!lab_cas_weak_acquire(&p->nr_free, &old, old - got));
+	pop_chain(p, got, pages);
+	return got;
 }
 
 /* Push the chain first..last (linked through next[]) of n pages. */

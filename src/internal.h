@@ -51,6 +51,16 @@
 #define LAB_MAX_PAGES 0xfffffff0u    /* page indexes are 32-bit */
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
 #define LAB_MAX_WATCHES 8
+
+/*
+ * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
+ * cache in each pool (later threads use the shared store directly); a
+ * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
+ * and moves half of that to or from the shared store at a time.
+ */
+#define LAB_CACHE_THREADS 256
+#define LAB_CACHE_MAX 128u
+#define LAB_CACHE_SHARE 16u
 #define LAB_NAME_MAX 32
 
 /*
@@ -80,6 +90,22 @@ struct lab_counters {
 	uint64_t watch_events;
 };
 
+/*
+ * One thread's cache in one pool.  Only its owner thread writes it, except
+ * at destroy; other threads read count and the counters (stats, check).
+ * busy is set while the owner works on the cache: a signal handler that
+ * interrupts the owner there finds busy set and uses the shared store, so
+ * the cache never sees two operations at once (see cache.c).
+ */
+struct lab_cache {
+	uint32_t busy;
+	uint32_t count;             /* pages held in pages[] */
+	uint64_t allocs;            /* this thread's share of the pool's counters */
+	uint64_t frees;
+	uint64_t reserve_allocs;
+	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
+};
+
 struct lab_pool {
 	/* Read-mostly: written at init, and nr_total/watches in slow paths. */
 	uint64_t magic;
@@ -95,6 +121,10 @@ struct lab_pool {
 	uint32_t watch_low_max;     /* highest watch mark, 0 = no watch */
 	long wait_ms;
 	uint32_t *next;             /* per page: next index in the free stack */
+	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes */
+	uint32_t cache_stride;
+	uint32_t cache_cap;         /* 0: no caches in this pool */
+	uint32_t cache_batch;       /* pages moved per refill or flush */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */
@@ -170,6 +200,7 @@ static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
 /* freelist.c: the shared lock-free store of free pages */
 LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
 				   uint32_t *pages);
+LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages);
 LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n);
 LAB_HIDDEN void lab_store_give_chain(struct lab_pool *p, uint32_t first,
 				     uint32_t last, uint32_t n);
@@ -177,8 +208,24 @@ LAB_HIDDEN void lab_store_give_chain(struct lab_pool *p, uint32_t first,
 /* alloc.c helpers shared with the slow path */
 LAB_HIDDEN void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp);
 
+/* cache.c: per-thread caches */
+LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride);
+LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
+LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
+LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n);
+LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+			       uint32_t n);
+LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+				       uint32_t *pages, uint32_t n);
+LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
+					const uint32_t *pages, uint32_t n);
+LAB_HIDDEN void lab_cache_fork_child(void);
+LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
+LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
+
 /* pool.c: growth (LAB_GFP_KERNEL only), fork */
 LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
+LAB_HIDDEN void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg);
 
 /* wait.c: sleeping, waking, the slow lock and watches */
 LAB_HIDDEN void lab_futex_lock(uint32_t *word);

@@ -86,6 +86,16 @@ void lab_fork_prepare(void);
 void lab_fork_parent(void);
 void lab_fork_child(void);
 
+/*
+ * Thread exit: once lab_os_thread_hook_set(v) (v != 0) ran on a thread,
+ * the core's lab_thread_exit(v) runs when that thread exits.  Setting the
+ * value makes no system call and no allocation.  hook_init is idempotent;
+ * it fails when the host cannot promise that.
+ */
+int lab_os_thread_hook_init(void);
+void lab_os_thread_hook_set(uintptr_t value);
+void lab_thread_exit(uintptr_t value);
+
 /* Size of the host's base page (for touching secret memory). */
 size_t lab_os_base_page_size(void);
 

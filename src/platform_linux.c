@@ -293,6 +293,37 @@ int lab_os_atfork(void)
 	return atfork_err;
 }
 
+static pthread_key_t exit_key;
+static int exit_key_err;
+
+static void thread_exit_destructor(void *value)
+{
+	lab_thread_exit((uintptr_t)value);
+}
+
+static void exit_key_create(void)
+{
+	exit_key_err = -pthread_key_create(&exit_key, thread_exit_destructor);
+	/* glibc stores the first 32 keys' values in the thread descriptor;
+	 * later keys may call malloc on a thread's first pthread_setspecific,
+	 * which the atomic path must never do: then no caches. */
+	if (!exit_key_err && exit_key >= 32)
+		exit_key_err = -ENOSPC;
+}
+
+int lab_os_thread_hook_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, exit_key_create);
+	return exit_key_err;
+}
+
+void lab_os_thread_hook_set(uintptr_t value)
+{
+	pthread_setspecific(exit_key, (void *)value);
+}
+
 size_t lab_os_base_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

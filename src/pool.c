@@ -11,7 +11,7 @@
  * max_pages at init and locked, so growth never touches it but to link
  * the new pages.
  */
-#include "internal.h"
+#include "cache.h"
 
 struct pool_geometry {
 	size_t page_size;
@@ -122,6 +122,18 @@ void lab_fork_child(void)
 		p->magic = LAB_CORE_FORKED;
 	live_pools = NULL;
 	live_lock = 0;
+	lab_cache_fork_child();
+}
+
+/* Run fn on every live pool, with init and destroy held off meanwhile. */
+void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg)
+{
+	struct lab_pool *p;
+
+	lab_futex_lock(&live_lock);
+	for (p = live_pools; p; p = p->live_next)
+		fn(p, arg);
+	lab_futex_unlock(&live_lock);
 }
 
 static void live_add(struct lab_pool *p)
@@ -149,11 +161,15 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 {
 	size_t next_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
 	size_t state_off = next_off + (size_t)g->max_pages * sizeof(uint32_t);
-	size_t len = state_off + g->max_pages;
+	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
+	uint32_t cap, stride;
+	size_t len;
 	struct lab_pool *p;
 	void *mem;
 	int err;
 
+	lab_cache_layout(g->nr_pages, &cap, &stride);
+	len = caches_off + (size_t)stride * LAB_CACHE_THREADS;
 	err = lab_os_meta_alloc(len, flags & LAB_POOL_NOLOCK, &mem);
 	if (err)
 		return err;
@@ -161,6 +177,10 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->meta_len = len;
 	p->next = (uint32_t *)((unsigned char *)mem + next_off);
 	p->state = (uint8_t *)mem + state_off;
+	p->caches = cap ? (unsigned char *)mem + caches_off : NULL;
+	p->cache_cap = cap;
+	p->cache_stride = stride;
+	p->cache_batch = cap / 2;
 	*out = p;
 	return 0;
 }
@@ -232,7 +252,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 
 	if (!p)
 		return -LAB_EINVAL;
-	if (lab_load_acquire(&p->nr_free) != lab_load_acquire(&p->nr_total) ||
+	if (lab_load_acquire(&p->nr_free) + lab_cached_pages(p) != lab_load_acquire(&p->nr_total) ||
 	    lab_load_acquire(&p->waiters))
 		return -LAB_EBUSY;
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);

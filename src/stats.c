@@ -2,7 +2,7 @@
 /*
  * stats.c - counters, the buddyinfo-like dump, and the invariant audit.
  */
-#include "internal.h"
+#include "cache.h"
 
 static const char *backing_name(const struct lab_backing *b)
 {
@@ -25,13 +25,14 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t total, nr_free;
+	int32_t slot;
 
 	if (!p || !st)
 		return -LAB_EINVAL;
 	__builtin_memset(st, 0, sizeof(*st));
 	total = lab_load_acquire(&p->nr_total);
-	nr_free = lab_load_acquire(&p->nr_free);
-	if (nr_free > total) /* a free in flight between its push and our read */
+	nr_free = lab_load_acquire(&p->nr_free) + lab_cached_pages(p);
+	if (nr_free > total) /* a page in flight between cache and store */
 		nr_free = total;
 	st->page_size = p->page_size;
 	st->pages_total = total;
@@ -47,6 +48,13 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	st->grows = lab_load_relaxed(&p->count.grows);
 	st->waits = lab_load_relaxed(&p->count.waits);
 	st->watch_events = lab_load_relaxed(&p->count.watch_events);
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		const struct lab_cache *c = lab_cache_at(p, slot);
+
+		st->allocs += lab_load_relaxed(&c->allocs);
+		st->frees += lab_load_relaxed(&c->frees);
+		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
+	}
 	st->free_blocks[0] = nr_free;
 	return 0;
 }
@@ -108,8 +116,9 @@ static LAB_NOINLINE int check_failed(const struct lab_pool *p, const char *what,
 int labyrinth_check(labyrinth_t *lab)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t total, nr_free, i, top, walked = 0, marked_free = 0, inuse = 0;
-	uint64_t allocs, frees;
+	uint32_t total, nr_free, i, top, walked = 0, marked_free = 0, inuse = 0, cached = 0;
+	struct labyrinth_stats st;
+	int32_t slot;
 
 	if (!p)
 		return -LAB_EINVAL;
@@ -120,14 +129,14 @@ int labyrinth_check(labyrinth_t *lab)
 	if (nr_free > total)
 		return check_failed(p, "more free pages than pages", nr_free, total);
 	for (i = 0; i < total; i++) {
-		uint8_t st = lab_load_relaxed(&p->state[i]);
+		uint8_t state = lab_load_relaxed(&p->state[i]);
 
-		if (st == LAB_PS_FREE)
+		if (state == LAB_PS_FREE)
 			marked_free++;
-		else if (st == (LAB_PS_HEAD | 0))
+		else if (state == (LAB_PS_HEAD | 0))
 			inuse++;
 		else
-			return check_failed(p, "page in an unknown state", i, st);
+			return check_failed(p, "page in an unknown state", i, state);
 	}
 	for (top = (uint32_t)lab_load_acquire(&p->stack_head); top != LAB_NIL;
 	     top = lab_load_relaxed(&p->next[top])) {
@@ -140,13 +149,28 @@ int labyrinth_check(labyrinth_t *lab)
 	}
 	if (walked != nr_free)
 		return check_failed(p, "free list length differs from free count", walked, nr_free);
-	if (marked_free != nr_free)
-		return check_failed(p, "pages marked free differ from free count", marked_free,
-				    nr_free);
-	allocs = lab_load_relaxed(&p->count.allocs);
-	frees = lab_load_relaxed(&p->count.frees);
-	if (allocs - frees != inuse)
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		const struct lab_cache *c = lab_cache_at(p, slot);
+		uint32_t n = lab_load_relaxed(&c->count);
+
+		if (n > p->cache_cap)
+			return check_failed(p, "cache over its bound", (unsigned long)slot, n);
+		for (i = 0; i < n; i++) {
+			if (c->pages[i] >= total)
+				return check_failed(p, "cache holds a page outside the pool",
+						    (unsigned long)slot, c->pages[i]);
+			if (lab_load_relaxed(&p->state[c->pages[i]]) != LAB_PS_FREE)
+				return check_failed(p, "cache holds an allocated page",
+						    (unsigned long)slot, c->pages[i]);
+		}
+		cached += n;
+	}
+	if (marked_free != nr_free + cached)
+		return check_failed(p, "pages marked free differ from free pages", marked_free,
+				    nr_free + cached);
+	labyrinth_stats(lab, &st);
+	if (st.allocs - st.frees != inuse)
 		return check_failed(p, "allocs - frees differs from pages in use",
-				    (unsigned long)(allocs - frees), inuse);
+				    (unsigned long)(st.allocs - st.frees), inuse);
 	return 0;
 }

@@ -108,8 +108,10 @@ LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp)
 	uint32_t idx;
 
 	if (gfp & LAB_GFP_KERNEL) {
-		if (take_or_grow(p, &idx) || (p->wait_ms && take_or_sleep(p, &idx)))
+		if (take_or_grow(p, &idx) || (p->wait_ms && take_or_sleep(p, &idx))) {
+			lab_count(p, allocs, 1);
 			return lab_hand_out(p, idx, gfp);
+		}
 	}
 	lab_count(p, alloc_failed, 1);
 	if ((p->flags & LAB_POOL_DEBUG) && !(gfp & LAB_GFP_NOWARN))

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache.c - per-thread caches: slots, refill and flush in batches, the
+ * reserve gate, bulk moves, and returning a thread's pages at its exit.
+ *
+ * Each thread that calls into labyrinth gets a slot (0..LAB_CACHE_THREADS-1)
+ * on its first call, from a global bitmap, lock-free and without a system
+ * call.  The slot indexes the cache array of every pool, which lives in the
+ * pool's locked metadata, so stats, check and destroy can see every cached
+ * page.  The platform's thread-exit hook gives the slot's pages back to
+ * each live pool and frees the slot.  The safety argument against signal
+ * handlers is in cache.h.
+ */
+#include "cache.h"
+
+__thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
+
+static uint64_t slot_map[LAB_CACHE_THREADS / 64];
+
+static size_t round_up(size_t v, size_t unit)
+{
+	return (v + unit - 1) & ~(unit - 1);
+}
+
+/* Cache capacity and stride for a pool that starts with nr_pages pages. */
+int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride)
+{
+	uint32_t c = nr_pages / LAB_CACHE_SHARE;
+
+	if (c > LAB_CACHE_MAX)
+		c = LAB_CACHE_MAX;
+	/* No thread-exit hook, no caches: cached pages could be stranded. */
+	if (c < 4 || lab_os_thread_hook_init() != 0)
+		c = 0;
+	*cap = c;
+	*stride = c ? (uint32_t)round_up(sizeof(struct lab_cache) + c * sizeof(uint32_t),
+					 LAB_CACHELINE) : 0;
+	return 0;
+}
+
+static int32_t claim_slot(void)
+{
+	unsigned int w;
+
+	for (w = 0; w < LAB_CACHE_THREADS / 64; w++) {
+		uint64_t v = lab_load_relaxed(&slot_map[w]);
+
+		while (~v) {
+			int bit = __builtin_ctzll(~v);
+
+			if (lab_cas_weak_acq_rel(&slot_map[w], &v, v | (1ull << bit)))
+				return (int32_t)(w * 64 + (unsigned int)bit);
+		}
+	}
+	return LAB_SLOT_OFF;
+}
+
+/* The thread's first call: give it a slot and this pool's cache. */
+LAB_NOINLINE struct lab_cache *lab_cache_claim(struct lab_pool *p)
+{
+	int32_t slot;
+
+	lab_my_slot = LAB_SLOT_BUSY;
+	lab_signal_fence();
+	slot = claim_slot();
+	if (slot >= 0)
+		lab_os_thread_hook_set((uintptr_t)slot + 1);
+	lab_signal_fence();
+	lab_my_slot = slot;
+	return slot >= 0 ? lab_cache_at(p, slot) : NULL;
+}
+
+/* Called by the platform when a thread with a slot exits. */
+void lab_thread_exit(uintptr_t hook_value)
+{
+	int32_t slot = (int32_t)hook_value - 1;
+
+	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
+	lab_signal_fence();
+	lab_for_each_live_pool(lab_cache_thread_exit, slot);
+	lab_fetch_and_release(&slot_map[slot / 64], ~(1ull << (slot % 64)));
+}
+
+/* Give all of a dead thread's cached pages in p back to the shared store. */
+void lab_cache_thread_exit(struct lab_pool *p, int slot)
+{
+	struct lab_cache *c;
+
+	if (!p->cache_cap)
+		return;
+	c = lab_cache_at(p, slot);
+	lab_store_relaxed(&c->busy, 1u);
+	lab_signal_fence();
+	lab_cache_flush(p, c, lab_load_relaxed(&c->count));
+	lab_cache_leave(c);
+}
+
+/* In a fork() child only the forking thread lives on: free the other slots. */
+void lab_cache_fork_child(void)
+{
+	unsigned int w;
+	int32_t me = lab_my_slot;
+
+	for (w = 0; w < LAB_CACHE_THREADS / 64; w++)
+		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
+}
+
+/* The cache is empty: move a batch in from the shared store (busy held). */
+LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
+{
+	lab_store_relaxed(&c->count, lab_store_take_upto(p, p->cache_batch, c->pages));
+}
+
+/* Move the n coldest pages (the bottom of the LIFO) to the shared store. */
+LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n)
+{
+	uint32_t count = lab_load_relaxed(&c->count);
+
+	if (n > count)
+		n = count;
+	if (!n)
+		return;
+	lab_store_give(p, c->pages, n);
+	__builtin_memmove(c->pages, c->pages + n, (count - n) * sizeof(uint32_t));
+	lab_store_relaxed(&c->count, count - n);
+}
+
+/*
+ * The pool has a reserve or a watch: may the caller take n pages now?  The
+ * free pages are the shared store's plus this cache's.  Does the watch and
+ * reserve bookkeeping when it says yes.
+ */
+LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+				 uint32_t n)
+{
+	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&c->count);
+	uint32_t floor = lab_floor(p, gfp), after;
+
+	if (before < floor || before - floor < n)
+		return false;
+	after = before - n;
+	if (after < lab_load_relaxed(&p->watch_low_max))
+		lab_watch_crossed(p, before, after);
+	if (after < p->reserve)
+		lab_store_relaxed(&c->reserve_allocs, c->reserve_allocs +
+				  (before > p->reserve ? p->reserve - after : n));
+	return true;
+}
+
+/* Take up to n pages for a bulk allocation from the cache; returns how many. */
+uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+			    uint32_t *pages, uint32_t n)
+{
+	uint32_t count, have, i;
+
+	if (!lab_cache_enter(c))
+		return 0;
+	count = lab_load_relaxed(&c->count);
+	have = n < count ? n : count;
+	if (have && (p->reserve | lab_load_relaxed(&p->watch_low_max))) {
+		uint32_t before = lab_load_relaxed(&p->nr_free) + count;
+		uint32_t floor = lab_floor(p, gfp);
+
+		if (before - have < floor)
+			have = before > floor ? before - floor : 0;
+		if (have)
+			lab_cache_gate(p, c, gfp, have);
+	}
+	for (i = 0; i < have; i++)
+		pages[i] = c->pages[count - 1 - i];
+	lab_store_relaxed(&c->count, count - have);
+	lab_store_relaxed(&c->allocs, c->allocs + have);
+	lab_cache_leave(c);
+	return have;
+}
+
+/* Put up to n freed pages into the cache; returns how many it took. */
+uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint32_t *pages,
+			     uint32_t n)
+{
+	uint32_t count, room, i;
+
+	if (lab_load_relaxed(&p->waiters) || !lab_cache_enter(c))
+		return 0;
+	count = lab_load_relaxed(&c->count);
+	room = p->cache_cap - count;
+	if (n > room)
+		n = room;
+	for (i = 0; i < n; i++)
+		c->pages[count + i] = pages[i];
+	lab_store_relaxed(&c->count, count + n);
+	lab_store_relaxed(&c->frees, c->frees + n);
+	lab_cache_leave(c);
+	return n;
+}
+
+/* Pages in all caches of p (exact when no call is in flight). */
+uint32_t lab_cached_pages(const struct lab_pool *p)
+{
+	uint32_t slot, sum = 0;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++)
+		sum += lab_load_relaxed(&lab_cache_at(p, (int32_t)slot)->count);
+	return sum;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cache.h - the per-thread cache fast path, inline for alloc.c.
+ *
+ * Why a cache is safe against a signal handler on its own thread
+ * ----------------------------------------------------------------
+ * A cache is a LIFO array (pages[], count) written only by its owner
+ * thread.  Its only possible concurrency is a signal handler that runs on
+ * the owner thread in the middle of a push or pop and itself allocates or
+ * frees.  Each operation therefore:
+ *
+ *   1. returns at once (to the shared, lock-free store) if busy is set:
+ *      it interrupted the owner inside an operation on this cache;
+ *   2. sets busy, then (compiler signal fence) reads count afresh;
+ *   3. works on pages[] and count;
+ *   4. (signal fence) clears busy.
+ *
+ * A handler that runs before step 2 sees busy clear, completes its whole
+ * operation on the cache (handlers nest, they do not interleave) and
+ * leaves it consistent; the owner then reads count after setting busy, so
+ * it sees the handler's result.  A handler that runs between steps 2 and 4
+ * sees busy and never touches the cache.  Signal fences suffice: the
+ * handler runs on the same CPU thread, which sees its own stores in
+ * program order; only the compiler must not move the accesses across
+ * busy.  No atomic read-modify-write is needed, and none is used.
+ *
+ * Exactness: the pages in a cache are free pages.  The reserve and the
+ * watches are judged on nr_free (the shared store) plus the caller's own
+ * cache, which is exact for a single thread and off by at most the other
+ * threads' cached pages otherwise, as SPEC.md allows.
+ */
+#ifndef LAB_CACHE_H
+#define LAB_CACHE_H
+
+#include "internal.h"
+
+#define LAB_SLOT_NONE (-1) /* this thread has no slot yet */
+#define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */
+#define LAB_SLOT_OFF  (-3) /* no cache for this thread (none free, or exiting) */
+
+/* This thread's cache slot, the same index in every pool. */
+extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+
+static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t slot)
+{
+	return (struct lab_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
+}
+
+/* This thread's cache in p, or NULL when it has none. */
+static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
+{
+	int32_t slot = lab_my_slot;
+
+	if (lab_unlikely(!p->cache_cap))
+		return NULL;
+	if (lab_likely(slot >= 0))
+		return lab_cache_at(p, slot);
+	return slot == LAB_SLOT_NONE ? lab_cache_claim(p) : NULL;
+}
+
+static inline bool lab_cache_enter(struct lab_cache *c)
+{
+	if (lab_unlikely(lab_load_relaxed(&c->busy)))
+		return false;
+	lab_store_relaxed(&c->busy, 1u);
+	lab_signal_fence();
+	return true;
+}
+
+static inline void lab_cache_leave(struct lab_cache *c)
+{
+	lab_signal_fence();
+	lab_store_relaxed(&c->busy, 0u);
+}
+
+/* Pop one page for an allocation with gfp; false sends the caller on. */
+static inline bool lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+				 uint32_t *idx)
+{
+	uint32_t n;
+	bool ok = false;
+
+	if (!lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_unlikely(!n)) {
+		lab_cache_refill(p, c);
+		n = lab_load_relaxed(&c->count);
+	}
+	if (lab_likely(n) &&
+	    (lab_likely(!(p->reserve | lab_load_relaxed(&p->watch_low_max))) ||
+	     lab_cache_gate(p, c, gfp, 1))) {
+		*idx = c->pages[n - 1];
+		lab_store_relaxed(&c->count, n - 1);
+		lab_store_relaxed(&c->allocs, c->allocs + 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/*
+ * Push one freed page.  Not while a LAB_GFP_KERNEL caller sleeps: then the
+ * page must reach it through the shared store, which wakes it.
+ */
+static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx)
+{
+	uint32_t n;
+
+	if (lab_unlikely(lab_load_relaxed(&p->waiters)) || !lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_unlikely(n == p->cache_cap)) {
+		lab_cache_flush(p, c, p->cache_batch);
+		n = lab_load_relaxed(&c->count);
+	}
+	c->pages[n] = idx;
+	lab_store_relaxed(&c->count, n + 1);
+	lab_store_relaxed(&c->frees, c->frees + 1);
+	lab_cache_leave(c);
+	return true;
+}
+
+#endif /* LAB_CACHE_H */
