@@ -19,17 +19,26 @@ static LAB_NOINLINE void *fail_einval(void)
 	return NULL;
 }
 
-/* The page idx is now the caller's: mark it, check and clear as asked. */
-void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp)
+/* The block of 2^order pages at idx is now the caller's: mark it, check
+ * and clear it as asked. */
+static inline void *hand_out(struct lab_pool *p, uint32_t idx, unsigned int order,
+			     lab_gfp_t gfp)
 {
-	unsigned char *page = lab_page_addr(p, idx);
+	uint32_t i, n = 1u << order;
 
-	lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+	for (i = 1; i < n; i++)
+		lab_store_relaxed(&p->state[idx + i], (uint8_t)LAB_PS_TAIL);
+	lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | order));
 	if (lab_unlikely(p->flags & LAB_POOL_DEBUG))
-		lab_poison_check(p, idx);
+		lab_poison_check(p, idx, n);
 	if (gfp & LAB_GFP_ZERO)
-		__builtin_memset(page, 0, p->page_size);
-	return page;
+		__builtin_memset(lab_page_addr(p, idx), 0, p->page_size << order);
+	return lab_page_addr(p, idx);
+}
+
+void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, lab_gfp_t gfp)
+{
+	return hand_out(p, idx, order, gfp);
 }
 
 static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
@@ -40,15 +49,39 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 
 	/* Fast path: this thread's cache (refilled in batches). */
 	if (lab_likely(c != NULL) && lab_likely(lab_cache_pop(p, c, gfp, &idx)))
-		return lab_hand_out(p, idx, gfp);
+		return hand_out(p, idx, 0, gfp);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
 	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx)) {
 		lab_count(p, allocs, 1);
-		return lab_hand_out(p, idx, gfp);
+		return hand_out(p, idx, 0, gfp);
 	}
 	/* Slow path: grow or wait (KERNEL), else count and fail. */
-	return lab_alloc_slow(p, gfp);
+	return lab_alloc_slow(p, gfp, 0);
+}
+
+/*
+ * A block of 2^order pages.  Blocks bypass the caches; when none is free,
+ * this thread's cached pages go back to the bitmap, where they merge, and
+ * the search runs once more before the slow path.
+ */
+static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigned int order)
+{
+	struct lab_cache *c;
+	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp));
+
+	if (idx == LAB_NIL && (c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
+		uint32_t cached = lab_load_relaxed(&c->count);
+
+		lab_cache_flush(p, c, cached);
+		lab_cache_leave(c);
+		if (cached)
+			idx = lab_block_take(p, order, lab_floor(p, gfp));
+	}
+	if (idx == LAB_NIL)
+		return lab_alloc_slow(p, gfp, order);
+	lab_count(p, allocs, 1);
+	return hand_out(p, idx, order, gfp);
 }
 
 void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
@@ -57,11 +90,8 @@ void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || order > LAB_MAX_ORDER))
 		return fail_einval();
-	if (lab_unlikely(order)) {
-		/* Multi-page blocks are not served by this release. */
-		lab_os_set_errno(LAB_ENOSYS);
-		return NULL;
-	}
+	if (lab_unlikely(order))
+		return alloc_block(p, gfp, order);
 	return alloc_one(p, gfp);
 }
 
@@ -108,7 +138,7 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 			break;
 		}
 		for (i = 0; i < got; i++)
-			pages[done++] = lab_hand_out(p, idx[i], gfp);
+			pages[done++] = hand_out(p, idx[i], 0, gfp);
 	}
 	/* Then page by page: the pool may hold less than a batch. */
 	while (done < n) {
@@ -139,11 +169,13 @@ static LAB_NOINLINE int bad_free(struct lab_pool *p, const char *call, const voi
  * Give the block at idx back to the free state, or say why not.  A debug
  * pool claims it with a CAS so that two threads racing to free the same
  * page cannot both succeed; otherwise a plain check-then-store catches
- * every double free that follows the first one's return.
+ * every double free that follows the first one's return.  A block's tail
+ * pages become free after its head is claimed: only the freer owns them.
  */
 static inline int release_state(struct lab_pool *p, uint32_t idx, unsigned int order)
 {
 	uint8_t st = lab_load_relaxed(&p->state[idx]);
+	uint32_t i;
 
 	if (st == LAB_PS_FREE)
 		return -LAB_EALREADY;
@@ -152,10 +184,12 @@ static inline int release_state(struct lab_pool *p, uint32_t idx, unsigned int o
 	if (lab_unlikely(p->flags & LAB_POOL_DEBUG)) {
 		if (!lab_cas_strong_acq_rel(&p->state[idx], &st, (uint8_t)LAB_PS_FREE))
 			return st == LAB_PS_FREE ? -LAB_EALREADY : -LAB_EINVAL;
-		lab_poison(p, idx);
+		lab_poison(p, idx, 1u << order);
 	} else {
 		lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
 	}
+	for (i = 1; i < (1u << order); i++)
+		lab_store_relaxed(&p->state[idx + i], (uint8_t)LAB_PS_FREE);
 	return 0;
 }
 
@@ -183,6 +217,12 @@ int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 	err = free_check(p, addr, order, &idx);
 	if (lab_unlikely(err))
 		return bad_free(p, "labyrinth_free_pages", addr, err);
+	if (lab_unlikely(order)) {
+		/* Blocks go straight back to the bitmap, merged there. */
+		lab_count(p, frees, 1);
+		lab_store_give_range(p, idx, 1u << order);
+		return 0;
+	}
 	/* Fast path: this thread's cache (flushed in batches). */
 	c = lab_my_cache(p);
 	if (lab_likely(c != NULL) && lab_likely(lab_cache_push(p, c, idx)))

@@ -11,25 +11,31 @@
 
 #define POISON_WORD 0x6b6b6b6b6b6b6b6bull
 
-void lab_poison(struct lab_pool *p, uint32_t idx)
+/* Poison the npages pages from idx on. */
+void lab_poison(struct lab_pool *p, uint32_t idx, uint32_t npages)
 {
 	uint64_t *w = (uint64_t *)(void *)lab_page_addr(p, idx);
-	size_t i, n = p->page_size / sizeof(*w);
+	size_t i, n = (p->page_size / sizeof(*w)) * npages;
 
 	for (i = 0; i < n; i++)
 		w[i] = POISON_WORD;
 }
 
-void lab_poison_check(struct lab_pool *p, uint32_t idx)
+/* Report each of the npages pages from idx on whose poison was written. */
+void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t npages)
 {
-	const uint64_t *w = (const uint64_t *)(const void *)lab_page_addr(p, idx);
-	size_t i, n = p->page_size / sizeof(*w);
+	size_t i, n = p->page_size / sizeof(uint64_t);
+	uint32_t pg;
 
-	for (i = 0; i < n; i++) {
-		if (w[i] != POISON_WORD) {
-			lab_report(p, "labyrinth_alloc_pages", "write after free in",
-				   lab_page_addr(p, idx));
-			return;
+	for (pg = idx; pg < idx + npages; pg++) {
+		const uint64_t *w = (const uint64_t *)(const void *)lab_page_addr(p, pg);
+
+		for (i = 0; i < n; i++) {
+			if (w[i] != POISON_WORD) {
+				lab_report(p, "labyrinth_alloc_pages", "write after free in",
+					   lab_page_addr(p, pg));
+				break;
+			}
 		}
 	}
 }

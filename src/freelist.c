@@ -1,36 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * freelist.c - the shared lock-free store of free pages.
+ * freelist.c - the shared lock-free store of free pages: a bitmap.
  *
- * Two words make the store:
- *
- *   stack_head  a Treiber stack of page indexes linked through the
- *               out-of-band array next[]; the high 32 bits are a tag bumped
- *               by every change, so a pop that was preempted between reading
- *               the head and its CAS cannot succeed on a recycled head (ABA).
- *   nr_free     how many pages the stack holds, less the pages already
- *               promised to allocations that have not popped them yet.
+ * Bit i of bits[] is set while page i is free in the store (pages in a
+ * per-thread cache are free too, but their bits are clear: the cache holds
+ * them).  Beside it, nr_free counts the set bits less the pages promised
+ * to allocations that have not claimed their bits yet.
  *
  * An allocation first takes its pages from nr_free with a CAS that refuses
  * to go below the caller's floor (the reserve for NOWAIT and KERNEL), then
- * pops them.  A free pushes first and then adds to nr_free (release).  So
- * the stack always holds at least nr_free + (promised, not yet popped)
- * pages, and a pop after a successful take always finds a page: the count
- * is the exact gate, the stack never runs dry under a promise.
+ * claims that many bits, a whole word's worth with one CAS.  A free sets
+ * its bits first (release) and then adds to nr_free.  So there are always
+ * at least nr_free + (promised, unclaimed) set bits: the count is the exact
+ * gate, and a claim after a successful take finds its bits.  A search that
+ * misses them raced with others' claims and frees (the bitmap changed under
+ * it, so somebody made progress) and looks again: lock-free.
  *
- * Every step is a single CAS or fetch-add on a lock-free word: no lock, no
- * system call, and a signal handler that interrupts any step on the same
- * thread finds the store consistent and can allocate and free itself.
+ * The bitmap is also the buddy allocator's free map (buddy.c): a free block
+ * of order n is 2^n set bits at an aligned place, so freeing merges blocks
+ * with no further step, and a fully free pool is whole max-order blocks.
  */
 #include "internal.h"
 
-static inline uint64_t make_head(uint64_t old_head, uint32_t top)
-{
-	return (((old_head >> 32) + 1) << 32) | top;
-}
-
-/* Promise n pages, leaving at least floor; returns nr_free before. */
-static bool take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *before)
+/* Promise n pages, leaving at least floor; *before is nr_free before. */
+bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *before)
 {
 	uint32_t old = lab_load_relaxed(&p->nr_free);
 
@@ -43,31 +36,68 @@ static bool take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t 
 }
 
 /*
- * Pop n pages (the stack holds them: the caller has taken them from
- * nr_free) with one CAS.  The walk down next[] is safe without a lock: if
- * the head's tag is unchanged at the CAS, no push or pop happened since the
- * head was read, and a page's next[] is only written while the page is out
- * of the stack, so the walked chain is exactly the stack's top n pages.  A
- * walk that ran into a change simply retries.
+ * Add n pages (whose bits are set) to nr_free.  seq_cst pairs with
+ * take_or_sleep() in wait.c: either this sees the sleeper's waiters
+ * increment and wakes it, or the sleeper's next look sees these pages.
  */
-static void pop_chain(struct lab_pool *p, uint32_t n, uint32_t *pages)
+void lab_return_count(struct lab_pool *p, uint32_t n)
 {
-	uint64_t head = lab_load_acquire(&p->stack_head);
+	lab_fetch_add_seq_cst(&p->nr_free, n);
+	if (lab_unlikely(lab_load_seq_cst(&p->waiters)))
+		lab_wake_waiters(p);
+}
 
-	for (;;) {
-		uint32_t i, cur = (uint32_t)head;
+/* An allocation took n pages with nr_free at before: watches and reserve. */
+void lab_took(struct lab_pool *p, uint32_t before, uint32_t n)
+{
+	uint32_t after = before - n;
 
-		for (i = 0; i < n && cur != LAB_NIL; i++) {
-			pages[i] = cur;
-			cur = lab_load_relaxed(&p->next[cur]);
-		}
-		if (lab_likely(i == n)) {
-			if (lab_cas_weak_acquire(&p->stack_head, &head, make_head(head, cur)))
-				return;
-		} else {
-			head = lab_load_acquire(&p->stack_head);
-		}
+	if (lab_unlikely(after < lab_load_relaxed(&p->watch_low_max)))
+		lab_watch_crossed(p, before, after);
+	/* Pages taken from below the reserve line. */
+	if (lab_unlikely(after < p->reserve))
+		lab_count(p, reserve_allocs, before > p->reserve ? p->reserve - after : n);
+}
+
+/* The lowest k set bits of v (v has more than k). */
+static uint64_t lowest_bits(uint64_t v, uint32_t k)
+{
+	uint64_t take = 0;
+
+	while (k--) {
+		take |= v & (0 - v);
+		v &= v - 1;
 	}
+	return take;
+}
+
+/* Claim n promised pages' bits into pages[], searching from the cursor. */
+static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
+{
+	uint32_t words = (lab_load_acquire(&p->nr_total) + 63) / 64;
+	uint32_t w = lab_load_relaxed(&p->cursor), got = 0;
+
+	if (w >= words)
+		w = 0;
+	for (;;) {
+		uint64_t v = lab_load_relaxed(&p->bits[w]), take;
+
+		while (v) {
+			take = (uint32_t)__builtin_popcountll(v) <= n - got ? v : lowest_bits(v, n - got);
+			if (lab_cas_weak_acquire(&p->bits[w], &v, v & ~take)) {
+				while (take) {
+					pages[got++] = w * 64 + (uint32_t)__builtin_ctzll(take);
+					take &= take - 1;
+				}
+				break;
+			}
+		}
+		if (got == n)
+			break;
+		if (++w == words)
+			w = 0;
+	}
+	lab_store_relaxed(&p->cursor, w);
 }
 
 /*
@@ -77,17 +107,12 @@ static void pop_chain(struct lab_pool *p, uint32_t n, uint32_t *pages)
  */
 uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *pages)
 {
-	uint32_t before, after;
+	uint32_t before;
 
-	if (!take_count(p, n, floor, &before))
+	if (!lab_take_count(p, n, floor, &before))
 		return 0;
-	pop_chain(p, n, pages);
-	after = before - n;
-	if (lab_unlikely(after < lab_load_relaxed(&p->watch_low_max)))
-		lab_watch_crossed(p, before, after);
-	/* Pages taken from below the reserve line. */
-	if (lab_unlikely(after < p->reserve))
-		lab_count(p, reserve_allocs, before > p->reserve ? p->reserve - after : n);
+	claim_pages(p, n, pages);
+	lab_took(p, before, n);
 	return n;
 }
 
@@ -104,32 +129,39 @@ uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages)
 		if (!got)
 			return 0;
 	} while (!lab_cas_weak_acquire(&p->nr_free, &old, old - got));
-	pop_chain(p, got, pages);
+	claim_pages(p, got, pages);
 	return got;
 }
 
-/* Push the chain first..last (linked through next[]) of n pages. */
-void lab_store_give_chain(struct lab_pool *p, uint32_t first, uint32_t last, uint32_t n)
-{
-	uint64_t head = lab_load_relaxed(&p->stack_head);
-
-	do {
-		lab_store_relaxed(&p->next[last], (uint32_t)head);
-	} while (!lab_cas_weak_release(&p->stack_head, &head, make_head(head, first)));
-	/* seq_cst pairs with lab_alloc_slow(): either this free sees the
-	 * sleeper's waiters increment, or the sleeper sees this page. */
-	lab_fetch_add_seq_cst(&p->nr_free, n);
-	if (lab_unlikely(lab_load_seq_cst(&p->waiters)))
-		lab_wake_waiters(p);
-}
-
+/* Give n pages back: one fetch-or per run of pages in the same word. */
 void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i = 0;
 
 	if (!n)
 		return;
-	for (i = 0; i + 1 < n; i++)
-		lab_store_relaxed(&p->next[pages[i]], pages[i + 1]);
-	lab_store_give_chain(p, pages[0], pages[n - 1], n);
+	while (i < n) {
+		uint32_t w = pages[i] / 64;
+		uint64_t mask = 0;
+
+		for (; i < n && pages[i] / 64 == w; i++)
+			mask |= 1ull << (pages[i] % 64);
+		lab_fetch_or_release(&p->bits[w], mask);
+	}
+	lab_return_count(p, n);
+}
+
+/* Give back the n pages from first on (growth, multi-page blocks). */
+void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n)
+{
+	uint32_t i = first, end = first + n;
+
+	while (i < end) {
+		uint32_t bit = i % 64, len = end - i < 64 - bit ? end - i : 64 - bit;
+		uint64_t mask = (len == 64 ? ~0ull : ((1ull << len) - 1)) << bit;
+
+		lab_fetch_or_release(&p->bits[i / 64], mask);
+		i += len;
+	}
+	lab_return_count(p, n);
 }

@@ -50,6 +50,7 @@
 #define LAB_NIL 0xffffffffu          /* "no page" in a page index */
 #define LAB_MAX_PAGES 0xfffffff0u    /* page indexes are 32-bit */
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
+#define LAB_BLOCK_PAGES (1u << LAB_MAX_ORDER)  /* pages of a max-order block */
 #define LAB_MAX_WATCHES 8
 
 /*
@@ -65,9 +66,9 @@
 
 /*
  * Per-page state, one byte each.  A page is FREE while it sits in the shared
- * store (or, later, a cache); an allocated block marks its first page HEAD
- * with its order and the others TAIL, so a free can tell a block start and
- * its order without touching the page.
+ * store or a cache; an allocated block marks its first page HEAD with its
+ * order and the others TAIL, so a free can tell a block start and its
+ * order without touching the page.
  */
 #define LAB_PS_FREE       0x00u
 #define LAB_PS_HEAD       0x80u /* | order */
@@ -120,7 +121,8 @@ struct lab_pool {
 	uint32_t nr_watches;
 	uint32_t watch_low_max;     /* highest watch mark, 0 = no watch */
 	long wait_ms;
-	uint32_t *next;             /* per page: next index in the free stack */
+	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
+	uint32_t nr_words;          /* words of bits[], for max_pages */
 	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes */
 	uint32_t cache_stride;
 	uint32_t cache_cap;         /* 0: no caches in this pool */
@@ -134,11 +136,10 @@ struct lab_pool {
 	struct lab_watch watches[LAB_MAX_WATCHES];
 	char name[LAB_NAME_MAX];
 
-	/* The shared store: written by every allocation and free. */
+	/* The shared store: written by refills, flushes and blocks. */
 	__attribute__((aligned(LAB_CACHELINE)))
-	uint64_t stack_head;        /* (tag << 32) | top page index */
-	__attribute__((aligned(LAB_CACHELINE)))
-	uint32_t nr_free;           /* pages in the shared store */
+	uint32_t nr_free;           /* free pages in bits[], less promised ones */
+	uint32_t cursor;            /* word where order-0 searches start */
 	__attribute__((aligned(LAB_CACHELINE)))
 	struct lab_counters count;
 
@@ -197,16 +198,24 @@ static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
 
 #define lab_count(p, field, n) lab_fetch_add_relaxed(&(p)->count.field, (n))
 
-/* freelist.c: the shared lock-free store of free pages */
+/* freelist.c: the shared lock-free store of free pages (a bitmap) */
 LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
 				   uint32_t *pages);
 LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages);
 LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n);
-LAB_HIDDEN void lab_store_give_chain(struct lab_pool *p, uint32_t first,
-				     uint32_t last, uint32_t n);
+LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n);
+LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
+			       uint32_t *before);
+LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n);
+LAB_HIDDEN void lab_took(struct lab_pool *p, uint32_t before, uint32_t n);
+
+/* buddy.c: multi-page blocks */
+LAB_HIDDEN uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor);
+LAB_HIDDEN void lab_block_free_counts(const struct lab_pool *p, uint64_t *free_blocks);
 
 /* alloc.c helpers shared with the slow path */
-LAB_HIDDEN void *lab_hand_out(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp);
+LAB_HIDDEN void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order,
+				    lab_gfp_t gfp);
 
 /* cache.c: per-thread caches */
 LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride);
@@ -232,14 +241,14 @@ LAB_HIDDEN void lab_futex_lock(uint32_t *word);
 LAB_HIDDEN void lab_futex_unlock(uint32_t *word);
 LAB_HIDDEN void lab_slow_lock(struct lab_pool *p);
 LAB_HIDDEN void lab_slow_unlock(struct lab_pool *p);
-LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp);
+LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order);
 LAB_HIDDEN void lab_wake_waiters(struct lab_pool *p);
 LAB_HIDDEN void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after);
 LAB_HIDDEN void lab_watch_close_all(struct lab_pool *p);
 
 /* debug.c: poisoning and reports */
-LAB_HIDDEN void lab_poison(struct lab_pool *p, uint32_t idx);
-LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx);
+LAB_HIDDEN void lab_poison(struct lab_pool *p, uint32_t idx, uint32_t n);
+LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n);
 LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
 			   const char *what, const void *addr);
 

@@ -70,18 +70,13 @@ static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fall
 	return lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
 }
 
-/* Link pages [from, to) into one chain and hand it to the store. */
+/* Hand the new pages [from, to) to the store. */
 static void add_pages(struct lab_pool *p, uint32_t from, uint32_t to)
 {
-	uint32_t i;
-
-	for (i = from; i + 1 < to; i++)
-		lab_store_relaxed(&p->next[i], i + 1);
 	if (p->flags & LAB_POOL_DEBUG)
-		for (i = from; i < to; i++)
-			lab_poison(p, i);
+		lab_poison(p, from, to - from);
 	lab_store_release(&p->nr_total, to);
-	lab_store_give_chain(p, from, to - 1, to - from);
+	lab_store_give_range(p, from, to - from);
 }
 
 static void copy_name(char *dst, const char *src)
@@ -159,8 +154,10 @@ static void live_remove(struct lab_pool *p)
 static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 			struct lab_pool **out)
 {
-	size_t next_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
-	size_t state_off = next_off + (size_t)g->max_pages * sizeof(uint32_t);
+	/* Bits for whole max-order blocks: a block never straddles the end. */
+	uint32_t words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
+	size_t bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
+	size_t state_off = bits_off + (size_t)words * sizeof(uint64_t);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
 	uint32_t cap, stride;
 	size_t len;
@@ -175,7 +172,8 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 		return err;
 	p = mem;
 	p->meta_len = len;
-	p->next = (uint32_t *)((unsigned char *)mem + next_off);
+	p->bits = (uint64_t *)(void *)((unsigned char *)mem + bits_off);
+	p->nr_words = words;
 	p->state = (uint8_t *)mem + state_off;
 	p->caches = cap ? (unsigned char *)mem + caches_off : NULL;
 	p->cache_cap = cap;
@@ -213,7 +211,6 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 	p->reserve = g.reserve;
 	p->max_pages = g.max_pages;
 	p->wait_ms = pr->wait_ms;
-	p->stack_head = LAB_NIL;
 	copy_name(p->name, pr->name);
 
 	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags);

@@ -55,7 +55,8 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 		st->frees += lab_load_relaxed(&c->frees);
 		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
 	}
-	st->free_blocks[0] = nr_free;
+	lab_block_free_counts(p, st->free_blocks);
+	st->free_blocks[0] += lab_cached_pages(p); /* cached pages are single */
 	return 0;
 }
 
@@ -98,6 +99,17 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 	return 0;
 }
 
+/* Allocated blocks (each counted once by allocs and frees). */
+static uint32_t count_blocks_in_use(const struct lab_pool *p, uint32_t total)
+{
+	uint32_t i, blocks = 0;
+
+	for (i = 0; i < total; i++)
+		if ((lab_load_relaxed(&p->state[i]) & ~LAB_PS_ORDER_MASK) == LAB_PS_HEAD)
+			blocks++;
+	return blocks;
+}
+
 static LAB_NOINLINE int check_failed(const struct lab_pool *p, const char *what,
 				     unsigned long a, unsigned long b)
 {
@@ -109,6 +121,27 @@ static LAB_NOINLINE int check_failed(const struct lab_pool *p, const char *what,
 	return -LAB_EUCLEAN;
 }
 
+/* The block at i: HEAD|order followed by 2^order - 1 TAIL pages. */
+static int check_block(const struct lab_pool *p, uint32_t i, uint32_t total, uint32_t *len)
+{
+	uint8_t head = lab_load_relaxed(&p->state[i]);
+	unsigned int order = head & LAB_PS_ORDER_MASK;
+	uint32_t n = 1u << order, j;
+
+	if ((head & ~LAB_PS_ORDER_MASK) != LAB_PS_HEAD || order > LAB_MAX_ORDER)
+		return check_failed(p, "page in an unknown state", i, head);
+	if ((i & (n - 1)) || i + n > total)
+		return check_failed(p, "block misplaced", i, order);
+	for (j = 1; j < n; j++)
+		if (lab_load_relaxed(&p->state[i + j]) != LAB_PS_TAIL)
+			return check_failed(p, "block with a missing tail page", i, j);
+	for (j = 0; j < n; j++)
+		if (lab_load_relaxed(&p->bits[(i + j) / 64]) & (1ull << ((i + j) % 64)))
+			return check_failed(p, "allocated page marked free in the bitmap", i + j, 0);
+	*len = n;
+	return 0;
+}
+
 /*
  * Walk the pool and verify every invariant.  Meant for a quiescent pool (no
  * call in flight); pages are never touched, only metadata.
@@ -116,9 +149,10 @@ static LAB_NOINLINE int check_failed(const struct lab_pool *p, const char *what,
 int labyrinth_check(labyrinth_t *lab)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t total, nr_free, i, top, walked = 0, marked_free = 0, inuse = 0, cached = 0;
+	uint32_t total, nr_free, i, w, len, in_bitmap = 0, marked_free = 0, inuse = 0, cached = 0;
 	struct labyrinth_stats st;
 	int32_t slot;
+	int err;
 
 	if (!p)
 		return -LAB_EINVAL;
@@ -126,29 +160,28 @@ int labyrinth_check(labyrinth_t *lab)
 	nr_free = lab_load_acquire(&p->nr_free);
 	if (total > p->max_pages)
 		return check_failed(p, "more pages than max_pages", total, p->max_pages);
-	if (nr_free > total)
-		return check_failed(p, "more free pages than pages", nr_free, total);
-	for (i = 0; i < total; i++) {
-		uint8_t state = lab_load_relaxed(&p->state[i]);
-
-		if (state == LAB_PS_FREE)
+	for (i = 0; i < total; i += len) {
+		len = 1;
+		if (lab_load_relaxed(&p->state[i]) == LAB_PS_FREE) {
 			marked_free++;
-		else if (state == (LAB_PS_HEAD | 0))
-			inuse++;
-		else
-			return check_failed(p, "page in an unknown state", i, state);
+			continue;
+		}
+		err = check_block(p, i, total, &len);
+		if (err)
+			return err;
+		inuse += len;
 	}
-	for (top = (uint32_t)lab_load_acquire(&p->stack_head); top != LAB_NIL;
-	     top = lab_load_relaxed(&p->next[top])) {
-		if (top >= total)
-			return check_failed(p, "free list points outside the pool", top, total);
-		if (lab_load_relaxed(&p->state[top]) != LAB_PS_FREE)
-			return check_failed(p, "allocated page on the free list", top, 0);
-		if (++walked > total)
-			return check_failed(p, "free list has a cycle", walked, total);
+	for (w = 0; w < p->nr_words; w++) {
+		uint64_t v = lab_load_relaxed(&p->bits[w]);
+		uint64_t beyond = w * 64 >= total ? ~0ull :
+				  total - w * 64 >= 64 ? 0 : ~0ull << (total - w * 64);
+
+		if (v & beyond)
+			return check_failed(p, "free bit beyond the pool's pages", w, total);
+		in_bitmap += (uint32_t)__builtin_popcountll(v);
 	}
-	if (walked != nr_free)
-		return check_failed(p, "free list length differs from free count", walked, nr_free);
+	if (in_bitmap != nr_free)
+		return check_failed(p, "free bits differ from the free count", in_bitmap, nr_free);
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 		uint32_t n = lab_load_relaxed(&c->count);
@@ -156,12 +189,17 @@ int labyrinth_check(labyrinth_t *lab)
 		if (n > p->cache_cap)
 			return check_failed(p, "cache over its bound", (unsigned long)slot, n);
 		for (i = 0; i < n; i++) {
-			if (c->pages[i] >= total)
+			uint32_t pg = c->pages[i];
+
+			if (pg >= total)
 				return check_failed(p, "cache holds a page outside the pool",
-						    (unsigned long)slot, c->pages[i]);
-			if (lab_load_relaxed(&p->state[c->pages[i]]) != LAB_PS_FREE)
+						    (unsigned long)slot, pg);
+			if (lab_load_relaxed(&p->state[pg]) != LAB_PS_FREE)
 				return check_failed(p, "cache holds an allocated page",
-						    (unsigned long)slot, c->pages[i]);
+						    (unsigned long)slot, pg);
+			if (lab_load_relaxed(&p->bits[pg / 64]) & (1ull << (pg % 64)))
+				return check_failed(p, "cached page also free in the bitmap",
+						    (unsigned long)slot, pg);
 		}
 		cached += n;
 	}
@@ -169,8 +207,8 @@ int labyrinth_check(labyrinth_t *lab)
 		return check_failed(p, "pages marked free differ from free pages", marked_free,
 				    nr_free + cached);
 	labyrinth_stats(lab, &st);
-	if (st.allocs - st.frees != inuse)
-		return check_failed(p, "allocs - frees differs from pages in use",
+	if (st.allocs - st.frees != count_blocks_in_use(p, total))
+		return check_failed(p, "allocs - frees differs from blocks in use",
 				    (unsigned long)(st.allocs - st.frees), inuse);
 	return 0;
 }

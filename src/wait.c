@@ -51,13 +51,22 @@ void lab_wake_waiters(struct lab_pool *p)
 	lab_os_futex_wake(&p->free_seq, 0x7fffffff);
 }
 
+/* One page or block for a LAB_GFP_KERNEL caller, from the store. */
+static bool take(struct lab_pool *p, unsigned int order, uint32_t *idx)
+{
+	if (!order)
+		return lab_store_take(p, 1, p->reserve, idx) == 1;
+	*idx = lab_block_take(p, order, p->reserve);
+	return *idx != LAB_NIL;
+}
+
 /* Grow until a page can be taken or the pool is at max_pages. */
-static bool take_or_grow(struct lab_pool *p, uint32_t *idx)
+static bool take_or_grow(struct lab_pool *p, unsigned int order, uint32_t *idx)
 {
 	for (;;) {
 		uint32_t seen_total = lab_load_acquire(&p->nr_total);
 
-		if (lab_store_take(p, 1, p->reserve, idx))
+		if (take(p, order, idx))
 			return true;
 		if (seen_total >= p->max_pages)
 			return false;
@@ -73,7 +82,7 @@ static bool take_or_grow(struct lab_pool *p, uint32_t *idx)
  * returns at once or is woken), or our take after the increment sees its
  * page.  A wake-up is not lost.
  */
-static bool take_or_sleep(struct lab_pool *p, uint32_t *idx)
+static bool take_or_sleep(struct lab_pool *p, unsigned int order, uint32_t *idx)
 {
 	long timeout = p->wait_ms;
 	uint64_t deadline = timeout > 0 ? lab_os_monotonic_ms() + (uint64_t)timeout : 0;
@@ -84,7 +93,7 @@ static bool take_or_sleep(struct lab_pool *p, uint32_t *idx)
 	for (;;) {
 		uint32_t seq = lab_load_acquire(&p->free_seq);
 
-		if (lab_store_take(p, 1, p->reserve, idx)) {
+		if (take(p, order, idx)) {
 			got = true;
 			break;
 		}
@@ -102,15 +111,16 @@ static bool take_or_sleep(struct lab_pool *p, uint32_t *idx)
 	return got;
 }
 
-/* The shared store had no page for this caller. */
-LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp)
+/* The store had no page or block of this order for this caller. */
+LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order)
 {
 	uint32_t idx;
 
 	if (gfp & LAB_GFP_KERNEL) {
-		if (take_or_grow(p, &idx) || (p->wait_ms && take_or_sleep(p, &idx))) {
+		if (take_or_grow(p, order, &idx) ||
+		    (p->wait_ms && take_or_sleep(p, order, &idx))) {
 			lab_count(p, allocs, 1);
-			return lab_hand_out(p, idx, gfp);
+			return lab_hand_out_block(p, idx, order, gfp);
 		}
 	}
 	lab_count(p, alloc_failed, 1);

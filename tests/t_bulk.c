@@ -1,0 +1,185 @@
+/* Description: alloc_bulk/free_bulk: exact counts when the pool has enough or too few pages, distinct owned pages, NULLs skipped, per-page stats, the reserve kept from NOWAIT. */
+#include "check.h"
+
+#include <stdint.h>
+
+#define NR 200 /* more than one internal batch of 64, not a multiple of it */
+
+static void *pages[NR + 16];
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* n pages: non-NULL, owned, aligned, pairwise distinct; entries past n untouched. */
+static void check_pages(labyrinth_t *lab, void **pg, unsigned int n, unsigned int cap)
+{
+	static void *sorted[2100];
+	unsigned int i, bad = 0;
+
+	REQUIRE(n <= 2100, "too many pages");
+	for (i = 0; i < n; i++) {
+		if (!pg[i] || !labyrinth_owns(lab, pg[i]) || ((uintptr_t)pg[i] & 4095))
+			bad++;
+		sorted[i] = pg[i];
+	}
+	CHECK(bad == 0, "%u bad pages of %u", bad, n);
+	qsort(sorted, n, sizeof(sorted[0]), cmp_ptr);
+	for (i = 1; i < n; i++)
+		CHECK(sorted[i] != sorted[i - 1], "page %p handed out twice", sorted[i]);
+	for (i = n; i < cap; i++)
+		CHECK(pg[i] == (void *)(uintptr_t)0xdead000, "entry %u past the count written", i);
+}
+
+static void poison_array(void **pg, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		pg[i] = (void *)(uintptr_t)0xdead000;
+}
+
+int main(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "bulk", .nr_pages = NR, .reserve_pages = 10 };
+	struct labyrinth_stats st, st0;
+	unsigned int n, m, i;
+	void *one = NULL;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
+
+	/* enough pages: all n */
+	poison_array(pages, NR + 16);
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, pages, 70);
+	CHECK_EQ(n, 70);
+	check_pages(&lab, pages, n, NR + 16);
+	st = check_stats(&lab);
+	CHECK_EQ(st.allocs, 70);
+	CHECK_EQ(st.pages_inuse, 70);
+	CHECK_EQ(st.pages_free, NR - 70);
+	CHECK_EQ(st.alloc_failed, 0);
+
+	/* n == 0: nothing, also with a NULL array */
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, pages + 70, 0), 0);
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, NULL, 0), 0);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages, 0), 0);
+	/* NULL array and n > 0: 0 and EINVAL */
+	errno = 0;
+	CHECK(labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, NULL, 5) == 0 && errno == EINVAL,
+	      "NULL array: errno %d", errno);
+	errno = 0;
+	CHECK(labyrinth_free_bulk(&lab, NULL, 5) == 0, "free_bulk NULL array");
+	st = check_stats(&lab);
+	CHECK_EQ(st.allocs, 70);
+	CHECK_EQ(st.pages_inuse, 70);
+	CHECK_EQ(st.bad_frees, 0);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+
+	/* NOWAIT asking for more than there is: exactly free - reserve, reserve kept */
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, pages + 70, NR + 16 - 70);
+	CHECK_EQ(n, NR - 70 - 10);
+	check_pages(&lab, pages, 70 + n, NR + 16);
+	st = check_stats(&lab);
+	CHECK_EQ(st.pages_free, 10);
+	CHECK_EQ(st.reserve_allocs, 0);
+	CHECK_EQ(st.allocs, NR - 10);
+	CHECK(st.alloc_failed >= 1, "the short bulk counted no failure");
+	st0 = st;
+	/* NOWAIT and KERNEL (no growth, no wait) get nothing now */
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, pages + NR - 10, 3), 0);
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_KERNEL, pages + NR - 10, 1), 0);
+	st = check_stats(&lab);
+	CHECK(st.alloc_failed >= st0.alloc_failed + 2, "failed bulks not counted");
+	CHECK_EQ(st.pages_free, 10);
+	/* ATOMIC takes the reserve: 10 of 16 asked */
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, pages + NR - 10, 16);
+	CHECK_EQ(n, 10);
+	check_pages(&lab, pages, NR, NR + 16);
+	st = check_stats(&lab);
+	CHECK_EQ(st.pages_free, 0);
+	CHECK_EQ(st.pages_inuse, NR);
+	CHECK_EQ(st.reserve_allocs, 10);
+	CHECK(st.alloc_failed >= st0.alloc_failed + 3, "short ATOMIC bulk not counted");
+	CHECK_EQ(st.allocs, NR);
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, pages + NR, 1), 0);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+
+	/* free_bulk: count freed, NULLs skipped, per-page frees */
+	for (i = NR; i < NR + 16; i++)
+		pages[i] = NULL;
+	st0 = check_stats(&lab);
+	/* 3 pages with NULLs around them */
+	{
+		void *some[7] = { NULL, pages[0], NULL, pages[1], pages[2], NULL, NULL };
+
+		CHECK_EQ(labyrinth_free_bulk(&lab, some, 7), 3);
+		st = check_stats(&lab);
+		CHECK_EQ(st.frees, st0.frees + 3);
+		CHECK_EQ(st.pages_free, 3);
+		CHECK_EQ(st.bad_frees, 0);
+	}
+	/* the rest and the NULL tail, more than one batch */
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages + 3, NR + 16 - 3), NR - 3);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, NR);
+	CHECK_EQ(st.pages_free, NR);
+	CHECK_EQ(st.pages_inuse, 0);
+	CHECK_EQ(st.bad_frees, 0);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+
+	/* everything again in one call: exactly the same pages come back */
+	poison_array(pages, NR + 16);
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, pages, NR + 16);
+	CHECK_EQ(n, NR);
+	check_pages(&lab, pages, n, NR + 16);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages, n), NR);
+
+	/* bulk and single calls mix: a single page out, bulk for the rest */
+	one = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	REQUIRE(one != NULL, "one page");
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT | LAB_GFP_NOWARN, pages, NR);
+	CHECK_EQ(n, NR - 1 - 10);
+	for (i = 0; i < n; i++)
+		CHECK(pages[i] != one, "bulk returned the page already out");
+	m = labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, pages + n, NR - n);
+	CHECK_EQ(m, 10);
+	CHECK_EQ(labyrinth_free_page(&lab, one), 0);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages, n + m), n + m);
+
+	/* KERNEL bulk grows the pool when it has a max_pages */
+	{
+		labyrinth_t g = { 0 };
+		struct labyrinth_params gp = { .name = "bulk-grow", .nr_pages = 8, .max_pages = 2048 };
+		static void *gpages[2100];
+
+		REQUIRE(labyrinth_init(&g, &gp) == 0, "init growable");
+		n = labyrinth_alloc_bulk(&g, LAB_GFP_NOWAIT, gpages, 100);
+		CHECK_EQ(n, 8);
+		CHECK_EQ(labyrinth_free_bulk(&g, gpages, n), 8);
+		n = labyrinth_alloc_bulk(&g, LAB_GFP_KERNEL, gpages, 100);
+		CHECK_EQ(n, 100);
+		st = check_stats(&g);
+		CHECK(st.pages_total >= 100 && st.pages_total <= 2048, "total %llu",
+		      (unsigned long long)st.pages_total);
+		CHECK(st.grows >= 1, "no growth counted");
+		m = labyrinth_alloc_bulk(&g, LAB_GFP_KERNEL, gpages + n, 2100 - n);
+		CHECK_EQ(n + m, 2048);
+		check_pages(&g, gpages, n + m, n + m);
+		st = check_stats(&g);
+		CHECK_EQ(st.pages_total, 2048);
+		CHECK_EQ(st.pages_free, 0);
+		CHECK_EQ(labyrinth_check(&g), 0);
+		CHECK_EQ(labyrinth_free_bulk(&g, gpages, n + m), 2048);
+		CHECK_EQ(labyrinth_destroy(&g), 0);
+	}
+
+	st = check_stats(&lab);
+	CHECK_EQ(st.allocs, st.frees);
+	CHECK_EQ(st.pages_free, NR);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	return check_done();
+}
