@@ -35,6 +35,21 @@ _Static_assert(LAB_EPERM == EPERM && LAB_EINTR == EINTR && LAB_EAGAIN == EAGAIN 
 #define SYS_memfd_secret 447
 #endif
 
+/*
+ * mlock and madvise go to the kernel directly: sanitizer runtimes
+ * intercept the libc wrappers (ThreadSanitizer turns mlock into a no-op),
+ * and the tests must see what the kernel really did.
+ */
+static int sys_mlock(void *addr, size_t len)
+{
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+static int sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
 static int neg_errno(void)
 {
 	return errno ? -errno : -EIO;
@@ -145,8 +160,8 @@ static int lock_and_populate(struct lab_backing *b, void *addr, size_t len)
 		return 0;
 	}
 	if (!(b->flags & LAB_POOL_NOLOCK))
-		return mlock(addr, len) ? as_enomem(neg_errno()) : 0;
-	if (madvise(addr, len, MADV_POPULATE_WRITE) == 0)
+		return sys_mlock(addr, len) ? as_enomem(neg_errno()) : 0;
+	if (sys_madvise(addr, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
 	touch_range(addr, len); /* kernels before 5.14 */
 	return 0;
@@ -171,9 +186,9 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 			err = -ENOMEM; /* no such huge page size on this machine */
 		return as_enomem(err);
 	}
-	if (madvise(addr, len, MADV_DONTFORK) ||
-	    (!(b->flags & LAB_POOL_DUMPABLE) && madvise(addr, len, MADV_DONTDUMP)) ||
-	    (b->thp && madvise(addr, len, MADV_HUGEPAGE))) {
+	if (sys_madvise(addr, len, MADV_DONTFORK) ||
+	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP)) ||
+	    (b->thp && sys_madvise(addr, len, MADV_HUGEPAGE))) {
 		err = neg_errno();
 		goto fail;
 	}
@@ -195,7 +210,7 @@ int lab_os_meta_alloc(size_t len, int nolock, void **out)
 
 	if (mem == MAP_FAILED)
 		return -ENOMEM;
-	if (!nolock && mlock(mem, len)) {
+	if (!nolock && sys_mlock(mem, len)) {
 		int err = as_enomem(neg_errno());
 
 		munmap(mem, len);

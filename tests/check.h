@@ -60,6 +60,24 @@ static int check_passed, check_failed;
 		exit(check_failed ? 1 : 77);                                    \
 	} while (0)
 
+/* ThreadSanitizer maps shadow memory beside every mapping, changes what a
+ * fork() child inherits and turns mlock into a no-op: tests that read the
+ * process's mappings skip under it (they run in the plain and ASan builds). */
+#if defined(__SANITIZE_THREAD__)
+#define LAB_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LAB_UNDER_TSAN 1
+#endif
+#endif
+#ifdef LAB_UNDER_TSAN
+#define SKIP_UNDER_TSAN()                                                       \
+	SKIP_ALL("ThreadSanitizer changes mappings, fork and mlock; this test runs " \
+		 "in the plain and ASan builds")
+#else
+#define SKIP_UNDER_TSAN() ((void)0)
+#endif
+
 static inline int check_done(void)
 {
 	printf("%d passed, %d failed\n", check_passed, check_failed);

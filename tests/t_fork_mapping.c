@@ -185,6 +185,7 @@ static void check_pool(unsigned int flags, const char *what)
 
 int main(void)
 {
+	SKIP_UNDER_TSAN();
 	check_pool(0, "default");
 	check_pool(LAB_POOL_DUMPABLE, "dumpable");
 	check_pool(LAB_POOL_NOLOCK, "nolock");

@@ -390,6 +390,8 @@ int main(void)
 	long free2m;
 	int fd;
 
+	SKIP_UNDER_TSAN();
+
 	if (geteuid() != 0)
 		SKIP_ALL("needs root to reserve huge pages (%s)", NR_2M_PATH);
 	fd = open(NR_2M_PATH, O_RDWR | O_CLOEXEC);

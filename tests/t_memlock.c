@@ -169,6 +169,8 @@ int main(void)
 	pid_t pid;
 	int status = 0;
 
+	SKIP_UNDER_TSAN();
+
 	fflush(NULL);
 	pid = fork();
 	REQUIRE(pid >= 0, "fork");
