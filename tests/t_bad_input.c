@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 /*
  * After a misuse: every stat equal to before, but bad_frees, which grows by
@@ -132,6 +133,115 @@ static void dead_pool_calls(labyrinth_t *lab, void *foreign, const char *what)
 	}
 }
 
+/* Run a bad free on a debug pool with stderr captured; the text in out. */
+static int captured_free(labyrinth_t *lab, void *addr, unsigned int order, char *out,
+			 size_t size)
+{
+	FILE *tmp = tmpfile();
+	int saved, rc;
+	size_t n;
+
+	fflush(stderr);
+	saved = dup(2);
+	if (!tmp || saved < 0) {
+		out[0] = '\0';
+		if (tmp)
+			fclose(tmp);
+		return labyrinth_free_pages(lab, addr, order);
+	}
+	dup2(fileno(tmp), 2);
+	rc = labyrinth_free_pages(lab, addr, order);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(out, 1, size - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+/* A debug pool gives the same errors, and one line naming pool, call, page. */
+static void debug_pool(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "dbg-pool", .nr_pages = 8,
+				      .flags = LAB_POOL_DEBUG };
+	struct labyrinth_stats before;
+	char text[1024], hex[32];
+	unsigned char *a, *b;
+	int rc;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "debug init");
+	a = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	b = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	REQUIRE(a && b, "debug pages");
+	CHECK_EQ(labyrinth_free_page(&lab, b), 0);
+	before = check_stats(&lab);
+
+	rc = captured_free(&lab, b, 0, text, sizeof(text));
+	CHECK_EQ(rc, -EALREADY);
+	UNCHANGED(&lab, &before, 1);
+	snprintf(hex, sizeof(hex), "%lx", (unsigned long)(uintptr_t)b);
+	CHECK(strstr(text, "dbg-pool") && strstr(text, "free") && strstr(text, hex),
+	      "double free report '%s' lacks the pool, the call or %s", text, hex);
+	CHECK(strchr(text, '\n') == text + strlen(text) - 1, "not one line: '%s'", text);
+	before = check_stats(&lab);
+
+	rc = captured_free(&lab, b, 2, text, sizeof(text));
+	CHECK_EQ(rc, -EALREADY);
+	UNCHANGED(&lab, &before, 1);
+	before = check_stats(&lab);
+
+	rc = captured_free(&lab, a, 3, text, sizeof(text));
+	CHECK_EQ(rc, -EINVAL);
+	UNCHANGED(&lab, &before, 1);
+	snprintf(hex, sizeof(hex), "%lx", (unsigned long)(uintptr_t)a);
+	CHECK(strstr(text, "dbg-pool") && strstr(text, hex), "wrong-order report '%s'", text);
+	before = check_stats(&lab);
+
+	rc = captured_free(&lab, a + 64, 0, text, sizeof(text));
+	CHECK_EQ(rc, -EINVAL);
+	UNCHANGED(&lab, &before, 1);
+	snprintf(hex, sizeof(hex), "%lx", (unsigned long)(uintptr_t)(a + 64));
+	CHECK(strstr(text, "dbg-pool") && strstr(text, hex), "unaligned report '%s'", text);
+	before = check_stats(&lab);
+
+	/* a good free says nothing */
+	rc = captured_free(&lab, a, 0, text, sizeof(text));
+	CHECK_EQ(rc, 0);
+	CHECK(text[0] == '\0', "a good free printed '%s'", text);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+}
+
+/* Pages of a growable pool that are not mapped yet are not the pool's. */
+static void growable_pool(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "growable", .nr_pages = 4, .max_pages = 2048 };
+	struct labyrinth_stats before;
+	unsigned char *pg[4], *lo;
+	unsigned int i;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "growable init");
+	REQUIRE(labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, (void **)pg, 4) == 4, "4 pages");
+	lo = pg[0];
+	for (i = 1; i < 4; i++)
+		if (pg[i] < lo)
+			lo = pg[i];
+	before = check_stats(&lab);
+	CHECK_EQ(labyrinth_owns(&lab, lo + 4 * 4096), 0);
+	CHECK_EQ(labyrinth_owns(&lab, lo + 100 * 4096), 0);
+	CHECK_EQ(labyrinth_free_page(&lab, lo + 4 * 4096), -EINVAL);
+	UNCHANGED(&lab, &before, 1);
+	before = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_page(&lab, lo + 2047 * 4096), -EINVAL);
+	UNCHANGED(&lab, &before, 1);
+	CHECK_EQ(labyrinth_free_bulk(&lab, (void **)pg, 4), 4);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+}
+
 int main(void)
 {
 	labyrinth_t lab, other, zeroed;
@@ -143,6 +253,8 @@ int main(void)
 	lab_gfp_t types[3] = { LAB_GFP_ATOMIC, LAB_GFP_NOWAIT, LAB_GFP_KERNEL };
 
 	init_rejects();
+	debug_pool();
+	growable_pool();
 
 	memset(&zeroed, 0, sizeof(zeroed));
 	memset(&lab, 0, sizeof(lab));

@@ -117,6 +117,30 @@ static void growth(void)
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
+/* KERNEL grows rather than take the reserve. */
+static void grow_keeps_reserve(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "grow-reserve", .nr_pages = 8, .reserve_pages = 4,
+				      .max_pages = 2048 };
+	struct labyrinth_stats st;
+	void *pg[5], *k;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
+	CHECK_EQ(labyrinth_alloc_bulk(&lab, LAB_GFP_NOWAIT, pg, 5), 4);
+	k = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL);
+	CHECK(k != NULL, "KERNEL with only the reserve free");
+	st = check_stats(&lab);
+	CHECK_EQ(st.grows, 1);
+	CHECK_EQ(st.reserve_allocs, 0);
+	CHECK(st.pages_total > 8, "no growth");
+	CHECK_EQ(st.pages_free, st.pages_total - 5);
+	CHECK_EQ(labyrinth_free_page(&lab, k), 0);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pg, 4), 4);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+}
+
 struct freer {
 	labyrinth_t *lab;
 	void *page[4];
@@ -302,6 +326,75 @@ static void waiting(void)
 	}
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct poker {
+	pthread_t target;
+	labyrinth_t *lab;
+	void *page; /* freed after the signals, if set */
+};
+
+/* Interrupt the target's sleep with signals, then maybe free a page. */
+static void *poke(void *arg)
+{
+	struct poker *k = arg;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		sleep_ms(40);
+		pthread_kill(k->target, SIGUSR1);
+	}
+	if (k->page) {
+		sleep_ms(40);
+		CHECK_EQ(labyrinth_free_page(k->lab, k->page), 0);
+	}
+	return NULL;
+}
+
+/* Signals do not end a wait early: EINTR is not a timeout nor a page. */
+static void interrupted(void)
+{
+	labyrinth_t lab;
+	void *pg[8], *got;
+	struct sigaction sa;
+	struct poker k;
+	pthread_t th;
+	long long t0, dt;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+
+	full_pool(&lab, 8, 0, 400, pg);
+	k = (struct poker){ .target = pthread_self(), .lab = &lab };
+	REQUIRE(pthread_create(&th, NULL, poke, &k) == 0, "thread");
+	t0 = now_ms();
+	errno = 0;
+	got = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL);
+	dt = now_ms() - t0;
+	pthread_join(th, NULL);
+	CHECK(got == NULL && errno == ENOMEM, "interrupted timed wait: %p errno %d", got, errno);
+	CHECK(dt >= 300, "signals cut a 400 ms wait to %lld ms", dt);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pg, 8), 8);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+
+	full_pool(&lab, 8, 0, -1, pg);
+	k = (struct poker){ .target = pthread_self(), .lab = &lab, .page = pg[2] };
+	REQUIRE(pthread_create(&th, NULL, poke, &k) == 0, "thread");
+	errno = 0;
+	got = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL);
+	pthread_join(th, NULL);
+	CHECK(got == pg[2], "interrupted forever-wait got %p (errno %d), freed %p", got, errno,
+	      pg[2]);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pg, 8), 8);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* A lost wake-up would hang a forever-waiter: fail loudly instead. */
 static void on_alarm(int sig)
 {
@@ -317,6 +410,8 @@ int main(void)
 	signal(SIGALRM, on_alarm);
 	alarm(120);
 	growth();
+	grow_keeps_reserve();
 	waiting();
+	interrupted();
 	return check_done();
 }

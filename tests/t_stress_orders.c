@@ -1,0 +1,239 @@
+/* Description: mixed-order blocks under threads, cross-thread frees and a signal storm whose
+ * handler allocates blocks too: an owner map proves no page is ever in two blocks at once. */
+/*
+ * Usage: t_stress_orders [THREADS] [SECONDS] [POOL_PAGES]  (defaults 4, 2, 2048).
+ * Each worker allocates blocks of orders 0..6 (mostly small) with ATOMIC or
+ * NOWAIT, claims every page of each block in an owner map (a CAS from 0 to
+ * its id, so a page in two live blocks is caught), stamps the first and
+ * last page, and frees blocks itself or passes them to another worker
+ * through atomic slots.  A storm thread sends SIGUSR1 to the workers; the
+ * handler allocates, claims, checks and frees a block of order 0..2 on the
+ * same pool.  At the end every page is free, labyrinth_check passes and
+ * the pool is whole max-order blocks again.
+ */
+#include "check.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+#define MAX_THREADS 16u
+#define NR_SLOTS 32u
+#define HELD 32u
+
+struct block {
+	unsigned char *addr;
+	unsigned int order;
+};
+
+static labyrinth_t pool;
+static unsigned char *base;
+static size_t nr_pages;
+static _Atomic uint32_t *owner;
+static _Atomic uint64_t slots[NR_SLOTS]; /* addr | order, 0 = empty */
+static atomic_int stop;
+static atomic_ulong failures, handled, blocks_done;
+static pthread_t workers[MAX_THREADS];
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Claim (from 0 to id) or release (from id to 0) every page of a block. */
+static void own(const struct block *b, uint32_t from, uint32_t to)
+{
+	size_t first = (size_t)(b->addr - base) / PAGE, i;
+
+	if (b->addr < base || first + (1u << b->order) > nr_pages ||
+	    (first & ((1u << b->order) - 1))) {
+		atomic_fetch_add(&failures, 1);
+		return;
+	}
+	for (i = 0; i < (1u << b->order); i++) {
+		uint32_t expect = from;
+
+		if (!atomic_compare_exchange_strong(&owner[first + i], &expect, to))
+			atomic_fetch_add(&failures, 1);
+	}
+}
+
+static void stamp(const struct block *b, uint64_t v)
+{
+	size_t last = ((size_t)PAGE << b->order) - sizeof(uint64_t);
+
+	memcpy(b->addr, &v, sizeof(v));
+	memcpy(b->addr + last, &v, sizeof(v));
+}
+
+static void verify(const struct block *b, uint64_t v)
+{
+	size_t last = ((size_t)PAGE << b->order) - sizeof(uint64_t);
+	uint64_t x, y;
+
+	memcpy(&x, b->addr, sizeof(x));
+	memcpy(&y, b->addr + last, sizeof(y));
+	if (x != v || y != v)
+		atomic_fetch_add(&failures, 1);
+}
+
+static uint64_t tag(const struct block *b)
+{
+	return (uint64_t)(uintptr_t)b->addr ^ b->order;
+}
+
+static bool take(struct block *b, lab_gfp_t gfp, unsigned int order, uint32_t id)
+{
+	b->addr = labyrinth_alloc_pages(&pool, gfp, order);
+	b->order = order;
+	if (!b->addr)
+		return false;
+	own(b, 0, id);
+	stamp(b, tag(b));
+	return true;
+}
+
+static void give(struct block *b, uint32_t id)
+{
+	verify(b, tag(b));
+	own(b, id, 0);
+	if (labyrinth_free_pages(&pool, b->addr, b->order) != 0)
+		atomic_fetch_add(&failures, 1);
+}
+
+static void on_signal(int sig)
+{
+	static _Thread_local uint64_t seed = 0x1234567;
+	int saved = errno;
+	struct block b;
+
+	(void)sig;
+	if (take(&b, LAB_GFP_ATOMIC, (unsigned int)(xorshift(&seed) % 3), 0xffff))
+		give(&b, 0xffff);
+	atomic_fetch_add(&handled, 1);
+	errno = saved;
+}
+
+static unsigned int pick_order(uint64_t r)
+{
+	unsigned int x = (unsigned int)(r % 100);
+
+	return x < 55 ? 0 : x < 75 ? 1 : x < 87 ? 2 : x < 94 ? 3 : x < 98 ? 4 : 5 + (unsigned int)(r >> 40) % 2;
+}
+
+static void *worker(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	uint64_t seed = 0x9e3779b97f4a7c15ull * id, r;
+	struct block held[HELD];
+	unsigned int n = 0, i;
+
+	while (!atomic_load(&stop)) {
+		r = xorshift(&seed);
+		if (n < HELD && (r & 1)) {
+			if (take(&held[n], (r & 2) ? LAB_GFP_ATOMIC : LAB_GFP_NOWAIT,
+				 pick_order(r >> 8), id))
+				n++;
+		} else if (n) {
+			i = (unsigned int)((r >> 8) % n);
+			if ((r & 0x300) == 0) { /* hand it to whoever takes the slot */
+				uint64_t v = (uint64_t)(uintptr_t)held[i].addr | held[i].order;
+				unsigned int s = (unsigned int)(r >> 16) % NR_SLOTS;
+
+				own(&held[i], id, 0x8000);
+				v = atomic_exchange(&slots[s], v);
+				if (v) { /* adopt the block that was there */
+					struct block b = { (unsigned char *)(uintptr_t)(v & ~0xfull),
+							   (unsigned int)(v & 0xf) };
+
+					own(&b, 0x8000, id);
+					give(&b, id);
+				}
+			} else {
+				give(&held[i], id);
+			}
+			held[i] = held[--n];
+			atomic_fetch_add(&blocks_done, 1);
+		}
+	}
+	while (n)
+		give(&held[--n], id);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int threads = argc > 1 ? (unsigned int)atoi(argv[1]) : 4;
+	double seconds = argc > 2 ? atof(argv[2]) : 2.0;
+	struct labyrinth_params pr = { .name = "stress-orders",
+				       .nr_pages = argc > 3 ? (size_t)atol(argv[3]) : 2048 };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	struct timespec start, t;
+	struct labyrinth_stats st;
+	unsigned int i, k;
+	void *p;
+
+	REQUIRE(threads >= 1 && threads <= MAX_THREADS, "THREADS 1..%u", MAX_THREADS);
+	REQUIRE(pr.nr_pages % 1024 == 0, "POOL_PAGES a multiple of 1024");
+	REQUIRE(labyrinth_init(&pool, &pr) == 0, "init");
+	nr_pages = pr.nr_pages;
+	p = labyrinth_alloc_pages(&pool, LAB_GFP_ATOMIC, 0);
+	base = p;
+	labyrinth_free_page(&pool, p);
+	while (labyrinth_owns(&pool, base - PAGE))
+		base -= PAGE;
+	owner = calloc(nr_pages, sizeof(*owner));
+	REQUIRE(owner != NULL, "calloc");
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+
+	for (i = 0; i < threads; i++)
+		REQUIRE(pthread_create(&workers[i], NULL, worker, (void *)(uintptr_t)(i + 1)) == 0,
+			"pthread_create");
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do { /* the storm: signals to the workers until time is up */
+		for (i = 0; i < threads; i++)
+			pthread_kill(workers[i], SIGUSR1);
+		usleep(200);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - start.tv_sec) + (t.tv_nsec - start.tv_nsec) * 1e-9 < seconds);
+	atomic_store(&stop, 1);
+	for (i = 0; i < threads; i++)
+		pthread_join(workers[i], NULL);
+	for (k = 0; k < NR_SLOTS; k++) { /* blocks still parked in slots */
+		uint64_t v = atomic_exchange(&slots[k], 0);
+
+		if (v) {
+			struct block b = { (unsigned char *)(uintptr_t)(v & ~0xfull),
+					   (unsigned int)(v & 0xf) };
+
+			own(&b, 0x8000, 1);
+			give(&b, 1);
+		}
+	}
+	printf("%u threads, %.1f s: %lu blocks done, %lu signals handled\n", threads, seconds,
+	       atomic_load(&blocks_done), atomic_load(&handled));
+	CHECK_EQ(atomic_load(&failures), 0);
+	st = check_stats(&pool);
+	CHECK_EQ(st.pages_inuse, 0);
+	CHECK_EQ(st.allocs, st.frees);
+	CHECK_EQ(st.bad_frees, 0);
+	CHECK_EQ(labyrinth_check(&pool), 0);
+	for (k = 0; k < nr_pages; k++)
+		CHECK(atomic_load(&owner[k]) == 0, "page %u still owned", k);
+	/* Everything merged back: every max-order block can be had. */
+	for (k = 0; k < nr_pages / 1024; k++)
+		CHECK(labyrinth_alloc_pages(&pool, LAB_GFP_NOWAIT, LAB_MAX_ORDER) != NULL,
+		      "max-order block %u after the run", k);
+	CHECK(atomic_load(&blocks_done) > 1000, "too little work done: %lu",
+	      atomic_load(&blocks_done));
+	return check_done();
+}
