@@ -41,14 +41,14 @@ void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, l
 	return hand_out(p, idx, order, gfp);
 }
 
-static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
-							      lab_gfp_t gfp)
+/* Everything but the common case: no slot yet, no cache, an empty cache
+ * and store, a debug pool or a zeroed page. */
+static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp)
 {
 	struct lab_cache *c = lab_my_cache(p);
 	uint32_t idx;
 
-	/* Fast path: this thread's cache (refilled in batches). */
-	if (lab_likely(c != NULL) && lab_likely(lab_cache_pop(p, c, gfp, &idx)))
+	if (c && (idx = lab_cache_pop(p, c, gfp, true)) != LAB_NIL)
 		return hand_out(p, idx, 0, gfp);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
@@ -58,6 +58,30 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 	}
 	/* Slow path: grow or wait (KERNEL), else count and fail. */
 	return lab_alloc_slow(p, gfp, 0);
+}
+
+static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp)
+{
+	return hand_out(p, idx, 0, gfp);
+}
+
+/* One page.  Fast path: this thread's cache, then mark the page taken. */
+static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
+							      lab_gfp_t gfp)
+{
+	int32_t slot = lab_my_slot;
+	uint32_t idx;
+
+	if (lab_likely(slot >= 0 && p->cache_cap)) {
+		idx = lab_cache_pop(p, lab_cache_at(p, slot), gfp, false);
+		if (lab_likely(idx != LAB_NIL)) {
+			if (lab_unlikely((p->flags & LAB_POOL_DEBUG) || (gfp & LAB_GFP_ZERO)))
+				return hand_out_page(p, idx, gfp);
+			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+			return lab_page_addr(p, idx);
+		}
+	}
+	return alloc_one_slow(p, gfp);
 }
 
 /*
@@ -203,29 +227,26 @@ static inline int free_check(struct lab_pool *p, const void *addr, unsigned int 
 	return release_state(p, *idx, order);
 }
 
-int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
+/* Every free but the common case, with every check. */
+static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int order)
 {
-	struct lab_pool *p = lab_pool_of(lab);
 	struct lab_cache *c;
 	uint32_t idx;
 	int err;
 
-	if (lab_unlikely(!p))
-		return -LAB_EINVAL;
-	if (lab_unlikely(!addr))
+	if (!addr)
 		return 0;
 	err = free_check(p, addr, order, &idx);
 	if (lab_unlikely(err))
 		return bad_free(p, "labyrinth_free_pages", addr, err);
-	if (lab_unlikely(order)) {
+	if (order) {
 		/* Blocks go straight back to the bitmap, merged there. */
 		lab_count(p, frees, 1);
 		lab_store_give_range(p, idx, 1u << order);
 		return 0;
 	}
-	/* Fast path: this thread's cache (flushed in batches). */
 	c = lab_my_cache(p);
-	if (lab_likely(c != NULL) && lab_likely(lab_cache_push(p, c, idx)))
+	if (c && lab_cache_push(p, c, idx, true))
 		return 0;
 	/* The shared store, which also wakes LAB_GFP_KERNEL sleepers. */
 	lab_count(p, frees, 1);
@@ -233,9 +254,40 @@ int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 	return 0;
 }
 
+/*
+ * Fast path: an allocated order-0 page of a non-debug pool, freed into
+ * this thread's cache (lab_cache_push marks it free).  Anything else,
+ * including every misuse, takes free_slow().
+ */
+static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
+							 unsigned int order)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	uintptr_t off;
+	int32_t slot = lab_my_slot;
+	uint32_t idx;
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	off = (uintptr_t)addr - (uintptr_t)p->base;
+	idx = (uint32_t)(off >> p->page_shift);
+	if (lab_likely(!order && !(off & (p->page_size - 1)) &&
+		       (off >> p->page_shift) < lab_load_acquire(&p->nr_total) &&
+		       slot >= 0 && p->cache_cap && !(p->flags & LAB_POOL_DEBUG) &&
+		       lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
+		       lab_cache_push(p, lab_cache_at(p, slot), idx, false)))
+		return 0;
+	return free_slow(p, addr, order);
+}
+
+int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
+{
+	return free_one(lab, addr, order);
+}
+
 int labyrinth_free_page(labyrinth_t *lab, void *addr)
 {
-	return labyrinth_free_pages(lab, addr, 0);
+	return free_one(lab, addr, 0);
 }
 
 /* Give n checked pages back: as many as fit into the cache, the rest as one chain. */

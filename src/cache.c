@@ -126,6 +126,25 @@ LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint3
 }
 
 /*
+ * The cache is empty, or the pool has a reserve or a watch to judge
+ * (busy held): refill, judge, pop.  The page's index or LAB_NIL.
+ */
+LAB_NOINLINE uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp)
+{
+	uint32_t n = lab_load_relaxed(&c->count);
+
+	if (!n) {
+		lab_cache_refill(p, c);
+		n = lab_load_relaxed(&c->count);
+	}
+	if (!n || (lab_load_relaxed(&p->gate) && !lab_cache_gate(p, c, gfp, 1)))
+		return LAB_NIL;
+	lab_store_relaxed(&c->count, n - 1);
+	lab_store_relaxed(&c->allocs, c->allocs + 1);
+	return c->pages[n - 1];
+}
+
+/*
  * The pool has a reserve or a watch: may the caller take n pages now?  The
  * free pages are the shared store's plus this cache's.  Does the watch and
  * reserve bookkeeping when it says yes.
@@ -157,7 +176,7 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		return 0;
 	count = lab_load_relaxed(&c->count);
 	have = n < count ? n : count;
-	if (have && (p->reserve | lab_load_relaxed(&p->watch_low_max))) {
+	if (have && lab_load_relaxed(&p->gate)) {
 		uint32_t before = lab_load_relaxed(&p->nr_free) + count;
 		uint32_t floor = lab_floor(p, gfp);
 

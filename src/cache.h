@@ -73,37 +73,42 @@ static inline void lab_cache_leave(struct lab_cache *c)
 	lab_store_relaxed(&c->busy, 0u);
 }
 
-/* Pop one page for an allocation with gfp; false sends the caller on. */
-static inline bool lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-				 uint32_t *idx)
+/*
+ * Pop one page for an allocation with gfp: its index, or LAB_NIL to send
+ * the caller on to the shared store.  The common case (pages cached, no
+ * reserve or watch to judge) is a few loads and stores; the rest is
+ * lab_cache_pop_slow(), still inside the busy window, or, when the caller
+ * passes slow = false (to stay a leaf function), LAB_NIL.
+ */
+static inline __attribute__((always_inline)) uint32_t
+lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow)
 {
-	uint32_t n;
-	bool ok = false;
+	uint32_t n, idx = LAB_NIL;
 
 	if (!lab_cache_enter(c))
-		return false;
+		return LAB_NIL;
 	n = lab_load_relaxed(&c->count);
-	if (lab_unlikely(!n)) {
-		lab_cache_refill(p, c);
-		n = lab_load_relaxed(&c->count);
-	}
-	if (lab_likely(n) &&
-	    (lab_likely(!(p->reserve | lab_load_relaxed(&p->watch_low_max))) ||
-	     lab_cache_gate(p, c, gfp, 1))) {
-		*idx = c->pages[n - 1];
+	if (lab_likely(n && !lab_load_relaxed(&p->gate))) {
+		idx = c->pages[n - 1];
 		lab_store_relaxed(&c->count, n - 1);
 		lab_store_relaxed(&c->allocs, c->allocs + 1);
-		ok = true;
+	} else if (slow) {
+		idx = lab_cache_pop_slow(p, c, gfp);
 	}
 	lab_cache_leave(c);
-	return ok;
+	return idx;
 }
 
 /*
- * Push one freed page.  Not while a LAB_GFP_KERNEL caller sleeps: then the
- * page must reach it through the shared store, which wakes it.
+ * Free page idx into the cache: mark it free and push it, in the busy
+ * window so that a handler on this thread never sees one without the
+ * other.  Not while a LAB_GFP_KERNEL caller sleeps: then the page must
+ * reach it through the shared store, which wakes it.  A full cache is
+ * flushed in part first, or, with slow = false, refused.  false: nothing
+ * done.
  */
-static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx)
+static inline __attribute__((always_inline)) bool
+lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 {
 	uint32_t n;
 
@@ -111,9 +116,14 @@ static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint3
 		return false;
 	n = lab_load_relaxed(&c->count);
 	if (lab_unlikely(n == p->cache_cap)) {
+		if (!slow) {
+			lab_cache_leave(c);
+			return false;
+		}
 		lab_cache_flush(p, c, p->cache_batch);
 		n = lab_load_relaxed(&c->count);
 	}
+	lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
 	c->pages[n] = idx;
 	lab_store_relaxed(&c->count, n + 1);
 	lab_store_relaxed(&c->frees, c->frees + 1);

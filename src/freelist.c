@@ -94,8 +94,12 @@ static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
 		}
 		if (got == n)
 			break;
-		if (++w == words)
+		if (++w >= words) {
+			/* Wrapped: the pool may have grown since (KERNEL growth
+			 * publishes nr_total before its pages' count). */
+			words = (lab_load_acquire(&p->nr_total) + 63) / 64;
 			w = 0;
+		}
 	}
 	lab_store_relaxed(&p->cursor, w);
 }

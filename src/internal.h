@@ -120,6 +120,7 @@ struct lab_pool {
 	uint32_t max_pages;
 	uint32_t nr_watches;
 	uint32_t watch_low_max;     /* highest watch mark, 0 = no watch */
+	uint32_t gate;              /* reserve | watch_low_max: caches must judge */
 	long wait_ms;
 	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
 	uint32_t nr_words;          /* words of bits[], for max_pages */
@@ -158,7 +159,9 @@ static inline struct lab_pool *lab_pool_of(const labyrinth_t *lab)
 	if (lab_unlikely(!lab || lab->lab_private_magic != LAB_MAGIC_LIVE))
 		return NULL;
 	p = (struct lab_pool *)lab->lab_private_core;
-	if (lab_unlikely(!p || p->magic != LAB_CORE_MAGIC || p->owner != lab))
+	/* owner catches a copied labyrinth_t, and a fork() child's inherited
+	 * pool (the child clears it, pool.c). */
+	if (lab_unlikely(!p || p->owner != lab))
 		return NULL;
 	return p;
 }
@@ -221,6 +224,7 @@ LAB_HIDDEN void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned i
 LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride);
 LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
 LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
+LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
 LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			       uint32_t n);

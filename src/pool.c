@@ -113,8 +113,10 @@ void lab_fork_child(void)
 {
 	struct lab_pool *p;
 
-	for (p = live_pools; p; p = p->live_next)
+	for (p = live_pools; p; p = p->live_next) {
 		p->magic = LAB_CORE_FORKED;
+		p->owner = NULL; /* lab_pool_of() refuses it */
+	}
 	live_pools = NULL;
 	live_lock = 0;
 	lab_cache_fork_child();
@@ -209,6 +211,7 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 	p->page_shift = g.page_shift;
 	p->flags = pr->flags;
 	p->reserve = g.reserve;
+	p->gate = g.reserve;
 	p->max_pages = g.max_pages;
 	p->wait_ms = pr->wait_ms;
 	copy_name(p->name, pr->name);

@@ -175,6 +175,7 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 		lab_store_release(&p->nr_watches, n + 1);
 		if (low_pages > p->watch_low_max)
 			lab_store_release(&p->watch_low_max, (uint32_t)low_pages);
+		lab_store_release(&p->gate, p->reserve | p->watch_low_max);
 	}
 	lab_slow_unlock(p);
 	if (err) {
@@ -198,4 +199,5 @@ void lab_watch_close_all(struct lab_pool *p)
 		lab_os_close(p->watches[i].fd);
 	p->nr_watches = 0;
 	p->watch_low_max = 0;
+	p->gate = p->reserve;
 }
