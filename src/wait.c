@@ -7,7 +7,7 @@
  * lab_alloc_slow() and lab_watch_crossed(), which make at most one
  * non-blocking eventfd write each.
  */
-#include "internal.h"
+#include "cache.h"
 
 /*
  * A futex lock: 0 free, 1 held, 2 held with sleepers.  It may sleep, so
@@ -152,6 +152,7 @@ void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after)
 int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 {
 	struct lab_pool *p = lab_pool_of(lab);
+	struct lab_cache *c;
 	int fd, own, err = 0;
 	uint32_t n;
 
@@ -183,8 +184,10 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 		lab_os_close(fd);
 		return err;
 	}
-	/* Already below the mark: readable at once. */
-	if (lab_load_acquire(&p->nr_free) < low_pages) {
+	/* Already below the mark: readable at once.  The free pages are the
+	 * store's and this thread's cache's, exact for a single thread. */
+	c = lab_my_cache(p);
+	if (lab_load_acquire(&p->nr_free) + (c ? lab_load_relaxed(&c->count) : 0) < low_pages) {
 		lab_os_eventfd_signal(own);
 		lab_count(p, watch_events, 1);
 	}

@@ -268,10 +268,38 @@ static void many_watches(void)
 	CHECK_EQ(labyrinth_check(&lab), 0);
 }
 
+/* A big pool: this thread's cache holds pages while the watch is made and
+ * crossed, and the mark is still judged on the exact free count. */
+static void watch_with_cached_pages(void)
+{
+	labyrinth_t big = { 0 };
+	struct labyrinth_params pr = { .name = "cached", .nr_pages = 1024 };
+	static void *pg[1024];
+	unsigned int n = 0;
+	int fd;
+
+	REQUIRE(labyrinth_init(&big, &pr) == 0, "init");
+	pg[n++] = labyrinth_alloc_page(&big, LAB_GFP_ATOMIC); /* fills this thread's cache */
+	fd = labyrinth_watch(&big, 1000);
+	REQUIRE(fd >= 0, "watch: %d", fd);
+	CHECK(!readable(fd), "1023 free pages, mark 1000: readable at once");
+	while (n < 24)
+		pg[n++] = labyrinth_alloc_page(&big, LAB_GFP_ATOMIC);
+	CHECK_EQ(check_stats(&big).pages_free, 1000);
+	CHECK(!readable(fd), "1000 free pages, mark 1000: readable");
+	pg[n++] = labyrinth_alloc_page(&big, LAB_GFP_ATOMIC);
+	CHECK(readable(fd), "999 free pages, mark 1000: not readable");
+	CHECK_EQ(drain_fd(fd), 1);
+	CHECK_EQ(labyrinth_free_bulk(&big, pg, n), n);
+	close(fd);
+	CHECK_EQ(labyrinth_destroy(&big), 0);
+}
+
 int main(void)
 {
 	int fds0, fd, i;
 
+	watch_with_cached_pages();
 	/* bad arguments */
 	CHECK_EQ(labyrinth_watch(NULL, 4), -EINVAL);
 	CHECK_EQ(labyrinth_watch(&lab, 4), -EINVAL); /* zeroed pool */
