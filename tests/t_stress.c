@@ -1,6 +1,6 @@
 /* Description: threads, bulk calls, cross-thread hand-offs and a SIGUSR1 storm whose handler allocates on the same pool: no page is ever handed out twice, stamps survive, the pool balances. */
 /*
- * Usage: t_stress [THREADS] [SECONDS] [POOL_PAGES]   (defaults 8, 3, 512;
+ * Usage: t_stress [THREADS] [SECONDS] [POOL_PAGES]   (defaults 32, 3, 512;
  * LAB_STRESS_SECONDS sets the default duration, LAB_STRESS_SEED the seed).
  *
  * Every worker runs a deterministic pseudo-random mix (xorshift, one stream
@@ -519,7 +519,7 @@ static unsigned long parse_arg(const char *s, const char *what, unsigned long lo
 
 int main(int argc, char **argv)
 {
-	unsigned int nthreads = 8, npages = 512, i;
+	unsigned int nthreads = 32, npages = 512, i;
 	double seconds = 3.0, t0, elapsed;
 	uint64_t seed = 0x1abe1f2e3d4c5b6aull;
 	struct labyrinth_params prm = { 0 };
