@@ -60,6 +60,17 @@ static int check_passed, check_failed;
 		exit(check_failed ? 1 : 77);                                    \
 	} while (0)
 
+/* Any sanitizer: its runtime makes system calls and faults in shadow
+ * memory of its own, which tests of the atomic path cannot tell apart. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
 /* ThreadSanitizer maps shadow memory beside every mapping, changes what a
  * fork() child inherits and turns mlock into a no-op: tests that read the
  * process's mappings skip under it (they run in the plain and ASan builds). */

@@ -14,15 +14,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-	__has_feature(memory_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
 #define PAGE   4096u
 #define NPAGES 1024u
 #define PAIRS  100000u
