@@ -17,9 +17,11 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The receive-path story: a simulated NIC fills a ring from the pool.
+# The receive-path story: a simulated NIC fills a ring from the pool, then
+# real UDP through io_uring provided buffers vs the recvmmsg baseline.
 demo: build
 	$(BUILD)/examples/labyrinth-nic-demo $(ARGS)
+	BUILD=$(BUILD) sh examples/udp_demo.sh
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
