@@ -22,7 +22,7 @@ static LAB_NOINLINE void *fail_einval(void)
 /* The block of 2^order pages at idx is now the caller's: mark it, check
  * and clear it as asked. */
 static inline void *hand_out(struct lab_pool *p, uint32_t idx, unsigned int order,
-			     lab_gfp_t gfp)
+			     lab_gfp_t gfp, const char *call)
 {
 	uint32_t i, n = 1u << order;
 
@@ -30,44 +30,46 @@ static inline void *hand_out(struct lab_pool *p, uint32_t idx, unsigned int orde
 		lab_store_relaxed(&p->state[idx + i], (uint8_t)LAB_PS_TAIL);
 	lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | order));
 	if (lab_unlikely(p->flags & LAB_POOL_DEBUG))
-		lab_poison_check(p, idx, n);
+		lab_poison_check(p, idx, n, call);
 	if (gfp & LAB_GFP_ZERO)
 		__builtin_memset(lab_page_addr(p, idx), 0, p->page_size << order);
 	return lab_page_addr(p, idx);
 }
 
-void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, lab_gfp_t gfp)
+void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, lab_gfp_t gfp,
+			 const char *call)
 {
-	return hand_out(p, idx, order, gfp);
+	return hand_out(p, idx, order, gfp, call);
 }
 
 /* Everything but the common case: no slot yet, no cache, an empty cache
  * and store, a debug pool or a zeroed page. */
-static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp)
+static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, const char *call)
 {
 	struct lab_cache *c = lab_my_cache(p);
 	uint32_t idx;
 
 	if (c && (idx = lab_cache_pop(p, c, gfp, true)) != LAB_NIL)
-		return hand_out(p, idx, 0, gfp);
+		return hand_out(p, idx, 0, gfp, call);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
 	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx)) {
 		lab_count(p, allocs, 1);
-		return hand_out(p, idx, 0, gfp);
+		return hand_out(p, idx, 0, gfp, call);
 	}
 	/* Slow path: grow or wait (KERNEL), else count and fail. */
-	return lab_alloc_slow(p, gfp, 0);
+	return lab_alloc_slow(p, gfp, 0, call);
 }
 
-static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp)
+static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp,
+					 const char *call)
 {
-	return hand_out(p, idx, 0, gfp);
+	return hand_out(p, idx, 0, gfp, call);
 }
 
 /* One page.  Fast path: this thread's cache, then mark the page taken. */
 static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
-							      lab_gfp_t gfp)
+							      lab_gfp_t gfp, const char *call)
 {
 	int32_t slot = lab_my_slot;
 	uint32_t idx;
@@ -76,12 +78,12 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 		idx = lab_cache_pop(p, lab_cache_at(p, slot), gfp, false);
 		if (lab_likely(idx != LAB_NIL)) {
 			if (lab_unlikely((p->flags & LAB_POOL_DEBUG) || (gfp & LAB_GFP_ZERO)))
-				return hand_out_page(p, idx, gfp);
+				return hand_out_page(p, idx, gfp, call);
 			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
 			return lab_page_addr(p, idx);
 		}
 	}
-	return alloc_one_slow(p, gfp);
+	return alloc_one_slow(p, gfp, call);
 }
 
 /*
@@ -89,7 +91,8 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
  * this thread's cached pages go back to the bitmap, where they merge, and
  * the search runs once more before the slow path.
  */
-static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigned int order)
+static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigned int order,
+				      const char *call)
 {
 	struct lab_cache *c;
 	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp));
@@ -103,9 +106,9 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 			idx = lab_block_take(p, order, lab_floor(p, gfp));
 	}
 	if (idx == LAB_NIL)
-		return lab_alloc_slow(p, gfp, order);
+		return lab_alloc_slow(p, gfp, order, call);
 	lab_count(p, allocs, 1);
-	return hand_out(p, idx, order, gfp);
+	return hand_out(p, idx, order, gfp, call);
 }
 
 void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
@@ -115,8 +118,8 @@ void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || order > LAB_MAX_ORDER))
 		return fail_einval();
 	if (lab_unlikely(order))
-		return alloc_block(p, gfp, order);
-	return alloc_one(p, gfp);
+		return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
+	return alloc_one(p, gfp, "labyrinth_alloc_pages");
 }
 
 void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
@@ -125,7 +128,7 @@ void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
 
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
 		return fail_einval();
-	return alloc_one(p, gfp);
+	return alloc_one(p, gfp, "labyrinth_alloc_page");
 }
 
 void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
@@ -134,7 +137,7 @@ void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
 
 	if (lab_unlikely(!p))
 		return fail_einval();
-	return alloc_one(p, LAB_GFP_ATOMIC);
+	return alloc_one(p, LAB_GFP_ATOMIC, "labyrinth_void_alloc_page_gfp_atomic_exclusive");
 }
 
 unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
@@ -162,11 +165,11 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 			break;
 		}
 		for (i = 0; i < got; i++)
-			pages[done++] = hand_out(p, idx[i], 0, gfp);
+			pages[done++] = hand_out(p, idx[i], 0, gfp, "labyrinth_alloc_bulk");
 	}
 	/* Then page by page: the pool may hold less than a batch. */
 	while (done < n) {
-		void *page = alloc_one(p, gfp);
+		void *page = alloc_one(p, gfp, "labyrinth_alloc_bulk");
 
 		if (!page) {
 			/* alloc_one counted this page's failure; count the rest. */
@@ -228,7 +231,8 @@ static inline int free_check(struct lab_pool *p, const void *addr, unsigned int 
 }
 
 /* Every free but the common case, with every check. */
-static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int order)
+static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int order,
+				  const char *call)
 {
 	struct lab_cache *c;
 	uint32_t idx;
@@ -238,7 +242,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 		return 0;
 	err = free_check(p, addr, order, &idx);
 	if (lab_unlikely(err))
-		return bad_free(p, "labyrinth_free_pages", addr, err);
+		return bad_free(p, call, addr, err);
 	if (order) {
 		/* Blocks go straight back to the bitmap, merged there. */
 		lab_count(p, frees, 1);
@@ -260,7 +264,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
  * including every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
-							 unsigned int order)
+							 unsigned int order, const char *call)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uintptr_t off;
@@ -277,17 +281,17 @@ static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void
 		       lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
 		       lab_cache_push(p, lab_cache_at(p, slot), idx, false)))
 		return 0;
-	return free_slow(p, addr, order);
+	return free_slow(p, addr, order, call);
 }
 
 int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 {
-	return free_one(lab, addr, order);
+	return free_one(lab, addr, order, "labyrinth_free_pages");
 }
 
 int labyrinth_free_page(labyrinth_t *lab, void *addr)
 {
-	return free_one(lab, addr, 0);
+	return free_one(lab, addr, 0, "labyrinth_free_page");
 }
 
 /* Give n checked pages back: as many as fit into the cache, the rest as one chain. */

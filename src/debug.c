@@ -22,7 +22,7 @@ void lab_poison(struct lab_pool *p, uint32_t idx, uint32_t npages)
 }
 
 /* Report each of the npages pages from idx on whose poison was written. */
-void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t npages)
+void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t npages, const char *call)
 {
 	size_t i, n = p->page_size / sizeof(uint64_t);
 	uint32_t pg;
@@ -32,7 +32,7 @@ void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t npages)
 
 		for (i = 0; i < n; i++) {
 			if (w[i] != POISON_WORD) {
-				lab_report(p, "labyrinth_alloc_pages", "write after free in",
+				lab_report(p, call, "write after free in",
 					   lab_page_addr(p, pg));
 				break;
 			}

@@ -218,7 +218,7 @@ LAB_HIDDEN void lab_block_free_counts(const struct lab_pool *p, uint64_t *free_b
 
 /* alloc.c helpers shared with the slow path */
 LAB_HIDDEN void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order,
-				    lab_gfp_t gfp);
+				    lab_gfp_t gfp, const char *call);
 
 /* cache.c: per-thread caches */
 LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride);
@@ -245,14 +245,16 @@ LAB_HIDDEN void lab_futex_lock(uint32_t *word);
 LAB_HIDDEN void lab_futex_unlock(uint32_t *word);
 LAB_HIDDEN void lab_slow_lock(struct lab_pool *p);
 LAB_HIDDEN void lab_slow_unlock(struct lab_pool *p);
-LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order);
+LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order,
+				const char *call);
 LAB_HIDDEN void lab_wake_waiters(struct lab_pool *p);
 LAB_HIDDEN void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after);
 LAB_HIDDEN void lab_watch_close_all(struct lab_pool *p);
 
 /* debug.c: poisoning and reports */
 LAB_HIDDEN void lab_poison(struct lab_pool *p, uint32_t idx, uint32_t n);
-LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n);
+LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n,
+				  const char *call);
 LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
 			   const char *what, const void *addr);
 

@@ -249,12 +249,21 @@ fail_meta:
 int labyrinth_destroy(labyrinth_t *lab)
 {
 	struct lab_pool *p = lab_pool_of(lab);
+	uint32_t inuse;
 
 	if (!p)
 		return -LAB_EINVAL;
-	if (lab_load_acquire(&p->nr_free) + lab_cached_pages(p) != lab_load_acquire(&p->nr_total) ||
-	    lab_load_acquire(&p->waiters))
+	inuse = lab_load_acquire(&p->nr_total) - lab_load_acquire(&p->nr_free) - lab_cached_pages(p);
+	if (inuse || lab_load_acquire(&p->waiters)) {
+		if (p->flags & LAB_POOL_DEBUG) {
+			char what[64];
+
+			lab_fmt(what, sizeof(what), "%u of %u pages still in use", inuse,
+				lab_load_relaxed(&p->nr_total));
+			lab_report(p, "labyrinth_destroy", what, NULL);
+		}
 		return -LAB_EBUSY;
+	}
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
 	lab->lab_private_core = NULL;
 	live_remove(p);

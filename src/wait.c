@@ -112,7 +112,8 @@ static bool take_or_sleep(struct lab_pool *p, unsigned int order, uint32_t *idx)
 }
 
 /* The store had no page or block of this order for this caller. */
-LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order)
+LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order,
+				  const char *call)
 {
 	uint32_t idx;
 
@@ -120,12 +121,12 @@ LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned in
 		if (take_or_grow(p, order, &idx) ||
 		    (p->wait_ms && take_or_sleep(p, order, &idx))) {
 			lab_count(p, allocs, 1);
-			return lab_hand_out_block(p, idx, order, gfp);
+			return lab_hand_out_block(p, idx, order, gfp, call);
 		}
 	}
 	lab_count(p, alloc_failed, 1);
 	if ((p->flags & LAB_POOL_DEBUG) && !(gfp & LAB_GFP_NOWARN))
-		lab_report(p, "labyrinth_alloc_pages", "out of pages", NULL);
+		lab_report(p, call, "out of pages", NULL);
 	lab_os_set_errno(LAB_ENOMEM);
 	return NULL;
 }
