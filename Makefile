@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan install clean
+.PHONY: all deps build demo test test-asan test-tsan install clean bench bench-quick fuzz spin
 
 all: build
 
@@ -32,8 +32,26 @@ test-asan:
 test-tsan:
 	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DLAB_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
 
+# labyrinth-bench: side by side with glibc, mimalloc, jemalloc, tcmalloc,
+# DPDK's mempool, mmap and the floor (installs the peers' packages as root).
+BENCH_BUILD ?= build-bench
+BENCH_ARGS ?=
+bench: deps
+	@sh bench/install-peers.sh
+	cmake -S bench -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAB_ROOT=$(CURDIR)
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target labyrinth-bench
+	python3 bench/run.py --bin-dir $(BENCH_BUILD)/bench-bin $(BENCH_ARGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_ARGS=--quick
+
+# libFuzzer against a reference model, with a kept corpus (fuzz-corpus/).
+FUZZ_SECONDS ?= 300
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-bench build-fuzz

@@ -74,10 +74,11 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 	int32_t slot = lab_my_slot;
 	uint32_t idx;
 
-	if (lab_likely(slot >= 0 && p->cache_cap)) {
+	/* A pool without caches (a debug pool too) has a forever busy one. */
+	if (lab_likely(slot >= 0)) {
 		idx = lab_cache_pop(p, lab_cache_at(p, slot), gfp, false);
 		if (lab_likely(idx != LAB_NIL)) {
-			if (lab_unlikely((p->flags & LAB_POOL_DEBUG) || (gfp & LAB_GFP_ZERO)))
+			if (lab_unlikely(gfp & LAB_GFP_ZERO))
 				return hand_out_page(p, idx, gfp, call);
 			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
 			return lab_page_addr(p, idx);
@@ -259,9 +260,9 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 }
 
 /*
- * Fast path: an allocated order-0 page of a non-debug pool, freed into
- * this thread's cache (lab_cache_push marks it free).  Anything else,
- * including every misuse, takes free_slow().
+ * Fast path: an allocated order-0 page freed into this thread's cache
+ * (lab_cache_push marks it free; a debug pool's cache is forever busy).
+ * Anything else, including every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
 							 unsigned int order, const char *call)
@@ -275,9 +276,8 @@ static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void
 		return -LAB_EINVAL;
 	off = (uintptr_t)addr - (uintptr_t)p->base;
 	idx = (uint32_t)(off >> p->page_shift);
-	if (lab_likely(!order && !(off & (p->page_size - 1)) &&
-		       (off >> p->page_shift) < lab_load_acquire(&p->nr_total) &&
-		       slot >= 0 && p->cache_cap && !(p->flags & LAB_POOL_DEBUG) &&
+	if (lab_likely(!order && !(off & p->page_mask) &&
+		       (off >> p->page_shift) < lab_load_acquire(&p->nr_total) && slot >= 0 &&
 		       lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
 		       lab_cache_push(p, lab_cache_at(p, slot), idx, false)))
 		return 0;

@@ -16,6 +16,18 @@
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
+static int hook_state; /* 0 not asked yet, 1 the thread-exit hook works, -1 not */
+
+/* Whether threads can have slots: the platform can return a thread's
+ * pages when it exits.  Asked at every init (the platform's answer is
+ * computed once); a thread is given a slot only after a yes. */
+static bool hook_ready(void)
+{
+	int state = lab_os_thread_hook_init() == 0 ? 1 : -1;
+
+	lab_store_relaxed(&hook_state, state);
+	return state > 0;
+}
 
 static size_t round_up(size_t v, size_t unit)
 {
@@ -23,14 +35,17 @@ static size_t round_up(size_t v, size_t unit)
 }
 
 /* Cache capacity and stride for a pool that starts with nr_pages pages. */
-int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride)
+int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap, uint32_t *stride)
 {
 	uint32_t c = nr_pages / LAB_CACHE_SHARE;
 
+	/* A debug pool checks every page on its way in and out: no caches. */
+	if (flags & LAB_POOL_DEBUG)
+		c = 0;
 	if (c > LAB_CACHE_MAX)
 		c = LAB_CACHE_MAX;
 	/* No thread-exit hook, no caches: cached pages could be stranded. */
-	if (c < 4 || lab_os_thread_hook_init() != 0)
+	if (!hook_ready() || c < 4)
 		c = 0;
 	*cap = c;
 	*stride = c ? (uint32_t)round_up(sizeof(struct lab_cache) + c * sizeof(uint32_t),
@@ -62,7 +77,7 @@ LAB_NOINLINE struct lab_cache *lab_cache_claim(struct lab_pool *p)
 
 	lab_my_slot = LAB_SLOT_BUSY;
 	lab_signal_fence();
-	slot = claim_slot();
+	slot = lab_load_relaxed(&hook_state) > 0 ? claim_slot() : LAB_SLOT_OFF;
 	if (slot >= 0)
 		lab_os_thread_hook_set((uintptr_t)slot + 1);
 	lab_signal_fence();
@@ -108,7 +123,10 @@ void lab_cache_fork_child(void)
 /* The cache is empty: move a batch in from the shared store (busy held). */
 LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 {
-	lab_store_relaxed(&c->count, lab_store_take_upto(p, p->cache_batch, c->pages));
+	uint32_t got = lab_store_take_upto(p, p->cache_batch, c->pages);
+
+	lab_store_relaxed(&c->refilled, c->refilled + got);
+	lab_store_relaxed(&c->count, got);
 }
 
 /* Move the n coldest pages (the bottom of the LIFO) to the shared store. */
@@ -122,6 +140,7 @@ LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint3
 		return;
 	lab_store_give(p, c->pages, n);
 	__builtin_memmove(c->pages, c->pages + n, (count - n) * sizeof(uint32_t));
+	lab_store_relaxed(&c->flushed, c->flushed + n);
 	lab_store_relaxed(&c->count, count - n);
 }
 
@@ -140,7 +159,6 @@ LAB_NOINLINE uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c
 	if (!n || (lab_load_relaxed(&p->gate) && !lab_cache_gate(p, c, gfp, 1)))
 		return LAB_NIL;
 	lab_store_relaxed(&c->count, n - 1);
-	lab_store_relaxed(&c->allocs, c->allocs + 1);
 	return c->pages[n - 1];
 }
 
@@ -188,7 +206,6 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	for (i = 0; i < have; i++)
 		pages[i] = c->pages[count - 1 - i];
 	lab_store_relaxed(&c->count, count - have);
-	lab_store_relaxed(&c->allocs, c->allocs + have);
 	lab_cache_leave(c);
 	return have;
 }

@@ -51,11 +51,17 @@ static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;
 
-	if (lab_unlikely(!p->cache_cap))
-		return NULL;
 	if (lab_likely(slot >= 0))
-		return lab_cache_at(p, slot);
+		return lab_cache_at(p, slot); /* no_cache if the pool has none */
 	return slot == LAB_SLOT_NONE ? lab_cache_claim(p) : NULL;
+}
+
+/* Pages in this thread's cache of p: free pages, as exact as they can be. */
+static inline uint32_t lab_my_cached(const struct lab_pool *p)
+{
+	int32_t slot = lab_my_slot;
+
+	return slot >= 0 ? lab_load_relaxed(&lab_cache_at(p, slot)->count) : 0;
 }
 
 static inline bool lab_cache_enter(struct lab_cache *c)
@@ -91,7 +97,6 @@ lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow)
 	if (lab_likely(n && !lab_load_relaxed(&p->gate))) {
 		idx = c->pages[n - 1];
 		lab_store_relaxed(&c->count, n - 1);
-		lab_store_relaxed(&c->allocs, c->allocs + 1);
 	} else if (slow) {
 		idx = lab_cache_pop_slow(p, c, gfp);
 	}

@@ -20,18 +20,24 @@
  * of order n is 2^n set bits at an aligned place, so freeing merges blocks
  * with no further step, and a fully free pool is whole max-order blocks.
  */
-#include "internal.h"
+#include "cache.h"
 
-/* Promise n pages, leaving at least floor; *before is nr_free before. */
+/*
+ * Promise n pages to an allocation by this thread, leaving at least floor
+ * free pages; *before is the free pages before.  The pages in the caller's
+ * own cache are free pages too: counting them keeps the reserve and the
+ * watches exact for a single thread.
+ */
 bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *before)
 {
-	uint32_t old = lab_load_relaxed(&p->nr_free);
+	uint32_t cached = lab_my_cached(p), old = lab_load_relaxed(&p->nr_free);
 
+	floor = floor > cached ? floor - cached : 0;
 	do {
 		if (old < floor || old - floor < n)
 			return false;
 	} while (!lab_cas_weak_acquire(&p->nr_free, &old, old - n));
-	*before = old;
+	*before = old + cached;
 	return true;
 }
 

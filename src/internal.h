@@ -101,11 +101,22 @@ struct lab_counters {
 struct lab_cache {
 	uint32_t busy;
 	uint32_t count;             /* pages held in pages[] */
-	uint64_t allocs;            /* this thread's share of the pool's counters */
+	/* This thread's share of the pool's counters.  Allocations are not
+	 * counted on the fast path: they are refilled + frees - flushed -
+	 * count (lab_cache_allocs), since every page leaves the cache to its
+	 * caller or to the store. */
 	uint64_t frees;
+	uint64_t refilled;          /* pages moved in from the store */
+	uint64_t flushed;           /* pages moved out to the store */
 	uint64_t reserve_allocs;
 	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
 };
+
+static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
+{
+	return lab_load_relaxed(&c->refilled) + lab_load_relaxed(&c->frees) -
+	       lab_load_relaxed(&c->flushed) - lab_load_relaxed(&c->count);
+}
 
 struct lab_pool {
 	/* Read-mostly: written at init, and nr_total/watches in slow paths. */
@@ -113,6 +124,7 @@ struct lab_pool {
 	const labyrinth_t *owner;   /* the labyrinth_t this core belongs to */
 	unsigned char *base;        /* first page */
 	size_t page_size;
+	size_t page_mask;           /* page_size - 1 */
 	unsigned int page_shift;
 	unsigned int flags;         /* LAB_POOL_* */
 	uint32_t reserve;
@@ -124,9 +136,10 @@ struct lab_pool {
 	long wait_ms;
 	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
 	uint32_t nr_words;          /* words of bits[], for max_pages */
-	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes */
+	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes,
+	                               or &no_cache with stride 0 */
 	uint32_t cache_stride;
-	uint32_t cache_cap;         /* 0: no caches in this pool */
+	uint32_t cache_cap;         /* 0: no caches in this pool (or a debug pool) */
 	uint32_t cache_batch;       /* pages moved per refill or flush */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
@@ -149,6 +162,11 @@ struct lab_pool {
 	uint32_t slow_lock;         /* futex lock: growth, watches */
 	uint32_t waiters;           /* LAB_GFP_KERNEL callers asleep */
 	uint32_t free_seq;          /* futex word bumped by frees for waiters */
+
+	/* Every slot of a pool without caches: forever busy, so the fast
+	 * paths, which never check for caches, always fall through.  Last:
+	 * it ends in a flexible array. */
+	struct lab_cache no_cache;
 };
 
 /* The core behind a public pool, or NULL when it is not a live pool. */
@@ -158,10 +176,10 @@ static inline struct lab_pool *lab_pool_of(const labyrinth_t *lab)
 
 	if (lab_unlikely(!lab || lab->lab_private_magic != LAB_MAGIC_LIVE))
 		return NULL;
-	p = (struct lab_pool *)lab->lab_private_core;
+	p = (struct lab_pool *)lab->lab_private_core; /* set with the magic */
 	/* owner catches a copied labyrinth_t, and a fork() child's inherited
 	 * pool (the child clears it, pool.c). */
-	if (lab_unlikely(!p || p->owner != lab))
+	if (lab_unlikely(p->owner != lab))
 		return NULL;
 	return p;
 }
@@ -186,11 +204,11 @@ static inline uint32_t lab_page_index(const struct lab_pool *p, const void *addr
 	return (uint32_t)off;
 }
 
+/* Exactly one type (bit 0, 1 or 2: 0x16 holds bits 1, 2 and 4) and no
+ * unknown bit. */
 static inline int lab_gfp_valid(lab_gfp_t gfp)
 {
-	lab_gfp_t type = gfp & LAB_GFP_TYPE_MASK;
-
-	return !(gfp & ~LAB_GFP_ALL) && type && !(type & (type - 1));
+	return !(gfp & ~LAB_GFP_ALL) && ((0x16u >> (gfp & LAB_GFP_TYPE_MASK)) & 1);
 }
 
 /* Free pages an allocation must leave behind: ATOMIC may take the reserve. */
@@ -221,7 +239,8 @@ LAB_HIDDEN void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned i
 				    lab_gfp_t gfp, const char *call);
 
 /* cache.c: per-thread caches */
-LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, uint32_t *cap, uint32_t *stride);
+LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap,
+				 uint32_t *stride);
 LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
 LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);

@@ -167,7 +167,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	void *mem;
 	int err;
 
-	lab_cache_layout(g->nr_pages, &cap, &stride);
+	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
 	len = caches_off + (size_t)stride * LAB_CACHE_THREADS;
 	err = lab_os_meta_alloc(len, flags & LAB_POOL_NOLOCK, &mem);
 	if (err)
@@ -177,7 +177,8 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->bits = (uint64_t *)(void *)((unsigned char *)mem + bits_off);
 	p->nr_words = words;
 	p->state = (uint8_t *)mem + state_off;
-	p->caches = cap ? (unsigned char *)mem + caches_off : NULL;
+	p->no_cache.busy = 1;
+	p->caches = cap ? (unsigned char *)mem + caches_off : (unsigned char *)&p->no_cache;
 	p->cache_cap = cap;
 	p->cache_stride = stride;
 	p->cache_batch = cap / 2;
@@ -208,6 +209,7 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 	if (err)
 		return err;
 	p->page_size = g.page_size;
+	p->page_mask = g.page_size - 1;
 	p->page_shift = g.page_shift;
 	p->flags = pr->flags;
 	p->reserve = g.reserve;

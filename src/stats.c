@@ -51,7 +51,7 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 
-		st->allocs += lab_load_relaxed(&c->allocs);
+		st->allocs += lab_cache_allocs(c);
 		st->frees += lab_load_relaxed(&c->frees);
 		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
 	}

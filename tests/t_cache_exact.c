@@ -134,10 +134,42 @@ static void free_reaches_sleeper(void)
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
+/*
+ * The library's thread-exit hook must never touch another pthread key:
+ * made before any pool, the caller's key is likely key 0, what an
+ * uninitialised key variable would name.  A pool too small for caches
+ * is used first, then one with caches.
+ */
+static void caller_thread_key_untouched(void)
+{
+	labyrinth_t small = { 0 }, big = { 0 };
+	struct labyrinth_params ps = { .name = "small", .nr_pages = 16 };
+	struct labyrinth_params pb = { .name = "big", .nr_pages = 1024 };
+	static int mine;
+	pthread_key_t key;
+	void *pg;
+
+	REQUIRE(pthread_key_create(&key, NULL) == 0, "pthread_key_create");
+	REQUIRE(pthread_setspecific(key, &mine) == 0, "pthread_setspecific");
+	REQUIRE(labyrinth_init(&small, &ps) == 0, "init small");
+	pg = labyrinth_alloc_page(&small, LAB_GFP_ATOMIC);
+	CHECK_EQ(labyrinth_free_page(&small, pg), 0);
+	CHECK(pthread_getspecific(key) == &mine, "key %u clobbered by a pool without caches",
+	      (unsigned int)key);
+	REQUIRE(labyrinth_init(&big, &pb) == 0, "init big");
+	pg = labyrinth_alloc_page(&big, LAB_GFP_ATOMIC);
+	CHECK_EQ(labyrinth_free_page(&big, pg), 0);
+	CHECK(pthread_getspecific(key) == &mine, "key %u clobbered", (unsigned int)key);
+	CHECK_EQ(labyrinth_destroy(&small), 0);
+	CHECK_EQ(labyrinth_destroy(&big), 0);
+	pthread_key_delete(key);
+}
+
 int main(void)
 {
 	struct labyrinth_params pr = { .name = "cache", .nr_pages = NPAGES };
 
+	caller_thread_key_untouched();
 	exact_reserve();
 	REQUIRE(labyrinth_init(&pool, &pr) == 0, "init");
 	cached_pages_are_free();

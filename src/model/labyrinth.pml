@@ -138,8 +138,8 @@
 #define HID THREADS         /* the handler's caller id */
 
 /* ---- the pool ------------------------------------------------------------ */
-byte bits[NWORDS];          /* freelist.c p->bits[] */
-byte nr_free;               /* freelist.c p->nr_free */
+byte bits[NWORDS] = FULL;   /* freelist.c p->bits[]: all free at init */
+byte nr_free = NPAGES;      /* freelist.c p->nr_free */
 byte state[NPAGES];         /* alloc.c p->state[] */
 byte waiters;               /* wait.c p->waiters */
 byte free_seq;              /* wait.c p->free_seq (the futex word) */
@@ -175,118 +175,95 @@ bool mbox_full;
 
 /* Locals of every caller (an inline uses its caller's). */
 #define LOCALS \
-	byte me, t, gfp, idx, n, old, v, w, take, got, seq, i, mask, order, cached, fk; \
-	bool ok, slow
+	byte me, t, gfp, idx, n, w, take, got, seq, i, mask, order, cached, fk, ph, ret; \
+	bool ok, wk, sh, split
+
+/*
+ * Steps.  The C code is cut into steps at every access to memory that
+ * another thread, or the signal handler, may use at that moment: nr_free,
+ * bits[], waiters, free_seq, and - for thread 0, whose handler looks at
+ * them - thread 0's busy flag going up or down.  Everything else a caller
+ * does is private: its own variables, its own cache inside its busy window
+ * (where its handler does not look, and no other thread ever does), the
+ * state byte of a page it holds, the ghosts.  Private work commutes with
+ * every other step, so it is glued to a neighbouring step; this loses no
+ * interleaving and is what keeps the state space small.
+ *
+ * The code below is therefore a phase machine: one `atomic` runs private
+ * phases and at most one shared phase (sh says whether it has had one),
+ * then ends the step.  `split` is 1 only in thread 0 when a handler is
+ * modelled: there a busy flag change counts as shared.  Two more
+ * simplifications of the same kind:
+ *  - a CAS loop on nr_free (lab_take_count, lab_store_take_upto) is one
+ *    step: a failed CAS changes nothing and only reloads, so every run of
+ *    the loop is one in which the successful CAS (or the failing check) is
+ *    the step;
+ *  - claim_pages for one page is one step that waits until some word has a
+ *    set bit and clears the lowest set bit of one such word (Spin picks
+ *    which word: every cursor and every search order is covered); a claim
+ *    that never finds its promised bit shows as a process that never ends.
+ */
 
 /* ---- freelist.c ---------------------------------------------------------- */
 
-/* freelist.c lab_take_count(p, n, floor, &before); the ghost knows whether
- * this take is an allocation (alloc: P4 applies) or a refill. */
-inline take_count(cnt_n, floor, alloc)
+/* freelist.c lab_take_count(p, n, floor, &before): the CAS loop on
+ * nr_free (do { if (old < floor || old - floor < n) return false; }
+ * while (!lab_cas_weak_acquire(&p->nr_free, &old, old - n))).  alloc: an
+ * allocation (P4 applies) rather than a refill. */
+inline TAKE_COUNT(cnt_n, floor, alloc)
 {
-	old = nr_free;                              /* lab_load_relaxed(&p->nr_free) */
-	do
-	:: old < floor + cnt_n -> ok = 0; break     /* old < floor || old - floor < n: false */
-	:: else ->
-		atomic {                            /* lab_cas_weak_acquire(&p->nr_free, &old, old - n) */
-			if
-			:: nr_free == old ->
-				nr_free = old - cnt_n;
-				promised = promised + cnt_n;
-				if
-				:: alloc ->
-					avail = avail - cnt_n;
-					assert(gfp == ATOMIC || avail >= RESERVE);   /* P4 */
-				:: else -> transit = transit + cnt_n
-				fi;
-				ok = 1
-			:: else -> old = nr_free; ok = 0   /* failed CAS reloads old */
-			fi
-		}
-		if
-		:: ok -> break
-		:: else
-		fi
-	od;
-	old = 0
-}
-
-/* freelist.c claim_pages(p, 1, pages): one promised page's bit.  dest is
- * where the page goes (W_CACHE for a refill, else W_OWN(me)). */
-inline claim_one(dest)
-{
-	/* w = lab_load_relaxed(&p->cursor): any word */
 	if
-	:: w = 0
-	:: w = 1
-	fi;
-	ok = 0;
-	do
-	:: v = bits[w];                             /* v = lab_load_relaxed(&p->bits[w]) */
-		do
-		:: v == 0 -> break                  /* while (v) */
-		:: else ->
-			take = LOWBIT(v);           /* lowest_bits(v, n - got) */
-			atomic {                    /* lab_cas_weak_acquire(&p->bits[w], &v, v & ~take) */
-				if
-				:: bits[w] == v ->
-					bits[w] = v & ~take;
-					idx = w * WBITS + BITNO(take);
-					assert(where[idx] == W_STORE);      /* P1 */
-					where[idx] = dest;
-					promised--;
-					ok = 1
-				:: else -> v = bits[w]
-				fi
-			}
-			if
-			:: ok -> break
-			:: else
-			fi
-		od;
+	:: nr_free >= floor + cnt_n ->
+		nr_free = nr_free - cnt_n;
+		promised = promised + cnt_n;
 		if
-		:: ok -> break                      /* got == n */
-		:: else -> w = (w + 1) % NWORDS     /* if (++w >= words) w = 0 */
-		fi
-	od;
-	v = 0; w = 0; take = 0
-}
-
-/* freelist.c lab_store_take(p, 1, floor, &idx): idx or NONE. */
-inline store_take(floor)
-{
-	take_count(1, floor, 1);
-	if
-	:: ok -> claim_one(W_OWN(me))               /* claim_pages(p, n, pages) */
-	:: else -> idx = NONE
+		:: alloc ->
+			avail = avail - cnt_n;
+			assert(gfp == ATOMIC || avail >= RESERVE)          /* P4 */
+		:: else -> transit = transit + cnt_n
+		fi;
+		ok = 1
+	:: else -> ok = 0
 	fi
-	/* lab_took(): watches and stats, not modelled */
 }
 
-/* freelist.c lab_return_count(p, n); kind: 0 a free (the pages become
- * available), 1 a flush (they already were: still in the cache's count),
- * 2 a failed block claim giving its promise back. */
-inline return_count(cnt_n, kind)
+/* freelist.c claim_pages(p, 1, pages): v = lab_load_relaxed(&p->bits[w]);
+ * take = lowest_bits(v, 1); lab_cas_weak_acquire(&p->bits[w], &v, v & ~take).
+ * Waits (spins) until there is a bit. */
+inline CLAIM_ONE(dest)
 {
-	atomic {                                    /* lab_fetch_add_seq_cst(&p->nr_free, n) */
-		nr_free = nr_free + cnt_n;
-		if
-		:: kind == 0 -> avail = avail + cnt_n
-		:: kind == 1 -> flushing = flushing + cnt_n
-		:: kind == 2 -> avail = avail + cnt_n; promised = promised - cnt_n
-		fi
-	}
+	(bits[0] | bits[1]) != 0;
 	if
-	:: waiters > 0 ->                           /* lab_load_seq_cst(&p->waiters) */
-		free_seq++                          /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
-	:: else
+	:: bits[0] != 0 -> w = 0
+	:: bits[1] != 0 -> w = 1
+	fi;
+	take = LOWBIT(bits[w]);
+	bits[w] = bits[w] & ~take;
+	idx = w * WBITS + BITNO(take);
+	assert(where[idx] == W_STORE);                               /* P1 */
+	where[idx] = dest;
+	promised--;
+	w = 0; take = 0
+}
+
+/* freelist.c lab_return_count(p, n), first half: lab_fetch_add_seq_cst(&p->nr_free, n).
+ * kind 0: freed pages become available; 1: a flush (the pages are still
+ * in the cache's count until its memmove); 2: a failed block claim gives
+ * its promise back. */
+inline RETURN_ADD(cnt_n, kind)
+{
+	nr_free = nr_free + cnt_n;
+	if
+	:: kind == 0 -> avail = avail + cnt_n
+	:: kind == 1 -> flushing = flushing + cnt_n
+	:: kind == 2 -> avail = avail + cnt_n; promised = promised - cnt_n
 	fi
 }
 
 /* Ghost part of a fetch_or of mask into word w: the pages come from `from`. */
 inline to_store(from)
 {
-	assert((bits[w] & mask) == 0);              /* P1: a page is never in the store twice */
+	assert((bits[w] & mask) == 0);              /* P1: never in the store twice */
 	if
 	:: mask & 1 -> assert(where[w * WBITS] == from); where[w * WBITS] = W_STORE
 	:: else
@@ -297,335 +274,324 @@ inline to_store(from)
 	fi
 }
 
-/* freelist.c lab_store_give(p, &idx, 1): one freed page. */
-inline store_give_one()
+/* ---- private pieces of cache.c / alloc.c --------------------------------- */
+
+/* cache.c lab_cache_pop_slow: idx = c->pages[n - 1]; count = n - 1 */
+inline POP_TOP()
 {
-	atomic {                                    /* lab_fetch_or_release(&p->bits[w], mask) */
+	avail--;
+	idx = cpg[t * CAP + n - 1];
+	cpg[t * CAP + n - 1] = 0;
+	cnt[t] = n - 1;
+	assert(where[idx] == W_CACHE);                               /* P1 */
+	where[idx] = W_OWN(me)
+}
+
+/* cache.h lab_cache_push: state[idx] = FREE; c->pages[n] = idx; count = n + 1 */
+inline PUSH_TOP()
+{
+	state[idx] = PS_FREE;
+	assert(where[idx] == W_OWN(me));                             /* P1 */
+	where[idx] = W_CACHE;
+	cpg[t * CAP + n] = idx;
+	cnt[t] = n + 1;
+	avail++;
+	n = 0
+}
+
+/* alloc.c hand_out / alloc_one: state[idx] = LAB_PS_HEAD | 0 */
+inline HAND_OUT()
+{
+	assert(where[idx] == W_OWN(me));
+	assert(held[idx] == 0);                     /* P1: not handed out twice */
+	held[idx] = me + 1;
+	state[idx] = PS_HEAD0
+}
+
+/* ---- the phases ---------------------------------------------------------- */
+
+#define P_DONE     0
+/* alloc.c alloc_one(p, gfp) */
+#define A_FAST     1   /* alloc_one: lab_cache_pop(p, c, gfp, false) (private) */
+#define A_ENTER    2   /* alloc_one_slow: lab_cache_pop(p, c, gfp, true): lab_cache_enter */
+#define A_POP      3   /* lab_cache_pop_slow: n == 0: lab_cache_refill, else lab_cache_gate */
+#define A_RCLAIM   4   /* lab_cache_refill: claim_pages, count = got */
+#define A_GATE     5   /* lab_cache_gate */
+#define A_LEAVE    6   /* lab_cache_leave; hand_out */
+#define A_STORE    7   /* alloc_one_slow: lab_store_take: lab_take_count */
+#define A_CLAIM    8   /* lab_store_take: claim_pages; hand_out */
+#define A_GROW     9   /* wait.c take_or_grow: take() */
+#define A_WAITADD 10   /* take_or_sleep: fetch_add waiters */
+#define A_SEQ     11   /* take_or_sleep: seq = load free_seq */
+#define A_STAKE   12   /* take_or_sleep: take() */
+#define A_FUTEX   13   /* take_or_sleep: futex_wait(free_seq, seq) */
+#define A_SCLAIM  14   /* take_or_sleep: take(): claim_pages; then hand_out */
+#define A_WAITSUB 15   /* take_or_sleep: fetch_sub waiters */
+/* alloc.c labyrinth_free_page */
+#define F_FAST    20   /* free_one: state check, lab_cache_push(p, c, idx, false) */
+#define F_SLOW    21   /* free_slow: release_state; lab_cache_push(p, c, idx, true) */
+#define F_PUSH    22   /* lab_cache_push: push, lab_cache_leave */
+#define F_OR      23   /* lab_store_give(p, &idx, 1): fetch_or */
+#define F_ADD     24   /* lab_return_count: fetch_add nr_free */
+#define F_WLOAD   25   /* lab_return_count: load waiters */
+#define F_WAKE    26   /* lab_wake_waiters */
+/* cache.c lab_cache_flush(p, c, fk), returns to phase ret */
+#define L_OR      30   /* lab_store_give(p, c->pages, fk): fetch_or per run */
+#define L_ADD     31   /* lab_return_count: fetch_add nr_free */
+#define L_WLOAD   32   /* lab_return_count: load waiters; memmove; count -= fk */
+#define L_WAKE    33   /* lab_wake_waiters */
+/* cache.c lab_thread_exit / lab_cache_thread_exit */
+#define X_START   40   /* my_slot = OFF; busy = 1; fk = count */
+#define X_END     41   /* lab_cache_leave */
+
+/* Run the phases from ph until P_DONE. */
+inline phases()
+{
+	do
+	:: ph == P_DONE -> break
+	:: else ->
+	atomic {
+	sh = 0;
+	do
+	:: ph == P_DONE -> break
+
+	/* ---- alloc.c alloc_one(p, gfp): idx or NONE ---- */
+	:: ph == A_FAST ->
+		/* alloc_one: lab_cache_pop(p, c, gfp, false): lab_cache_enter;
+		 * n = count; if (n && !lab_load_relaxed(&p->gate)) pop; leave;
+		 * then state[idx] = HEAD|0.  Private: this thread's cache. */
+		idx = NONE;
+		if
+		:: !slot_off[t] && !busy[t] && cnt[t] > 0 && RESERVE == 0 ->
+			n = cnt[t]; POP_TOP(); n = 0; HAND_OUT(); ph = P_DONE
+		:: else -> ph = A_ENTER
+		fi
+	:: ph == A_ENTER && (!sh || !split) ->
+		/* alloc_one_slow: c = lab_my_cache(p); lab_cache_pop(p, c, gfp, true):
+		 * lab_cache_enter (busy: LAB_NIL); n = lab_load_relaxed(&c->count) */
+		if
+		:: !slot_off[t] && !busy[t] -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
+		:: else -> ph = A_STORE
+		fi
+	:: ph == A_POP && !sh ->
+		if
+		:: n == 0 ->
+			/* lab_cache_refill: lab_store_take_upto(p, cache_batch, c->pages):
+			 * got = min(old, n); CAS nr_free old -> old - got */
+			got = (nr_free > 0 -> BATCH : 0);
+			nr_free = nr_free - got;
+			promised = promised + got;
+			transit = transit + got;
+			if
+			:: got > 0 -> ph = A_RCLAIM
+			:: else -> idx = NONE; ph = A_LEAVE     /* count = 0; if (!n) return LAB_NIL */
+			fi
+		:: else -> ph = A_GATE                  /* (the gate's read is this step's) */
+		fi;
+		sh = (ph != A_GATE)
+	:: ph == A_RCLAIM && !sh ->
+		/* lab_cache_refill: claim_pages(p, got, c->pages); lab_store_relaxed(&c->count, got) */
+		CLAIM_ONE(W_CACHE);
+		cpg[t * CAP] = idx; idx = NONE;
+		cnt[t] = got; transit = transit - got;
+		n = got; got = 0;
+		ph = A_GATE; sh = 1
+	:: ph == A_GATE && !sh ->
+		/* lab_cache_pop_slow: lab_cache_gate(p, c, gfp, 1): before =
+		 * lab_load_relaxed(&p->nr_free) + count; before - floor >= n: pop */
+		if
+		:: nr_free + n >= FLOOR(gfp) + 1 ->
+			POP_TOP();
+			assert(gfp == ATOMIC || avail >= RESERVE)           /* P4 */
+		:: else -> idx = NONE                /* return LAB_NIL */
+		fi;
+		n = 0; ph = A_LEAVE; sh = 1
+	:: ph == A_LEAVE && (!sh || !split) ->
+		/* lab_cache_leave(c); hand_out(p, idx, 0, gfp) or on to the store */
+		busy[t] = 0; sh = sh || split;
+		if
+		:: idx != NONE -> HAND_OUT(); ph = P_DONE
+		:: else -> ph = A_STORE
+		fi
+	:: ph == A_STORE && !sh ->
+		/* alloc_one_slow: lab_store_take(p, 1, lab_floor(p, gfp), &idx): lab_take_count */
+		TAKE_COUNT(1, FLOOR(gfp), 1);
+		if
+		:: ok -> ph = A_CLAIM
+		:: !ok && gfp == KERNEL -> ph = A_GROW          /* lab_alloc_slow: take_or_grow */
+		:: !ok && gfp != KERNEL -> idx = NONE; ph = P_DONE   /* lab_alloc_slow: NULL, ENOMEM */
+		fi;
+		ok = 0; sh = 1
+	:: (ph == A_CLAIM || ph == A_SCLAIM) && !sh ->
+		/* lab_store_take / take(): claim_pages(p, 1, &idx); hand_out */
+		CLAIM_ONE(W_OWN(me));
+		HAND_OUT();
+		ph = (ph == A_CLAIM -> P_DONE : A_WAITSUB); sh = 1
+	:: ph == A_GROW && !sh ->
+		/* wait.c take_or_grow: take(p, 0, idx) = lab_store_take(p, 1, p->reserve);
+		 * then seen_total >= max_pages: false; p->wait_ms < 0: take_or_sleep */
+		TAKE_COUNT(1, RESERVE, 1);
+		ph = (ok -> A_CLAIM : A_WAITADD); ok = 0; sh = 1
+	:: ph == A_WAITADD && !sh ->
+		waiters++;                          /* lab_fetch_add_seq_cst(&p->waiters, 1); lab_fence_seq_cst() */
+		ph = A_SEQ; sh = 1
+	:: ph == A_SEQ && !sh ->
+		seq = free_seq;                     /* seq = lab_load_acquire(&p->free_seq) */
+		ph = A_STAKE; sh = 1
+	:: ph == A_STAKE && !sh ->
+		TAKE_COUNT(1, RESERVE, 1);          /* take(p, order, idx) */
+		ph = (ok -> A_SCLAIM : A_FUTEX); ok = 0; sh = 1
+	:: ph == A_FUTEX && !sh ->
+		(free_seq != seq);                  /* lab_os_futex_wait(&p->free_seq, seq, -1): sleeps until woken */
+		seq = 0; ph = A_SEQ; sh = 1
+	:: ph == A_WAITSUB && !sh ->
+		waiters--;                          /* lab_fetch_sub_seq_cst(&p->waiters, 1) */
+		ph = P_DONE; sh = 1
+
+	/* ---- alloc.c labyrinth_free_page(lab, page idx), by its holder ---- */
+	:: ph == F_FAST && !sh ->
+		assert(held[idx] == me + 1); held[idx] = 0;
+		/* free_one: slot >= 0 && state[idx] == HEAD|0 && lab_cache_push(p, c, idx, false):
+		 * lab_load_relaxed(&p->waiters) (the shared read); lab_cache_enter;
+		 * n = count; full: leave, refuse; push; lab_cache_leave */
+		if
+		:: !slot_off[t] && state[idx] == PS_HEAD0 ->
+			if
+			:: waiters == 0 && !busy[t] && cnt[t] < CAP ->
+				n = cnt[t]; PUSH_TOP(); idx = 0; ph = P_DONE
+			:: else -> ph = F_SLOW
+			fi;
+			sh = 1
+		:: else -> ph = F_SLOW
+		fi
+	:: ph == F_SLOW && !sh ->
+		/* free_slow: release_state: st = state[idx] (HEAD|0); state[idx] = FREE */
+		assert(state[idx] == PS_HEAD0);     /* a legitimate free is never refused */
+		state[idx] = PS_FREE;
+		/* lab_cache_push(p, c, idx, true): lab_load_relaxed(&p->waiters) (the
+		 * shared read; the handler never writes waiters, so thread 0's busy
+		 * going up may share this step); lab_cache_enter; n = count;
+		 * full: lab_cache_flush(p, c, cache_batch) */
+		if
+		:: !slot_off[t] && waiters == 0 && !busy[t] ->
+			busy[t] = 1;
+			if
+			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR
+			:: else -> ph = F_PUSH
+			fi
+		:: else -> ph = F_OR                /* lab_store_give(p, &idx, 1) */
+		fi;
+		sh = 1
+	:: ph == F_PUSH && (!sh || !split) ->
+		/* lab_cache_push: state = FREE; pages[n] = idx; count = n + 1; lab_cache_leave */
+		n = cnt[t]; PUSH_TOP(); busy[t] = 0; idx = 0;
+		ph = P_DONE; sh = sh || split
+	:: ph == F_OR && !sh ->
+		/* lab_store_give(p, &idx, 1): lab_fetch_or_release(&p->bits[w], mask) */
 		w = idx / WBITS; mask = 1 << (idx % WBITS);
 		to_store(W_OWN(me));
 		bits[w] = bits[w] | mask;
-		w = 0; mask = 0
-	}
-	return_count(1, 0)                          /* lab_return_count(p, n) */
-}
+		w = 0; mask = 0; idx = 0;
+		ph = F_ADD; sh = 1
+	:: ph == F_ADD && !sh ->
+		RETURN_ADD(1, 0);                   /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
+		ph = F_WLOAD; sh = 1
+	:: ph == F_WLOAD && !sh ->
+		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
+		ph = (wk -> F_WAKE : P_DONE); wk = 0; sh = 1
+	:: ph == F_WAKE && !sh ->
+		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
+		ph = P_DONE; sh = 1
 
-/* freelist.c lab_store_give(p, c->pages, k) from cache.c lab_cache_flush:
- * one fetch_or per run of pages in the same word, then one count. */
-inline store_give_cached(k)
-{
-	i = 0;
-	do
-	:: i < k ->
-		d_step {                            /* the run's mask: local work */
-			w = cpg[t * CAP + i] / WBITS; mask = 0;
-			do
-			:: i < k && cpg[t * CAP + i] / WBITS == w ->
-				mask = mask | (1 << (cpg[t * CAP + i] % WBITS)); i++
-			:: else -> break
-			od
-		}
-		atomic {                            /* lab_fetch_or_release(&p->bits[w], mask) */
-			to_store(W_CACHE);
-			bits[w] = bits[w] | mask;
-			w = 0; mask = 0
-		}
-	:: else -> break
-	od;
-	i = 0;
-	return_count(k, 1)                          /* lab_return_count(p, n) */
-}
-
-/* ---- cache.h / cache.c --------------------------------------------------- */
-
-/* cache.h lab_cache_enter(c) */
-inline cache_enter()
-{
-	if
-	:: busy[t] -> ok = 0                        /* lab_load_relaxed(&c->busy): set, return false */
-	:: else -> busy[t] = 1; ok = 1              /* lab_store_relaxed(&c->busy, 1u); lab_signal_fence() */
-	fi
-}
-
-/* cache.h lab_cache_leave(c) */
-#define cache_leave() busy[t] = 0                 /* lab_signal_fence(); lab_store_relaxed(&c->busy, 0u) */
-
-/* cache.c lab_cache_refill: lab_store_take_upto(p, cache_batch, c->pages) */
-inline cache_refill()
-{
-	old = nr_free;                              /* lab_load_relaxed(&p->nr_free) */
-	do
-	:: old == 0 -> got = 0; break               /* got = min(old, n); if (!got) return 0 */
-	:: else ->
-		got = BATCH;
-		atomic {                            /* lab_cas_weak_acquire(&p->nr_free, &old, old - got) */
-			if
-			:: nr_free == old ->
-				nr_free = old - got;
-				promised = promised + got;
-				transit = transit + got;
-				ok = 1
-			:: else -> old = nr_free; ok = 0
-			fi
-		}
+	/* ---- cache.c lab_cache_flush(p, c, fk), busy held; then phase ret ---- */
+	:: ph == L_OR && !sh ->
+		/* lab_store_give(p, c->pages, fk): lab_fetch_or_release(&p->bits[w], mask)
+		 * for the run of pages from i on in one word */
+		w = cpg[t * CAP + i] / WBITS; mask = 0;
+		do
+		:: i < fk && cpg[t * CAP + i] / WBITS == w ->
+			mask = mask | (1 << (cpg[t * CAP + i] % WBITS)); i++
+		:: else -> break
+		od;
+		to_store(W_CACHE);
+		bits[w] = bits[w] | mask;
+		w = 0; mask = 0;
+		ph = (i < fk -> L_OR : L_ADD); sh = 1
+	:: ph == L_ADD && !sh ->
+		RETURN_ADD(fk, 1);                  /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
+		i = 0; ph = L_WLOAD; sh = 1
+	:: ph == L_WLOAD && !sh ->
+		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
+		/* memmove(c->pages, c->pages + n, ...); lab_store_relaxed(&c->count, count - n) */
+		n = cnt[t];
+		do
+		:: i + fk < n -> cpg[t * CAP + i] = cpg[t * CAP + i + fk]; i++
+		:: else -> break
+		od;
+		do
+		:: i < CAP -> cpg[t * CAP + i] = 0; i++       /* (tidy: unused slots zero) */
+		:: else -> break
+		od;
+		cnt[t] = n - fk; flushing = flushing - fk;
+		i = 0; n = 0; fk = 0;
 		if
-		:: ok -> break
-		:: else
-		fi
-	od;
-	if
-	:: got > 0 ->
-		claim_one(W_CACHE);                 /* claim_pages(p, got, pages) */
-		atomic {                            /* lab_store_relaxed(&c->count, got) */
-			cpg[t * CAP] = idx; cnt[t] = got; transit = transit - got;
-			idx = NONE
-		}
-	:: else -> cnt[t] = 0                       /* lab_store_relaxed(&c->count, 0) */
-	fi;
-	got = 0; old = 0; ok = 0
-}
-
-/* cache.c lab_cache_flush(p, c, k): the k coldest pages to the store. */
-inline cache_flush(kk)
-{
-	fk = kk;
-	n = cnt[t];                                 /* count = lab_load_relaxed(&c->count) */
-	if
-	:: fk > n -> fk = n
-	:: else
-	fi;
-	if
-	:: fk > 0 ->
-		store_give_cached(fk);               /* lab_store_give(p, c->pages, n) */
-		d_step {                            /* memmove(...); lab_store_relaxed(&c->count, count - n) */
-			i = 0;
-			do
-			:: i + fk < n -> cpg[t * CAP + i] = cpg[t * CAP + i + fk]; i++
-			:: else -> break
-			od;
-			do
-			:: i < CAP -> cpg[t * CAP + i] = 0; i++   /* (tidy: unused slots zero) */
-			:: else -> break
-			od;
-			cnt[t] = n - fk; flushing = flushing - fk; i = 0
-		}
-	:: else
-	fi;
-	n = 0; fk = 0
-}
-
-/* cache.c lab_cache_gate(p, c, gfp, 1) and the pop after it, in
- * lab_cache_pop_slow.  The gate's one shared read is nr_free; c->count
- * and c->pages are this thread's, and busy keeps its handler off them. */
-inline cache_gate_pop()
-{
-	atomic {
-		if
-		:: nr_free + n >= FLOOR(gfp) + 1 ->  /* before = nr_free + count; before - floor >= n */
-			avail--;
-			assert(gfp == ATOMIC || avail >= RESERVE);        /* P4 */
-			idx = cpg[t * CAP + n - 1];  /* return c->pages[n - 1] */
-			cpg[t * CAP + n - 1] = 0;
-			cnt[t] = n - 1;              /* lab_store_relaxed(&c->count, n - 1) */
-			assert(where[idx] == W_CACHE);                    /* P1 */
-			where[idx] = W_OWN(me)
-		:: else -> idx = NONE                /* return LAB_NIL */
-		fi
-	}
-}
-
-/* cache.h lab_cache_pop(p, c, gfp, slow) and cache.c lab_cache_pop_slow. */
-inline cache_pop()
-{
-	idx = NONE;
-	cache_enter();                              /* if (!lab_cache_enter(c)) return LAB_NIL */
-	if
-	:: ok ->
-		n = cnt[t];                         /* n = lab_load_relaxed(&c->count) */
-		if
-		:: n > 0 && RESERVE == 0 ->         /* n && !lab_load_relaxed(&p->gate): the fast pop */
-			atomic {
-				avail--;
-				idx = cpg[t * CAP + n - 1]; cpg[t * CAP + n - 1] = 0;
-				cnt[t] = n - 1;
-				assert(where[idx] == W_CACHE);            /* P1 */
-				where[idx] = W_OWN(me)
-			}
-		:: else ->
-			if
-			:: slow ->                  /* lab_cache_pop_slow(p, c, gfp) */
-				if
-				:: n == 0 ->        /* if (!n) { refill; n = count } */
-					cache_refill();
-					n = cnt[t]
-				:: else
-				fi;
-				if
-				:: n == 0 -> idx = NONE     /* return LAB_NIL */
-				:: else -> cache_gate_pop()
-				fi
-			:: else                     /* slow == false: LAB_NIL */
-			fi
+		:: wk -> ph = L_WAKE
+		:: else -> ph = ret; ret = 0
 		fi;
-		n = 0;
-		cache_leave()                       /* lab_cache_leave(c) */
-	:: else
-	fi
-}
+		wk = 0; sh = 1
 
-/* cache.h lab_cache_push(p, c, idx, slow) */
-inline cache_push()
-{
-	ok = 0;
-	if
-	:: waiters > 0                              /* lab_load_relaxed(&p->waiters): return false */
-	:: else ->
-		cache_enter();                      /* !lab_cache_enter(c): return false */
+	:: ph == L_WAKE && !sh ->
+		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
+		ph = ret; ret = 0; sh = 1
+
+	/* ---- cache.c lab_thread_exit + lab_cache_thread_exit ---- */
+	:: ph == X_START && (!sh || !split) ->
+		slot_off[t] = 1;                    /* lab_my_slot = LAB_SLOT_OFF; signal fence */
+		busy[t] = 1;                        /* lab_store_relaxed(&c->busy, 1u); signal fence */
+		fk = cnt[t];                        /* lab_cache_flush(p, c, lab_load_relaxed(&c->count)) */
 		if
-		:: ok ->
-			n = cnt[t];                 /* n = lab_load_relaxed(&c->count) */
-			if
-			:: n == CAP && !slow -> ok = 0      /* refused: lab_cache_leave(c); return false */
-			:: n == CAP && slow ->
-				cache_flush(BATCH);         /* lab_cache_flush(p, c, p->cache_batch) */
-				n = cnt[t]
-			:: else
-			fi;
-			if
-			:: ok ->
-				atomic {    /* state[idx] = LAB_PS_FREE; c->pages[n] = idx; count = n + 1 */
-					state[idx] = PS_FREE;
-					assert(where[idx] == W_OWN(me));  /* P1 */
-					where[idx] = W_CACHE;
-					cpg[t * CAP + n] = idx;
-					cnt[t] = n + 1;
-					avail++
-				}
-			:: else
-			fi;
-			n = 0;
-			cache_leave()               /* lab_cache_leave(c) */
-		:: else
-		fi
-	fi
-}
+		:: fk > 0 -> ret = X_END; ph = L_OR
+		:: else -> ph = X_END
+		fi;
+		sh = sh || split
+	:: ph == X_END && (!sh || !split) ->
+		busy[t] = 0;                        /* lab_cache_leave(c) */
+		done++;                             /* (the thread is gone) */
+		t0_exited = t0_exited || me == 0;
+		ph = P_DONE; sh = 1
 
-/* cache.c lab_thread_exit + lab_cache_thread_exit */
-inline thread_exit()
-{
-	slot_off[t] = 1;                            /* lab_my_slot = LAB_SLOT_OFF; signal fence */
-	busy[t] = 1;                                /* lab_store_relaxed(&c->busy, 1u); signal fence */
-	cached = cnt[t];
-	cache_flush(cached);                        /* lab_cache_flush(p, c, count) */
-	cached = 0;
-	cache_leave()                               /* lab_cache_leave(c) */
-}
-
-/* ---- alloc.c ------------------------------------------------------------- */
-
-/* alloc.c hand_out / alloc_one's inline mark: the page is the caller's. */
-inline hand_out()
-{
-	atomic {                                    /* lab_store_relaxed(&p->state[idx], LAB_PS_HEAD | 0) */
-		assert(where[idx] == W_OWN(me));
-		assert(held[idx] == 0);             /* P1: not handed out twice */
-		held[idx] = me + 1;
-		state[idx] = PS_HEAD0
+	:: else -> break                            /* the next phase needs a step of its own */
+	od
 	}
+	od
 }
 
-/* wait.c lab_alloc_slow(p, gfp, 0): KERNEL may sleep, others fail. */
-inline alloc_slow()
-{
-	if
-	:: gfp == KERNEL ->
-		store_take(RESERVE);                /* take_or_grow: take(); seen_total >= max_pages */
-		if
-		:: idx == NONE ->                   /* p->wait_ms < 0: take_or_sleep */
-			waiters++;                  /* lab_fetch_add_seq_cst(&p->waiters, 1); fence */
-			do
-			:: seq = free_seq;          /* seq = lab_load_acquire(&p->free_seq) */
-				store_take(RESERVE);/* take(p, order, idx) */
-				if
-				:: idx != NONE -> break
-				:: else ->
-					(free_seq != seq);  /* lab_os_futex_wait(&p->free_seq, seq, -1) */
-					seq = 0
-				fi
-			od;
-			seq = 0;
-			waiters--                   /* lab_fetch_sub_seq_cst(&p->waiters, 1) */
-		:: else
-		fi
-	:: else -> idx = NONE                       /* count, report: NULL + ENOMEM */
-	fi
-}
-
-/* alloc.c alloc_one(p, gfp) -> idx or NONE */
 inline alloc_one()
 {
-	idx = NONE;
+	ph = A_FAST; phases()
+}
+
+inline free_page()
+{
+	ph = F_FAST; phases()
+}
+
+inline thread_exit()
+{
+	ph = X_START; phases()
+}
+
+/* ---- buddy.c and alloc.c: blocks (BLOCKS) -------------------------------- */
+
+/* freelist.c lab_return_count, second half, for the block code */
+#define WAITERS_LOAD() wk = (waiters > 0)
+inline WAKE()
+{
 	if
-	:: !slot_off[t] ->                          /* slot >= 0 && p->cache_cap */
-		slow = 0; cache_pop()               /* lab_cache_pop(p, c, gfp, false) */
-	:: else
-	fi;
-	if
-	:: idx == NONE ->                           /* alloc_one_slow(p, gfp) */
-		if
-		:: !slot_off[t] ->                  /* c = lab_my_cache(p) */
-			slow = 1; cache_pop()       /* lab_cache_pop(p, c, gfp, true) */
-		:: else
-		fi;
-		slow = 0;
-		if
-		:: idx == NONE ->
-			store_take(FLOOR(gfp));     /* lab_store_take(p, 1, lab_floor(p, gfp), &idx) */
-			if
-			:: idx == NONE -> alloc_slow()
-			:: else
-			fi
-		:: else
-		fi
-	:: else
-	fi;
-	if
-	:: idx != NONE -> hand_out()
+	:: wk -> atomic { free_seq++; wk = 0 }  /* wait.c lab_wake_waiters */
 	:: else
 	fi
 }
-
-/* alloc.c labyrinth_free_page(lab, page idx): free_one, else free_slow.
- * The caller holds idx. */
-inline free_page()
-{
-	atomic { assert(held[idx] == me + 1); held[idx] = 0 }
-	ok = 0;
-	if
-	:: !slot_off[t] && state[idx] == PS_HEAD0 ->    /* free_one: slot >= 0 && state[idx] == HEAD|0 */
-		slow = 0; cache_push()              /* lab_cache_push(p, c, idx, false) */
-	:: else
-	fi;
-	if
-	:: !ok ->                                   /* free_slow(p, addr, 0) */
-		atomic {                            /* release_state: st = lab_load_relaxed(&p->state[idx]) */
-			assert(state[idx] == PS_HEAD0);     /* a legitimate free is never refused */
-			state[idx] = PS_FREE        /* lab_store_relaxed(&p->state[idx], LAB_PS_FREE) */
-		}
-		if
-		:: !slot_off[t] ->                  /* c = lab_my_cache(p) */
-			slow = 1; cache_push()      /* lab_cache_push(p, c, idx, true) */
-		:: else
-		fi;
-		if
-		:: !ok -> store_give_one()          /* lab_store_give(p, &idx, 1) */
-		:: else
-		fi
-	:: else
-	fi;
-	slow = 0; ok = 0; idx = 0
-}
-
-/* ---- buddy.c (BLOCKS) ---------------------------------------------------- */
 
 /* Ghost: the pages of word w go from `from` to `into`. */
 inline word_pages(from, into)
@@ -634,61 +600,53 @@ inline word_pages(from, into)
 	where[w * WBITS] = into; where[w * WBITS + 1] = into
 }
 
-/* buddy.c claim_in_word(p, 1, words): from the top word down, one CAS
- * taking an aligned pair of set bits (whole_groups), here the whole word. */
+/* buddy.c claim_in_word(p, 1, words): while (w--) { v = load(bits[w]);
+ * while (whole_groups(v, 1)) CAS(bits[w], v, v & ~(group << bit)) }.
+ * Here a group is a whole word; the load and the CAS loop on one word are
+ * one step (a failed CAS only reloads). */
 inline claim_in_word()
 {
 	idx = NONE;
 	w = NWORDS;
 	do
-	:: w == 0 -> break                          /* while (w--) */
+	:: w == 0 -> break
 	:: else ->
-		w--;
-		v = bits[w];                        /* v = lab_load_relaxed(&p->bits[w]) */
-		do
-		:: v != FULL -> break               /* (g = whole_groups(v, order)) == 0 */
-		:: else ->
-			atomic {                    /* lab_cas_weak_acquire(&p->bits[w], &v, v & ~(group << bit)) */
-				if
-				:: bits[w] == v ->
-					bits[w] = 0;
-					word_pages(W_STORE, W_OWN(me));
-					promised = promised - WBITS;
-					idx = w * WBITS
-				:: else -> v = bits[w]
-				fi
-			}
+		atomic {
+			w--;
 			if
-			:: idx != NONE -> break
+			:: bits[w] == FULL ->
+				bits[w] = 0;
+				word_pages(W_STORE, W_OWN(me));
+				promised = promised - WBITS;
+				idx = w * WBITS
 			:: else
 			fi
-		od;
+		}
 		if
 		:: idx != NONE -> break             /* return w * 64 + bit */
 		:: else
 		fi
 	od;
-	v = 0; w = 0
+	w = 0
 }
 
-/* buddy.c claim_word_run(p, 2, words) with claim_words(p, 0, 2): the two
- * words must each be all-ones; claimed in order, rolled back on failure. */
+/* buddy.c claim_word_run(p, 2, words): both words all-ones (two loads),
+ * then claim_words(p, 0, 2): CAS each word from ~0 to 0 in order; on a
+ * word that is not ~0 any more, undo: fetch_or ~0 into the claimed ones. */
 inline claim_word_run()
 {
 	idx = NONE;
-	/* for (i = 0; i < k && lab_load_relaxed(&p->bits[w + i]) == ~0ull; i++) */
 	if
-	:: bits[0] == FULL ->
+	:: bits[0] == FULL ->                       /* lab_load_relaxed(&p->bits[w + i]) == ~0ull */
 		if
 		:: bits[1] == FULL ->
-			/* claim_words(p, 0, 2) */
 			ok = 1;
 			i = 0;
 			do
 			:: i == NWORDS -> break
 			:: else ->
-				w = i;
-				atomic {            /* lab_cas_weak_acquire(&p->bits[w + i], &v = ~0, 0) */
+				atomic {            /* lab_cas_weak_acquire(&p->bits[w + i], &v, 0) */
+					w = i;
 					if
 					:: bits[w] == FULL ->
 						bits[w] = 0;
@@ -696,7 +654,8 @@ inline claim_word_run()
 						promised = promised - WBITS;
 						i++
 					:: else -> ok = 0   /* v != ~0ull: goto undo */
-					fi
+					fi;
+					w = 0
 				}
 				if
 				:: !ok -> break
@@ -709,41 +668,44 @@ inline claim_word_run()
 				do
 				:: i == 0 -> break
 				:: else ->
-					i--; w = i;
 					atomic {
-						mask = FULL;
+						i--; w = i; mask = FULL;
 						to_store(W_OWN(me));
 						bits[w] = FULL;
 						promised = promised + WBITS;
-						mask = 0
+						mask = 0; w = 0
 					}
 				od
 			fi;
-			i = 0; w = 0; ok = 0
+			i = 0; ok = 0
 		:: else
 		fi
 	:: else
 	fi
 }
 
-/* buddy.c lab_block_take(p, order, floor) -> idx or NONE */
+/* buddy.c lab_block_take(p, order, floor): idx or NONE */
 inline block_take(floor)
 {
 	n = 1 << order;
-	take_count(n, floor, 1);                    /* lab_take_count(p, n, floor, &before) */
+	atomic { TAKE_COUNT(n, floor, 1) }          /* lab_take_count(p, n, floor, &before) */
 	if
 	:: ok ->
+		ok = 0;
 		if
 		:: order == 1 -> claim_in_word()
 		:: else -> claim_word_run()
 		fi;
 		if
-		:: idx == NONE -> return_count(n, 2)    /* lab_return_count(p, n); return LAB_NIL */
+		:: idx == NONE ->                   /* lab_return_count(p, n); return LAB_NIL */
+			atomic { RETURN_ADD(n, 2) }
+			atomic { WAITERS_LOAD() }
+			WAKE()
 		:: else
 		fi
 	:: else -> idx = NONE
 	fi;
-	n = 0
+	n = 0; ok = 0
 }
 
 /* alloc.c alloc_block(p, gfp, order) */
@@ -751,18 +713,26 @@ inline alloc_block()
 {
 	block_take(FLOOR(gfp));
 	if
-	:: idx == NONE && !slot_off[t] ->           /* (c = lab_my_cache(p)) != NULL */
-		cache_enter();                      /* lab_cache_enter(c) */
+	:: idx == NONE && !slot_off[t] ->
+		atomic {                            /* lab_cache_enter(c); cached = count */
+			if
+			:: !busy[t] -> busy[t] = 1; ok = 1; cached = cnt[t]
+			:: else -> ok = 0
+			fi
+		}
 		if
 		:: ok ->
-			cached = cnt[t];            /* cached = lab_load_relaxed(&c->count) */
-			cache_flush(cached);        /* lab_cache_flush(p, c, cached) */
-			cache_leave();              /* lab_cache_leave(c) */
+			fk = cached;
+			if
+			:: fk > 0 -> ret = P_DONE; ph = L_OR; phases()   /* lab_cache_flush(p, c, cached) */
+			:: else
+			fi;
+			busy[t] = 0;                /* lab_cache_leave(c) */
 			if
 			:: cached > 0 -> block_take(FLOOR(gfp))
 			:: else
 			fi;
-			cached = 0
+			cached = 0; ok = 0
 		:: else
 		fi
 	:: else
@@ -770,12 +740,10 @@ inline alloc_block()
 	if
 	:: idx != NONE ->                           /* hand_out(p, idx, order, gfp) */
 		atomic {
-			assert(where[idx] == W_OWN(me) && held[idx] == 0);   /* P1 */
-			held[idx] = me + 1;
-			i = 1;
+			i = 0;
 			do
 			:: i < (1 << order) ->
-				assert(where[idx + i] == W_OWN(me) && held[idx + i] == 0);
+				assert(where[idx + i] == W_OWN(me) && held[idx + i] == 0);  /* P1 */
 				held[idx + i] = me + 1;
 				state[idx + i] = PS_TAIL; i++
 			:: else -> break
@@ -787,7 +755,7 @@ inline alloc_block()
 	fi
 }
 
-/* alloc.c free_slow(p, addr, order > 0): release_state, lab_store_give_range */
+/* alloc.c free_slow(p, addr, order > 0): release_state; lab_store_give_range */
 inline free_block()
 {
 	atomic {                                    /* release_state(p, idx, order) */
@@ -799,14 +767,13 @@ inline free_block()
 			state[idx + i] = PS_FREE; i++
 		:: else -> break
 		od;
-		i = 0
+		i = 0;
+		w = idx / WBITS
 	}
-	/* lab_store_give_range(p, idx, n): one fetch_or per word */
-	w = idx / WBITS;
-	do
+	do                                          /* lab_store_give_range: one fetch_or per word */
 	:: w * WBITS >= idx + (1 << order) -> break
 	:: else ->
-		atomic {                            /* lab_fetch_or_release(&p->bits[i / 64], mask) */
+		atomic {
 			mask = FULL;
 			to_store(W_OWN(me));
 			bits[w] = FULL;
@@ -814,41 +781,44 @@ inline free_block()
 		}
 	od;
 	w = 0;
-	return_count(1 << order, 0)                 /* lab_return_count(p, n) */
+	atomic { RETURN_ADD(1 << order, 0) }        /* lab_return_count(p, n) */
+	atomic { WAITERS_LOAD() }
+	WAKE()
 }
 
 /* ---- the callers --------------------------------------------------------- */
+
+#define CHOOSE_GFP if :: gfp = ATOMIC :: gfp = NOWAIT fi
 
 proctype thread0() provided (!in_handler)
 {
 	LOCALS;
 	byte x, y;
 
-	me = 0; t = 0;
-	if
-	:: gfp = ATOMIC
-	:: gfp = NOWAIT
-	fi;
+	atomic { me = 0; t = 0; split = HANDLER; CHOOSE_GFP }
 	alloc_one(); x = idx;
-	if
-	:: gfp = ATOMIC
-	:: gfp = NOWAIT
-	fi;
+	CHOOSE_GFP;
 	alloc_one(); y = idx;
-	gfp = 0;
+#if THREADS >= 2
 	atomic {                                    /* hand y to T1 (any channel with happens-before) */
+		gfp = 0;
 		if
 		:: y != NONE -> assert(held[y] == 1); held[y] = 2; where[y] = W_OWN(1)
 		:: else
 		fi;
 		mbox = y; mbox_full = 1; y = 0
 	}
+#else
+	if
+	:: y != NONE -> idx = y; y = 0; free_page()
+	:: else -> y = 0
+	fi;
+#endif
 	if
 	:: x != NONE -> idx = x; x = 0; free_page()
 	:: else -> x = 0
 	fi;
-	thread_exit();
-	atomic { t0_exited = 1; done++ }
+	thread_exit()
 }
 
 #if THREADS >= 2
@@ -857,19 +827,14 @@ proctype thread1()
 	LOCALS;
 	byte u, u2, m;
 
-	me = 1; t = 1;
-	if
-	:: gfp = ATOMIC
-	:: gfp = NOWAIT
-	fi;
+	atomic { me = 1; t = 1; CHOOSE_GFP }
 	alloc_one(); u = idx;
 #if FLUSH_ON_FULL
 	alloc_one(); u2 = idx;
 #else
 	u2 = NONE;
 #endif
-	gfp = 0;
-	atomic { mbox_full -> m = mbox; mbox = NONE; mbox_full = 0 }
+	atomic { mbox_full -> gfp = 0; m = mbox; mbox = NONE; mbox_full = 0 }
 	if
 	:: m != NONE -> idx = m; m = 0; free_page()     /* a page T0 allocated */
 	:: else -> m = 0
@@ -882,8 +847,7 @@ proctype thread1()
 	:: u2 != NONE -> idx = u2; u2 = 0; free_page()
 	:: else -> u2 = 0
 	fi;
-	thread_exit();
-	done++
+	thread_exit()
 }
 #endif
 
@@ -893,7 +857,7 @@ proctype thread2()
 	LOCALS;
 	byte k;
 
-	me = 2; t = 2;
+	atomic { me = 2; t = 2 }
 #if SLEEPER
 	gfp = KERNEL;
 	alloc_one(); k = idx;
@@ -901,14 +865,13 @@ proctype thread2()
 	idx = k; k = 0; free_page();
 #endif
 #if BLOCKS
-	if
-	:: gfp = ATOMIC
-	:: gfp = NOWAIT
-	fi;
-	if
-	:: order = 1
-	:: order = 2
-	fi;
+	atomic {
+		CHOOSE_GFP;
+		if
+		:: order = 1
+		:: order = 2
+		fi
+	}
 	alloc_block();
 	if
 	:: idx != NONE -> free_block()
@@ -917,27 +880,20 @@ proctype thread2()
 	idx = 0; order = 0;
 #endif
 	gfp = 0;
-	thread_exit();
-	done++
+	thread_exit()
 }
 #endif
 
 #if HANDLER
-/* A signal handler on T0: may start whenever T0 is alive, T0 stands still
- * until it returns.  It uses T0's cache (lab_my_slot is T0's TLS). */
+/* A signal handler on T0: may start whenever T0 is alive, and T0 stands
+ * still until it returns.  It uses T0's cache (lab_my_slot is T0's TLS). */
 proctype handler()
 {
 	LOCALS;
 
-	me = HID; t = 0;
 end_idle:                                           /* the signal may never come */
-	atomic { !t0_exited && !in_handler -> in_handler = 1 }
-	if
-	:: gfp = ATOMIC
-	:: gfp = NOWAIT
-	fi;
+	atomic { !t0_exited && !in_handler -> in_handler = 1; me = HID; t = 0; CHOOSE_GFP }
 	alloc_one();
-	gfp = 0;
 	if
 	:: idx != NONE -> free_page()
 	:: else -> idx = 0
@@ -962,18 +918,9 @@ init
 	byte j;
 
 	atomic {
-		j = 0;
-		do
-		:: j < NWORDS -> bits[j] = FULL; j++
-		:: else -> break
-		od;
-		nr_free = NPAGES;
-		j = 0;
 		run thread0();
 #if THREADS >= 2
 		run thread1();
-#else
-		mbox_full = 0;
 #endif
 #if THREADS >= 3
 		run thread2();
