@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* labyrinth: labyrinth_alloc_page(LAB_GFP_ATOMIC) / labyrinth_free_page, and
+ * labyrinth_alloc_bulk / labyrinth_free_bulk for bulk. */
+#define BK_NAME "labyrinth"
+#define BK_SIGNAL_SAFE 1
+#define BK_HAS_BULK 1
+#include "backend.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <labyrinth.h>
+
+static labyrinth_t bk_pool;
+
+static int bk_init(size_t pages)
+{
+	struct labyrinth_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.name = "bench";
+	p.nr_pages = pages;
+	r = labyrinth_init(&bk_pool, &p);
+	if (r == -ENOMEM) {
+		/* over RLIMIT_MEMLOCK: raise the soft limit as far as allowed */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_MEMLOCK, &rl) == 0)
+				r = labyrinth_init(&bk_pool, &p);
+		}
+	}
+	if (r == -ENOMEM) {
+		p.flags = LAB_POOL_NOLOCK;
+		r = labyrinth_init(&bk_pool, &p);
+		if (r == 0)
+			bk_note("pool could not be locked (RLIMIT_MEMLOCK): using LAB_POOL_NOLOCK");
+	}
+	if (r < 0) {
+		fprintf(stderr, "bench-labyrinth: labyrinth_init: %s\n", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static void bk_fini(void)
+{
+	(void)labyrinth_destroy(&bk_pool);
+}
+
+static int bk_thread_enter(void) { return 0; }
+static void bk_thread_leave(void) { }
+
+static inline void *bk_get(void)
+{
+	return labyrinth_alloc_page(&bk_pool, LAB_GFP_ATOMIC);
+}
+
+static inline void bk_put(void *page)
+{
+	(void)labyrinth_free_page(&bk_pool, page);
+}
+
+static inline unsigned bk_get_bulk(void **v, unsigned n)
+{
+	unsigned got = labyrinth_alloc_bulk(&bk_pool, LAB_GFP_ATOMIC, v, n);
+	if (got != n) {
+		if (got)
+			(void)labyrinth_free_bulk(&bk_pool, v, got);
+		return 0;
+	}
+	return n;
+}
+
+static inline void bk_put_bulk(void **v, unsigned n)
+{
+	(void)labyrinth_free_bulk(&bk_pool, v, n);
+}
