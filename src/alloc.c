@@ -49,7 +49,7 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 	struct lab_cache *c = lab_my_cache(p);
 	uint32_t idx;
 
-	if (c && (idx = lab_cache_pop(p, c, gfp, true)) != LAB_NIL)
+	if (c && lab_cache_pop(p, c, gfp, true, &idx))
 		return hand_out(p, idx, 0, gfp, call);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
@@ -76,8 +76,7 @@ static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 
 	/* A pool without caches (a debug pool too) has a forever busy one. */
 	if (lab_likely(slot >= 0)) {
-		idx = lab_cache_pop(p, lab_cache_at(p, slot), gfp, false);
-		if (lab_likely(idx != LAB_NIL)) {
+		if (lab_likely(lab_cache_pop(p, lab_cache_at(p, slot), gfp, false, &idx))) {
 			if (lab_unlikely(gfp & LAB_GFP_ZERO))
 				return hand_out_page(p, idx, gfp, call);
 			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));

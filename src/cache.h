@@ -80,28 +80,31 @@ static inline void lab_cache_leave(struct lab_cache *c)
 }
 
 /*
- * Pop one page for an allocation with gfp: its index, or LAB_NIL to send
- * the caller on to the shared store.  The common case (pages cached, no
+ * Pop one page for an allocation with gfp into *idx, or false to send the
+ * caller on to the shared store.  The common case (pages cached, no
  * reserve or watch to judge) is a few loads and stores; the rest is
  * lab_cache_pop_slow(), still inside the busy window, or, when the caller
- * passes slow = false (to stay a leaf function), LAB_NIL.
+ * passes slow = false (to stay a leaf function), false.
  */
-static inline __attribute__((always_inline)) uint32_t
-lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow)
+static inline __attribute__((always_inline)) bool
+lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow, uint32_t *idx)
 {
-	uint32_t n, idx = LAB_NIL;
+	uint32_t n;
+	bool ok = false;
 
 	if (!lab_cache_enter(c))
-		return LAB_NIL;
+		return false;
 	n = lab_load_relaxed(&c->count);
 	if (lab_likely(n && !lab_load_relaxed(&p->gate))) {
-		idx = c->pages[n - 1];
+		*idx = c->pages[n - 1];
 		lab_store_relaxed(&c->count, n - 1);
+		ok = true;
 	} else if (slow) {
-		idx = lab_cache_pop_slow(p, c, gfp);
+		*idx = lab_cache_pop_slow(p, c, gfp);
+		ok = *idx != LAB_NIL;
 	}
 	lab_cache_leave(c);
-	return idx;
+	return ok;
 }
 
 /*

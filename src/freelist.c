@@ -65,19 +65,11 @@ void lab_took(struct lab_pool *p, uint32_t before, uint32_t n)
 		lab_count(p, reserve_allocs, before > p->reserve ? p->reserve - after : n);
 }
 
-/* The lowest k set bits of v (v has more than k). */
-static uint64_t lowest_bits(uint64_t v, uint32_t k)
-{
-	uint64_t take = 0;
-
-	while (k--) {
-		take |= v & (0 - v);
-		v &= v - 1;
-	}
-	return take;
-}
-
-/* Claim n promised pages' bits into pages[], searching from the cursor. */
+/*
+ * Claim n promised pages' bits into pages[], searching from the cursor.
+ * The indexes are read off a word while its new value is computed, so one
+ * pass over the lowest set bits does both; a failed CAS simply redoes it.
+ */
 static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
 {
 	uint32_t words = (lab_load_acquire(&p->nr_total) + 63) / 64;
@@ -86,15 +78,16 @@ static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
 	if (w >= words)
 		w = 0;
 	for (;;) {
-		uint64_t v = lab_load_relaxed(&p->bits[w]), take;
+		uint64_t v = lab_load_relaxed(&p->bits[w]), rest;
+		uint32_t took;
 
 		while (v) {
-			take = (uint32_t)__builtin_popcountll(v) <= n - got ? v : lowest_bits(v, n - got);
-			if (lab_cas_weak_acquire(&p->bits[w], &v, v & ~take)) {
-				while (take) {
-					pages[got++] = w * 64 + (uint32_t)__builtin_ctzll(take);
-					take &= take - 1;
-				}
+			for (rest = v, took = got; took < n && rest; took++) {
+				pages[took] = w * 64 + (uint32_t)__builtin_ctzll(rest);
+				rest &= rest - 1;
+			}
+			if (lab_cas_weak_acquire(&p->bits[w], &v, rest)) {
+				got = took;
 				break;
 			}
 		}

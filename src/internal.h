@@ -57,10 +57,11 @@
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
- * and moves half of that to or from the shared store at a time.
+ * and moves a batch of a sixteenth of that (at least 8 pages) to or from
+ * the shared store at a time.
  */
 #define LAB_CACHE_THREADS 256
-#define LAB_CACHE_MAX 128u
+#define LAB_CACHE_MAX 256u
 #define LAB_CACHE_SHARE 16u
 #define LAB_NAME_MAX 32
 

@@ -181,7 +181,10 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->caches = cap ? (unsigned char *)mem + caches_off : (unsigned char *)&p->no_cache;
 	p->cache_cap = cap;
 	p->cache_stride = stride;
-	p->cache_batch = cap / 2;
+	/* Small batches keep a refill's cost (the worst case of a get) low;
+	 * a cache moves a sixteenth of itself, at least 8 pages (half of a
+	 * tiny one). */
+	p->cache_batch = cap / 16 >= 8 ? cap / 16 : cap / 2 < 8 ? cap / 2 : 8;
 	*out = p;
 	return 0;
 }

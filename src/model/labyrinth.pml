@@ -98,6 +98,9 @@
 #ifndef FLUSH_ON_FULL
 #define FLUSH_ON_FULL 0     /* T1 holds two pages of its own: its 3rd push flushes */
 #endif
+#ifndef GFP_ALL
+#define GFP_ALL 0           /* 1: every ATOMIC/NOWAIT choice left to Spin */
+#endif
 #ifndef RESERVE
 #define RESERVE 1           /* reserve_pages */
 #endif
@@ -788,16 +791,23 @@ inline free_block()
 
 /* ---- the callers --------------------------------------------------------- */
 
-#define CHOOSE_GFP if :: gfp = ATOMIC :: gfp = NOWAIT fi
+/* GFP_ALL: Spin picks ATOMIC or NOWAIT for each allocation; else each
+ * allocation has the fixed gfp given (x NOWAIT, y ATOMIC, u NOWAIT, the
+ * handler's ATOMIC, T2's block NOWAIT or ATOMIC by order... see below). */
+#if GFP_ALL
+#define GFP(g) if :: gfp = ATOMIC :: gfp = NOWAIT fi
+#else
+#define GFP(g) gfp = g
+#endif
 
 proctype thread0() provided (!in_handler)
 {
 	LOCALS;
 	byte x, y;
 
-	atomic { me = 0; t = 0; split = HANDLER; CHOOSE_GFP }
+	atomic { me = 0; t = 0; split = HANDLER; GFP(NOWAIT) }
 	alloc_one(); x = idx;
-	CHOOSE_GFP;
+	GFP(ATOMIC);
 	alloc_one(); y = idx;
 #if THREADS >= 2
 	atomic {                                    /* hand y to T1 (any channel with happens-before) */
@@ -827,7 +837,7 @@ proctype thread1()
 	LOCALS;
 	byte u, u2, m;
 
-	atomic { me = 1; t = 1; CHOOSE_GFP }
+	atomic { me = 1; t = 1; GFP(NOWAIT) }
 	alloc_one(); u = idx;
 #if FLUSH_ON_FULL
 	alloc_one(); u2 = idx;
@@ -866,7 +876,7 @@ proctype thread2()
 #endif
 #if BLOCKS
 	atomic {
-		CHOOSE_GFP;
+		if :: gfp = ATOMIC :: gfp = NOWAIT fi;
 		if
 		:: order = 1
 		:: order = 2
@@ -892,7 +902,7 @@ proctype handler()
 	LOCALS;
 
 end_idle:                                           /* the signal may never come */
-	atomic { !t0_exited && !in_handler -> in_handler = 1; me = HID; t = 0; CHOOSE_GFP }
+	atomic { !t0_exited && !in_handler -> in_handler = 1; me = HID; t = 0; GFP(ATOMIC) }
 	alloc_one();
 	if
 	:: idx != NONE -> free_page()

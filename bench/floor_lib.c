@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * floor_lib.c - the floor, built as a shared library (libbenchfloor.so) so
+ * that the benchmark calls it the way it calls every other backend: through
+ * the dynamic linker, one function call per get and per put.  Inlined into
+ * the benchmark's loop it would measure the compiler, not a page pool.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "floor_lib.h"
+/*
+ * The floor: the practical limit of a page pool.  Every thread owns a plain
+ * LIFO array ("magazine") of pre-faulted page pointers; a get pops a pointer,
+ * a put pushes one: no validation, no atomics, no counters.  Only when a
+ * thread's array runs dry (get) or full (put) does it swap the array for
+ * another one through a depot of atomic slots (one atomic exchange), which
+ * is what lets pages travel between threads (producer/consumer scenario).
+ *
+ * Async-signal-safety: a handler that does a balanced get+put on the
+ * interrupted thread's array leaves it exactly as it found it, so the floor
+ * is usable from the signal storm.  (The depot swap is not meant to run in a
+ * handler; the latency pattern never empties or fills a magazine.)
+ */
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef FLOOR_MAG
+#define FLOOR_MAG 2048u /* pointers per magazine (>= 1500 latency burst) */
+#endif
+#define FLOOR_SLOTS 64u /* depot slots of each kind */
+
+/* cache-line aligned and padded: no false sharing between threads' arrays */
+struct floor_mag {
+	_Alignas(64) unsigned n;
+	void *p[FLOOR_MAG];
+	char pad[64];
+};
+
+static _Atomic(struct floor_mag *) floor_full[FLOOR_SLOTS];  /* n > 0 */
+static _Atomic(struct floor_mag *) floor_empty[FLOOR_SLOTS]; /* n == 0 */
+static __thread struct floor_mag *floor_cur __attribute__((tls_model("initial-exec")));
+
+static struct floor_mag *floor_take(_Atomic(struct floor_mag *) *slots)
+{
+	for (unsigned i = 0; i < FLOOR_SLOTS; i++)
+		if (atomic_load_explicit(&slots[i], memory_order_relaxed)) {
+			struct floor_mag *m = atomic_exchange(&slots[i], NULL);
+			if (m)
+				return m;
+		}
+	return NULL;
+}
+
+static int floor_give(_Atomic(struct floor_mag *) *slots, struct floor_mag *m)
+{
+	for (unsigned i = 0; i < FLOOR_SLOTS; i++) {
+		struct floor_mag *expect = NULL;
+		if (atomic_compare_exchange_strong(&slots[i], &expect, m))
+			return 0;
+	}
+	return -1;
+}
+
+int floor_init(size_t pages)
+{
+	size_t nmag = (pages + FLOOR_MAG - 1) / FLOOR_MAG;
+	size_t bytes = pages * FLOOR_PAGE;
+	char *mem;
+
+	if (nmag + 16 > FLOOR_SLOTS) {
+		fprintf(stderr, "bench-floor: too many pages\n");
+		return -1;
+	}
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED) {
+		perror("bench-floor: mmap");
+		return -1;
+	}
+	for (size_t i = 0; i < bytes; i += FLOOR_PAGE) /* pre-fault for writing */
+		mem[i] = 1;
+	(void)mlock(mem, bytes); /* best effort, like the pool it stands for */
+	for (size_t m = 0; m < nmag + 16; m++) {
+		struct floor_mag *mag = aligned_alloc(64, sizeof(*mag));
+		if (!mag)
+			return -1;
+		memset(mag, 0, sizeof(*mag));
+		for (size_t i = m * FLOOR_MAG; i < pages && mag->n < FLOOR_MAG; i++)
+			mag->p[mag->n++] = mem + i * FLOOR_PAGE;
+		(void)floor_give(mag->n ? floor_full : floor_empty, mag);
+	}
+	return 0;
+}
+
+
+void floor_thread_leave(void)
+{
+	struct floor_mag *m = floor_cur;
+	floor_cur = NULL;
+	if (m)
+		(void)floor_give(m->n ? floor_full : floor_empty, m);
+}
+
+__attribute__((noinline)) static void *floor_refill(void)
+{
+	struct floor_mag *m = floor_take(floor_full);
+	if (!m)
+		return NULL;
+	if (floor_cur)
+		(void)floor_give(floor_cur->n ? floor_full : floor_empty, floor_cur);
+	floor_cur = m;
+	return m->p[--m->n];
+}
+
+__attribute__((noinline)) static void floor_spill(void *page)
+{
+	struct floor_mag *m = floor_take(floor_empty);
+	if (!m)
+		return; /* cannot happen with the depot sized as in floor_init */
+	if (floor_cur)
+		(void)floor_give(floor_full, floor_cur);
+	floor_cur = m;
+	m->p[m->n++] = page;
+}
+
+void *floor_get(void)
+{
+	struct floor_mag *m = floor_cur;
+	if (__builtin_expect(m != NULL && m->n != 0, 1))
+		return m->p[--m->n];
+	return floor_refill();
+}
+
+void floor_put(void *page)
+{
+	struct floor_mag *m = floor_cur;
+	if (__builtin_expect(m != NULL && m->n < FLOOR_MAG, 1)) {
+		m->p[m->n++] = page;
+		return;
+	}
+	floor_spill(page);
+}
+
+unsigned floor_get_bulk(void **v, unsigned n)
+{
+	struct floor_mag *m = floor_cur;
+	if (__builtin_expect(m != NULL && m->n >= n, 1)) {
+		m->n -= n;
+		memcpy(v, &m->p[m->n], n * sizeof(void *));
+		return n;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!(v[i] = floor_get())) {
+			while (i--)
+				floor_put(v[i]);
+			return 0;
+		}
+	return n;
+}
+
+void floor_put_bulk(void **v, unsigned n)
+{
+	struct floor_mag *m = floor_cur;
+	if (__builtin_expect(m != NULL && m->n + n <= FLOOR_MAG, 1)) {
+		memcpy(&m->p[m->n], v, n * sizeof(void *));
+		m->n += n;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		floor_put(v[i]);
+}
