@@ -114,6 +114,9 @@ struct labyrinth_stats {
 	uint64_t waits;          /* times LAB_GFP_KERNEL slept for a page */
 	uint64_t watch_events;   /* low-watermark crossings signalled */
 	uint64_t max_pages;
+	uint64_t block_contended;/* block searches that found none while another
+	                            thread was claiming or returning blocks (a
+	                            NOWAIT/ATOMIC block may fail then) */
 	uint64_t free_blocks[LAB_MAX_ORDER + 1]; /* free blocks of each order */
 };
 

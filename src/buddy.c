@@ -39,7 +39,8 @@ static uint64_t whole_groups(uint64_t v, unsigned int order)
 }
 
 /* One pass for a block smaller than a word; its first page or LAB_NIL. */
-static uint32_t claim_in_word(struct lab_pool *p, unsigned int order, uint32_t words)
+static uint32_t claim_in_word(struct lab_pool *p, unsigned int order, uint32_t words,
+			      bool *raced)
 {
 	uint64_t group = (1ull << (1u << order)) - 1;
 	uint32_t w = words;
@@ -52,6 +53,7 @@ static uint32_t claim_in_word(struct lab_pool *p, unsigned int order, uint32_t w
 
 			if (lab_cas_weak_acquire(&p->bits[w], &v, v & ~(group << bit)))
 				return w * 64 + bit;
+			*raced = true;
 		}
 	}
 	return LAB_NIL;
@@ -77,7 +79,8 @@ undo:
 }
 
 /* One pass for a block of whole words; its first page or LAB_NIL. */
-static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t words)
+static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t words,
+			       bool *raced)
 {
 	uint32_t k = 1u << (order - 6), w = words / k * k, i;
 
@@ -85,8 +88,11 @@ static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t 
 		w -= k;
 		for (i = 0; i < k && lab_load_relaxed(&p->bits[w + i]) == ~0ull; i++)
 			;
-		if (i == k && claim_words(p, w, k))
-			return w * 64;
+		if (i == k) {
+			if (claim_words(p, w, k))
+				return w * 64;
+			*raced = true;
+		}
 	}
 	return LAB_NIL;
 }
@@ -99,14 +105,20 @@ static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t 
 uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor)
 {
 	uint32_t n = 1u << order, total = lab_load_acquire(&p->nr_total), before, idx;
+	bool raced = false;
 
 	if (!lab_take_count(p, n, floor, &before))
 		return LAB_NIL;
 	if (order < 6)
-		idx = claim_in_word(p, order, (total + 63) / 64);
+		idx = claim_in_word(p, order, (total + 63) / 64, &raced);
 	else
-		idx = claim_word_run(p, order, total / 64); /* whole words only */
+		idx = claim_word_run(p, order, total / 64, &raced); /* whole words only */
 	if (idx == LAB_NIL) {
+		/* Counted when another thread's claim or return got in the
+		 * way of this pass: the documented way for a block to be
+		 * missed that a quiet pool would have given. */
+		if (raced)
+			lab_count(p, block_contended, 1);
 		lab_return_count(p, n);
 		return LAB_NIL;
 	}

@@ -90,6 +90,7 @@ struct lab_counters {
 	uint64_t grows;
 	uint64_t waits;
 	uint64_t watch_events;
+	uint64_t block_contended;
 };
 
 /*

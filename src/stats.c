@@ -48,6 +48,7 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	st->grows = lab_load_relaxed(&p->count.grows);
 	st->waits = lab_load_relaxed(&p->count.waits);
 	st->watch_events = lab_load_relaxed(&p->count.watch_events);
+	st->block_contended = lab_load_relaxed(&p->count.block_contended);
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 
@@ -83,11 +84,12 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line),
 		      "pool %s: allocs %lu frees %lu failed %lu reserve_allocs %lu "
-		      "bad_frees %lu grows %lu waits %lu watch_events %lu\n",
+		      "bad_frees %lu grows %lu waits %lu watch_events %lu block_contended %lu\n",
 		      p->name, (unsigned long)st.allocs, (unsigned long)st.frees,
 		      (unsigned long)st.alloc_failed, (unsigned long)st.reserve_allocs,
 		      (unsigned long)st.bad_frees, (unsigned long)st.grows,
-		      (unsigned long)st.waits, (unsigned long)st.watch_events);
+		      (unsigned long)st.waits, (unsigned long)st.watch_events,
+		      (unsigned long)st.block_contended);
 	emit(ctx, line, len);
 	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size. */
 	len = lab_fmt(line, sizeof(line), "pool %s, size %6s ", p->name, size_name(p->page_size));
