@@ -1,5 +1,5 @@
 /* Description: LAB_POOL_DEBUG double frees: caught whatever order is given (also a freed block's tail page), in bulk, and when two threads race to free the same page (every time, many rounds): -EALREADY, one exact line naming pool, call and page, the pool unchanged. */
-#include "check.h"
+#include "capture.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -14,38 +14,6 @@
 /* The call each report names: the function the caller called. */
 #define CALL_FREE "labyrinth_free_pages"
 #define CALL_BULK "labyrinth_free_bulk"
-
-/* ---- stderr capture: fd 2 into a memfd, the text back ---- */
-
-static int cap_fd = -1, cap_saved = -1;
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	cap_fd = memfd_create("stderr", 0);
-	cap_saved = dup(2);
-	REQUIRE(cap_fd >= 0 && cap_saved >= 0, "memfd/dup: %s", strerror(errno));
-	REQUIRE(dup2(cap_fd, 2) == 2, "dup2");
-}
-
-/* The captured text, malloc'd (the caller frees it). */
-static char *capture_end(void)
-{
-	off_t size;
-	char *text;
-	ssize_t n;
-
-	fflush(stderr);
-	REQUIRE(dup2(cap_saved, 2) == 2, "dup2 back");
-	close(cap_saved);
-	size = lseek(cap_fd, 0, SEEK_END);
-	text = malloc((size_t)(size > 0 ? size : 0) + 1);
-	REQUIRE(text != NULL, "malloc");
-	n = pread(cap_fd, text, (size_t)(size > 0 ? size : 0), 0);
-	close(cap_fd);
-	text[n > 0 ? n : 0] = '\0';
-	return text;
-}
 
 static const char *double_free_line(char *buf, size_t size, const char *pool, const char *call,
 				    const void *addr)
@@ -107,7 +75,6 @@ static void double_free_is_caught_whatever_order(void)
 			CHECK(strcmp(text, double_free_line(want, sizeof(want), "dfree", CALL_FREE,
 							    block)) == 0,
 			      "%s: stderr '%s', want '%s'", what, text, want);
-			free(text);
 		}
 		/* labyrinth_free_page too, and the block's last page. */
 		capture_start();
@@ -117,7 +84,6 @@ static void double_free_is_caught_whatever_order(void)
 		CHECK(strcmp(text, double_free_line(want, sizeof(want), "dfree", "labyrinth_free_page",
 						    block)) == 0,
 		      "labyrinth_free_page: stderr '%s', want '%s'", text, want);
-		free(text);
 		if (order) {
 			char *last = block + (((size_t)1 << order) - 1) * PAGE;
 
@@ -128,7 +94,6 @@ static void double_free_is_caught_whatever_order(void)
 			CHECK(strcmp(text, double_free_line(want, sizeof(want), "dfree", CALL_FREE,
 							    last)) == 0,
 			      "order %u tail page: stderr '%s', want '%s'", order, text, want);
-			free(text);
 		}
 		unchanged(&lab, &before, LAB_MAX_ORDER + 2 + (order ? 1 : 0), "after the double frees");
 	}
@@ -142,7 +107,7 @@ static void double_free_in_bulk_is_caught(void)
 	struct labyrinth_stats before, after;
 	void *pages[3];
 	char want[256];
-	char *text;
+	const char *text;
 	unsigned int n;
 
 	debug_pool(&lab, "dfree", PAGES);
@@ -157,7 +122,6 @@ static void double_free_in_bulk_is_caught(void)
 	CHECK_EQ(n, 2);
 	CHECK(strcmp(text, double_free_line(want, sizeof(want), "dfree", CALL_BULK, pages[0])) == 0,
 	      "stderr '%s', want '%s'", text, want);
-	free(text);
 	after = check_stats(&lab);
 	CHECK_EQ(after.frees, before.frees + 2);
 	CHECK_EQ(after.bad_frees, before.bad_frees + 1);
@@ -170,7 +134,6 @@ static void double_free_in_bulk_is_caught(void)
 	CHECK_EQ(n, 0);
 	CHECK(strcmp(text, double_free_line(want, sizeof(want), "dfree", CALL_BULK, pages[1])) == 0,
 	      "stderr '%s', want '%s'", text, want);
-	free(text);
 	unchanged(&lab, &before, 1, "free_bulk of a free page");
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
@@ -314,7 +277,6 @@ static void racing_double_free_is_always_caught(void)
 				CHECK(0, "log line '%s', want '%s'", got_sorted[i], want_sorted[i]);
 		CHECK_EQ(differ, 0);
 	}
-	free(text);
 
 	st = check_stats(&race_pool);
 	CHECK_EQ(st.bad_frees, total);

@@ -1,5 +1,5 @@
 /* Description: LAB_POOL_DEBUG allocation failures: each NULL (every gfp type, every allocation call, orders > 0, a reserve refused to NOWAIT) prints exactly one line "labyrinth: pool '<name>': <the call>: out of pages", none with LAB_GFP_NOWARN, none in a pool without LAB_POOL_DEBUG; errno ENOMEM and alloc_failed either way. */
-#include "check.h"
+#include "capture.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -10,33 +10,6 @@
 /* Every allocation call reports a failure under the name of the core call. */
 /* The report names the function the caller called. */
 #define OUT_OF_PAGES(call) "labyrinth: pool 'oop': " call ": out of pages\n"
-
-/* ---- stderr capture: fd 2 into a memfd, the text back ---- */
-
-static int cap_fd = -1, cap_saved = -1;
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	cap_fd = memfd_create("stderr", 0);
-	cap_saved = dup(2);
-	REQUIRE(cap_fd >= 0 && cap_saved >= 0, "memfd/dup: %s", strerror(errno));
-	REQUIRE(dup2(cap_fd, 2) == 2, "dup2");
-}
-
-static const char *capture_end(void)
-{
-	static char text[16 * 1024];
-	ssize_t n;
-
-	fflush(stderr);
-	REQUIRE(dup2(cap_saved, 2) == 2, "dup2 back");
-	close(cap_saved);
-	n = pread(cap_fd, text, sizeof(text) - 1, 0);
-	close(cap_fd);
-	text[n > 0 ? n : 0] = '\0';
-	return text;
-}
 
 static void make_pool(labyrinth_t *lab, unsigned int flags, size_t reserve)
 {

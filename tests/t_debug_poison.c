@@ -1,5 +1,5 @@
 /* Description: LAB_POOL_DEBUG poison: a write after free is reported on the page's next hand-out with its exact address (each written page of a block), by every allocation call, once; nothing is reported when nothing was written; LAB_GFP_ZERO still zeroes in a debug pool. */
-#include "check.h"
+#include "capture.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -12,34 +12,6 @@
  * The call each report names.  Every allocation entry point reports a
  * write after free under the name of the core call.
  */
-
-/* ---- stderr capture: fd 2 into a memfd, the text back ---- */
-
-static int cap_fd = -1, cap_saved = -1;
-
-static void capture_start(void)
-{
-	fflush(stderr);
-	cap_fd = memfd_create("stderr", 0);
-	cap_saved = dup(2);
-	REQUIRE(cap_fd >= 0 && cap_saved >= 0, "memfd/dup: %s", strerror(errno));
-	REQUIRE(dup2(cap_fd, 2) == 2, "dup2");
-}
-
-/* The captured text (static buffer, NUL-terminated). */
-static const char *capture_end(void)
-{
-	static char text[64 * 1024];
-	ssize_t n;
-
-	fflush(stderr);
-	REQUIRE(dup2(cap_saved, 2) == 2, "dup2 back");
-	close(cap_saved);
-	n = pread(cap_fd, text, sizeof(text) - 1, 0);
-	close(cap_fd);
-	text[n > 0 ? n : 0] = '\0';
-	return text;
-}
 
 /* The exact report for a write after free into the page at addr, found by call. */
 static const char *report(char *buf, size_t size, const char *pool, const char *call,
