@@ -42,8 +42,8 @@ void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, l
 	return hand_out(p, idx, order, gfp, call);
 }
 
-/* Everything but the common case: no slot yet, no cache, an empty cache
- * and store, a debug pool or a zeroed page. */
+/* Everything but the common case: no slot yet, a pool without caches (a
+ * debug pool too), an empty cache, a reserve or watch to judge. */
 static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, const char *call)
 {
 	struct lab_cache *c = lab_my_cache(p);

@@ -115,6 +115,11 @@
 #define NPAGES 4
 #define FULL 3              /* a word with all WBITS bits set */
 
+#ifndef PROBE
+#define PROBE 0             /* k > 0: assert that probe point k is never reached (to show it is) */
+#endif
+#define REACH(k) assert(PROBE != (k))
+
 #if BATCH != 1
 #error "the model's refill claims one page: BATCH must be 1"
 #endif
@@ -216,14 +221,18 @@ bool mbox_full;
 inline TAKE_COUNT(cnt_n, floor, alloc)
 {
 	if
-	:: nr_free >= floor + cnt_n ->
-		nr_free = nr_free - cnt_n;
-		promised = promised + cnt_n;
+	:: nr_free >= (floor) + (cnt_n) ->
+		nr_free = nr_free - (cnt_n);
+		promised = promised + (cnt_n);
 		if
 		:: alloc ->
-			avail = avail - cnt_n;
-			assert(gfp == ATOMIC || avail >= RESERVE)          /* P4 */
-		:: else -> transit = transit + cnt_n
+			avail = avail - (cnt_n);
+			assert(gfp == ATOMIC || avail >= RESERVE);         /* P4 */
+			if
+			:: avail < RESERVE -> REACH(9)      /* ATOMIC takes the reserve */
+			:: else
+			fi
+		:: else -> transit = transit + (cnt_n)
 		fi;
 		ok = 1
 	:: else -> ok = 0
@@ -255,11 +264,11 @@ inline CLAIM_ONE(dest)
  * its promise back. */
 inline RETURN_ADD(cnt_n, kind)
 {
-	nr_free = nr_free + cnt_n;
+	nr_free = nr_free + (cnt_n);
 	if
-	:: kind == 0 -> avail = avail + cnt_n
-	:: kind == 1 -> flushing = flushing + cnt_n
-	:: kind == 2 -> avail = avail + cnt_n; promised = promised - cnt_n
+	:: kind == 0 -> avail = avail + (cnt_n)
+	:: kind == 1 -> flushing = flushing + (cnt_n)
+	:: kind == 2 -> avail = avail + (cnt_n); promised = promised - (cnt_n)
 	fi
 }
 
@@ -374,7 +383,12 @@ inline phases()
 		 * lab_cache_enter (busy: LAB_NIL); n = lab_load_relaxed(&c->count) */
 		if
 		:: !slot_off[t] && !busy[t] -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
-		:: else -> ph = A_STORE
+		:: else ->
+			if
+			:: busy[t] -> REACH(1)      /* a handler inside its owner's cache operation */
+			:: else
+			fi;
+			ph = A_STORE
 		fi
 	:: ph == A_POP && !sh ->
 		if
@@ -406,7 +420,12 @@ inline phases()
 		:: nr_free + n >= FLOOR(gfp) + 1 ->
 			POP_TOP();
 			assert(gfp == ATOMIC || avail >= RESERVE)           /* P4 */
-		:: else -> idx = NONE                /* return LAB_NIL */
+		:: else ->
+			idx = NONE;                  /* return LAB_NIL */
+			if
+			:: gfp == NOWAIT && nr_free + n >= 1 -> REACH(6)  /* the reserve refuses NOWAIT */
+			:: else
+			fi
 		fi;
 		n = 0; ph = A_LEAVE; sh = 1
 	:: ph == A_LEAVE && (!sh || !split) ->
@@ -422,7 +441,7 @@ inline phases()
 		if
 		:: ok -> ph = A_CLAIM
 		:: !ok && gfp == KERNEL -> ph = A_GROW          /* lab_alloc_slow: take_or_grow */
-		:: !ok && gfp != KERNEL -> idx = NONE; ph = P_DONE   /* lab_alloc_slow: NULL, ENOMEM */
+		:: !ok && gfp != KERNEL -> idx = NONE; ph = P_DONE; REACH(7)   /* lab_alloc_slow: NULL, ENOMEM */
 		fi;
 		ok = 0; sh = 1
 	:: (ph == A_CLAIM || ph == A_SCLAIM) && !sh ->
@@ -446,6 +465,7 @@ inline phases()
 		ph = (ok -> A_SCLAIM : A_FUTEX); ok = 0; sh = 1
 	:: ph == A_FUTEX && !sh ->
 		(free_seq != seq);                  /* lab_os_futex_wait(&p->free_seq, seq, -1): sleeps until woken */
+		REACH(2);                           /* a KERNEL caller slept and was woken */
 		seq = 0; ph = A_SEQ; sh = 1
 	:: ph == A_WAITSUB && !sh ->
 		waiters--;                          /* lab_fetch_sub_seq_cst(&p->waiters, 1) */
@@ -461,8 +481,14 @@ inline phases()
 		:: !slot_off[t] && state[idx] == PS_HEAD0 ->
 			if
 			:: waiters == 0 && !busy[t] && cnt[t] < CAP ->
+				assert(waiters == 0);       /* P6: a free that sees a sleeper never caches its page */
 				n = cnt[t]; PUSH_TOP(); idx = 0; ph = P_DONE
-			:: else -> ph = F_SLOW
+			:: else ->
+				if
+				:: waiters > 0 -> REACH(8)  /* a free while a KERNEL caller sleeps */
+				:: else
+				fi;
+				ph = F_SLOW
 			fi;
 			sh = 1
 		:: else -> ph = F_SLOW
@@ -479,7 +505,7 @@ inline phases()
 		:: !slot_off[t] && waiters == 0 && !busy[t] ->
 			busy[t] = 1;
 			if
-			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR
+			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)   /* flush of a full cache */
 			:: else -> ph = F_PUSH
 			fi
 		:: else -> ph = F_OR                /* lab_store_give(p, &idx, 1) */
@@ -503,6 +529,7 @@ inline phases()
 		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
 		ph = (wk -> F_WAKE : P_DONE); wk = 0; sh = 1
 	:: ph == F_WAKE && !sh ->
+		REACH(3);                           /* a free to the store wakes a sleeper */
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = P_DONE; sh = 1
 
@@ -544,6 +571,7 @@ inline phases()
 		wk = 0; sh = 1
 
 	:: ph == L_WAKE && !sh ->
+		REACH(5);                           /* a flush wakes a sleeper */
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = ret; ret = 0; sh = 1
 
@@ -846,7 +874,7 @@ proctype thread1()
 #endif
 	atomic { mbox_full -> gfp = 0; m = mbox; mbox = NONE; mbox_full = 0 }
 	if
-	:: m != NONE -> idx = m; m = 0; free_page()     /* a page T0 allocated */
+	:: m != NONE -> REACH(10); idx = m; m = 0; free_page()     /* a page T0 allocated */
 	:: else -> m = 0
 	fi;
 	if
