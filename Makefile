@@ -50,6 +50,10 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 
+# The Promela model of the lock-free core, checked exhaustively with Spin.
+spin:
+	sh scripts/spin.sh
+
 install: build
 	cmake --install $(BUILD)
 

@@ -62,6 +62,39 @@ static inline void bk_put(void *page)
 	(void)labyrinth_free_page(&bk_pool, page);
 }
 
+/* Multi-page blocks, and the fragmentation report. */
+#define BK_HAS_ORDER 1
+#define BK_HAS_FRAG 1
+static inline void *bk_get_order(unsigned o)
+{
+	return labyrinth_alloc_pages(&bk_pool, LAB_GFP_ATOMIC, o);
+}
+
+static inline void bk_put_order(void *p, unsigned o)
+{
+	(void)labyrinth_free_pages(&bk_pool, p, o);
+}
+
+/* Free pages and the largest order still allocatable, now. */
+static void bk_frag(uint64_t *free_pages, unsigned *largest)
+{
+	struct labyrinth_stats st;
+	int o;
+
+	labyrinth_stats(&bk_pool, &st);
+	*free_pages = st.pages_free;
+	*largest = 0;
+	for (o = LAB_MAX_ORDER; o > 0; o--) {
+		void *b = labyrinth_alloc_pages(&bk_pool, LAB_GFP_ATOMIC, (unsigned)o);
+
+		if (b) {
+			labyrinth_free_pages(&bk_pool, b, (unsigned)o);
+			*largest = (unsigned)o;
+			return;
+		}
+	}
+}
+
 static inline unsigned bk_get_bulk(void **v, unsigned n)
 {
 	unsigned got = labyrinth_alloc_bulk(&bk_pool, LAB_GFP_ATOMIC, v, n);

@@ -18,3 +18,12 @@ static inline void *bk_get(void)
 	return p == MAP_FAILED ? NULL : p;
 }
 static inline void bk_put(void *page) { (void)munmap(page, BENCH_PAGE); }
+
+#define BK_HAS_ORDER 1
+static inline void *bk_get_order(unsigned o)
+{
+	void *p = mmap(NULL, BENCH_PAGE << o, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+static inline void bk_put_order(void *p, unsigned o) { (void)munmap(p, BENCH_PAGE << o); }

@@ -276,6 +276,108 @@ static void scen_bulk(void)
 	report_fails("bulk64");
 }
 
+/* ---------------------------------------------------- multi-page blocks */
+
+#ifndef BK_HAS_ORDER
+#define BK_HAS_ORDER 0
+static inline void *bk_get_order(unsigned o) { (void)o; return NULL; }
+static inline void bk_put_order(void *p, unsigned o) { (void)p; (void)o; }
+#endif
+
+static unsigned g_order;
+
+/* n alloc+touch+free pairs of blocks of 2^g_order pages */
+static uint64_t loop_order_pairs(uint64_t n)
+{
+	uint64_t ok = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		void *p = bk_get_order(g_order);
+		if (__builtin_expect(p == NULL, 0)) {
+			g_fails++;
+			continue;
+		}
+		touch(p, i);
+		escape(p);
+		bk_put_order(p, g_order);
+		ok++;
+	}
+	return ok;
+}
+
+/* order2 / order4: labyrinth_alloc_pages(order) next to aligned_alloc of
+ * the same size and alignment in the mallocs. */
+static void scen_order(const char *scen, unsigned order)
+{
+	uint64_t n;
+	double ns;
+
+	if (!BK_HAS_ORDER) {
+		skip(scen, "no multi-page blocks");
+		return;
+	}
+	g_order = order;
+	ns = timed(loop_order_pairs, 1024, &n);
+	if (!n)
+		die("order: no block could be allocated");
+	result(scen, "ns_per_pair", ns, "ns");
+	report_fails(scen);
+}
+
+#ifndef BK_HAS_FRAG
+#define BK_HAS_FRAG 0
+static void bk_frag(uint64_t *free_pages, unsigned *largest)
+{
+	*free_pages = 0;
+	*largest = 0;
+}
+#endif
+
+/*
+ * Fragmentation: a random workload of blocks of orders 0..4 keeps about
+ * half of the pool allocated for 200000 steps, then frees every other live
+ * block; reported: free pages and the largest order still allocatable.
+ */
+static void scen_frag(void)
+{
+	enum { LIVE = 4096 };
+	static struct { void *p; unsigned o; } live[LIVE];
+	uint64_t rng = 0x2545f4914f6cdd1dull, free_pages, used = 0;
+	unsigned n = 0, largest, i;
+
+	if (!BK_HAS_FRAG || !BK_HAS_ORDER) {
+		skip("frag", "no multi-page blocks");
+		return;
+	}
+	for (i = 0; i < 200000; i++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		if (n && ((rng & 1) || used * 2 > opt.pages || n == LIVE)) {
+			unsigned k = (unsigned)(rng >> 8) % n;
+			bk_put_order(live[k].p, live[k].o);
+			used -= 1u << live[k].o;
+			live[k] = live[--n];
+		} else {
+			unsigned o = (unsigned)(rng >> 16) % 5;
+			void *p = bk_get_order(o);
+			if (p) {
+				live[n].p = p;
+				live[n++].o = o;
+				used += 1u << o;
+			}
+		}
+	}
+	for (i = 0; i < n; i += 2) /* every other block back: holes everywhere */
+		bk_put_order(live[i].p, live[i].o);
+	bk_frag(&free_pages, &largest);
+	result("frag", "free_pages", (double)free_pages, "pages");
+	result("frag", "largest_order", (double)largest, "order");
+	for (i = 1; i < n; i += 2)
+		bk_put_order(live[i].p, live[i].o);
+	bk_frag(&free_pages, &largest);
+	result("frag", "largest_order_all_freed", (double)largest, "order");
+}
+
 /* ------------------------------------------------------- threaded scenarios */
 
 struct counter {
@@ -797,7 +899,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bench-%s [options]\n"
 		"  --scenario NAME   pair | batch256 | bulk64 | spsc | threads | latency |\n"
-		"                    latency-storm | faults | syscalls | all (default all)\n"
+		"                    latency-storm | faults | syscalls | order2 | order4 |\n"
+		"                    frag | all (default all)\n"
 		"  --rounds N        repeat each measurement N times in this process (1)\n"
 		"  --iters N         fixed operation count instead of --duration-ms\n"
 		"                    (latency: samples; faults/syscalls: pairs)\n"
@@ -915,6 +1018,9 @@ int main(int argc, char **argv)
 		RUN("latency", scen_latency(0));
 		RUN("latency-storm", scen_latency(1));
 		RUN("faults", scen_faults(0));
+		RUN("order2", scen_order("order2", 2));
+		RUN("order4", scen_order("order4", 4));
+		RUN("frag", scen_frag());
 		if (!strcmp(sc, "syscalls")) {
 			scen_faults(1);
 			known = 1;

@@ -40,6 +40,9 @@ SCENARIOS = [
     ("latency", []),
     ("latency-storm", []),
     ("faults", []),
+    ("order2", []),
+    ("order4", []),
+    ("frag", []),
 ]
 
 # rows of the table: (key, label, unit, better)   better: "low" | "high"
@@ -57,6 +60,11 @@ ROWS = [
     ("latency-storm.handler_p99_ns", "(6) storm: handler's own pair, p99", "ns", "low"),
     ("faults.minflt_per_M", "(7) page faults / M pairs", "faults", "low"),
     ("syscalls.per_M", "(7) system calls / M pairs", "calls", "low"),
+    ("order2.ns_per_pair", "(8) order-2 block (16 KiB) pair", "ns/pair", "low"),
+    ("order4.ns_per_pair", "(8) order-4 block (64 KiB) pair", "ns/pair", "low"),
+    ("frag.free_pages", "(9) after random blocks: free pages", "pages", "high"),
+    ("frag.largest_order", "(9) ... largest order allocatable", "order", "high"),
+    ("frag.largest_order_all_freed", "(9) ... once all freed", "order", "high"),
     ("threads1.pairs_per_s", "scaling: 1 thread", "pairs/s", "high"),
     ("threads2.pairs_per_s", "scaling: 2 threads", "pairs/s", "high"),
     ("threads4.pairs_per_s", "scaling: 4 threads", "pairs/s", "high"),
