@@ -7,6 +7,11 @@
 #   scripts/spin.sh                  the default: 3 threads + a signal handler
 #   scripts/spin.sh -DBLOCKS=1       more -D options go to spin (model macros,
 #                                    see the top of labyrinth.pml)
+#   scripts/spin.sh --probes         instead, show that the model is not vacuous:
+#                                    each probe point (REACH(k) in the model:
+#                                    a sleep, a wake-up, a handler finding its
+#                                    thread busy, a flush, the reserve refusing
+#                                    NOWAIT...) must be reachable
 #   PAN_CFLAGS=-DMA=160 scripts/spin.sh   extra flags for compiling pan
 #   SPIN_MEMLIM=3500 scripts/spin.sh      pan's memory bound in MB (default 3500)
 #
@@ -37,6 +42,22 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-spin.XXXXXX")
 cp "$model" "$work/"
 cd "$work"
 
+if [ "${1:-}" = --probes ]; then
+	shift
+	bad=0
+	for k in 1 2 3 4 5 6 7 8 9 10; do
+		spin "$@" -DPROBE=$k -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+		gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
+		if ./pan -m2000000 -w26 2>&1 | grep -q "assertion violated ($k!=$k)"; then
+			echo "spin.sh: probe $k reached"
+		else
+			echo "spin.sh: probe $k NOT reached"; bad=1
+		fi
+	done
+	rm -rf "$work"
+	exit $bad
+fi
+
 echo "spin.sh: $(spin -V)"
 echo "spin.sh: model $model, options: ${*:-(defaults)}"
 spin "$@" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
@@ -45,13 +66,14 @@ spin "$@" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
 # shellcheck disable=SC2086
 gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" ${PAN_CFLAGS:-} -o pan pan.c
 start=$(date +%s)
-./pan -m2000000 -w26 >pan.out 2>&1 || true
+./pan -n -m2000000 -w26 >pan.out 2>&1 || true
 end=$(date +%s)
 grep -v '^Depth=' pan.out
-echo "spin.sh: wall time $((end - start)) s, work directory $work"
+echo "spin.sh: search took $((end - start)) s"
 
 if grep -q 'errors: 0' pan.out && ! grep -q -e 'reached -DMEMLIM' -e 'max search depth too small' pan.out; then
 	echo "spin.sh: errors: 0 (exhaustive)"
+	rm -rf "$work"
 	exit 0
 fi
 if [ -f labyrinth.pml.trail ]; then

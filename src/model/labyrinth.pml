@@ -3,7 +3,14 @@
  * labyrinth.pml - a Promela model of labyrinth's lock-free core, for Spin.
  *
  *     scripts/spin.sh            (or by hand, in a scratch directory:)
- *     spin -a labyrinth.pml && cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m100000
+ *     spin -a labyrinth.pml && cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
+ *
+ * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, one core):
+ *     default (3 threads + handler, sleeper)    46.9 M states   ~50 s   2.5 GB
+ *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        14.2 M states   ~11 s   1.2 GB
+ *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1         9.6 M states    ~8 s   1.0 GB
+ *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate estimate):
+ *                                               needs ~6 GB with COLLAPSE
  *
  * What is modelled, each step named after the C it stands for:
  *
@@ -40,15 +47,20 @@
  * 0's proctype has `provided (!in_handler)`); the other threads go on.  It
  * allocates on thread 0's cache (lab_my_slot is thread 0's) and frees.
  *
- * Threads (3 by default):
- *   T0  allocates x and y (ATOMIC or NOWAIT, chosen by Spin), hands y to T1
- *       through a mailbox, frees x, exits (cache flushed).
- *   T1  allocates u (and u2 with FLUSH_ON_FULL), receives y and frees it
- *       (a cross-thread free), frees its own, exits.
+ * Callers (a pool of 4 pages in 2 words, reserve 1, caches of 2 pages
+ * refilled and flushed 1 page at a time):
+ *   T0  allocates x (NOWAIT) and y (ATOMIC), hands y to T1 through a
+ *       mailbox, frees x, exits (its cache is flushed).
+ *   T1  allocates u (NOWAIT; and u2 with FLUSH_ON_FULL), receives y and
+ *       frees it (a cross-thread free), frees its own, exits.
  *   T2  (SLEEPER) allocates one page with KERNEL, which may sleep, frees it;
- *       (BLOCKS) allocates an order-1 or order-2 block (ATOMIC or NOWAIT),
- *       frees it; exits.
- *   H   the signal handler on T0: allocates (ATOMIC or NOWAIT), frees.
+ *       (BLOCKS) allocates an order-1 or order-2 block (ATOMIC or NOWAIT,
+ *       Spin's choice), frees it; exits.
+ *   H   the signal handler on T0: allocates (ATOMIC), frees.
+ * With GFP_ALL=1 Spin picks ATOMIC or NOWAIT for every allocation.
+ * PROBE=k turns probe point REACH(k) into a failing assertion: `spin.sh
+ * --probes` uses it to show that the sleeps, wake-ups, busy handlers,
+ * flushes, reserve refusals, failures and cross-thread frees all happen.
  *
  * Properties, all checked in every reachable state or at the step named:
  *   P1 no page handed out twice: where[] records where each page is (store,
@@ -70,16 +82,28 @@
  *   P6 no lost wake-up: a KERNEL allocator that sleeps while pages come back
  *      must wake; it can only end if woken, so a lost wake-up is a P5 error
  *      (all other threads end and give all their pages back, so a page is
- *      always there for it eventually).
+ *      always there for it eventually).  And a free that sees a registered
+ *      sleeper never leaves its page in a cache (assertion in free_one).
  *   A legitimate free is never refused: release_state finds HEAD|order.
+ *
+ * Checked against mutants (each one caught): the handler not checking busy
+ * (P1/P2), the exit flush without slot-off and busy (P1), the cache gate
+ * without the reserve floor (P4), a free caching its page while a sleeper
+ * waits (P6), lab_return_count loading waiters before adding to nr_free
+ * (lost wake-up: invalid end state), take_or_sleep reading free_seq after
+ * its take (lost wake-up), a free adding to nr_free before setting its bit
+ * (P3).
  *
  * Not modelled: weak memory (Spin interleaves sequentially consistent
  * steps; the C code's orderings are argued in its comments), growth
  * (lab_pool_grow), wait timeouts, watches (eventfd), the debug pool's CAS on
  * the state byte, bulk calls, slot assignment (lab_cache_claim: every
  * thread starts with a slot), nested handlers, spurious weak-CAS failure
- * (a retry with the same value), the claim cursor (the search starts at a
- * word chosen by Spin, which covers every cursor value).
+ * (a retry with the same value), the claim cursor (the search picks any
+ * word with a set bit, which covers every cursor value and search order).
+ * The multi-word rollback in claim_words is in the model but cannot happen
+ * in it: the order-2 block is the whole pool, so the count gate leaves no
+ * concurrent claimer (a pool bigger than one block would be needed).
  */
 
 /* ---- configuration (spin -DNAME=value) ---------------------------------- */
@@ -696,6 +720,10 @@ inline claim_word_run()
 			if
 			:: ok -> idx = 0            /* return w * 64 */
 			:: else ->                  /* undo: while (i--) lab_fetch_or_release(&p->bits[w + i], ~0ull) */
+				if
+				:: i > 0 -> REACH(11)       /* a multi-word claim rolls back */
+				:: else
+				fi;
 				do
 				:: i == 0 -> break
 				:: else ->
@@ -760,7 +788,7 @@ inline alloc_block()
 			fi;
 			busy[t] = 0;                /* lab_cache_leave(c) */
 			if
-			:: cached > 0 -> block_take(FLOOR(gfp))
+			:: cached > 0 -> REACH(12); block_take(FLOOR(gfp))   /* the own cache merged, search again */
 			:: else
 			fi;
 			cached = 0; ok = 0
@@ -780,7 +808,11 @@ inline alloc_block()
 			:: else -> break
 			od;
 			i = 0;
-			state[idx] = (order == 1 -> PS_HEAD1 : PS_HEAD2)
+			state[idx] = (order == 1 -> PS_HEAD1 : PS_HEAD2);
+			if
+			:: order == 2 -> REACH(13)  /* the whole pool as one block */
+			:: else
+			fi
 		}
 	:: else                                     /* lab_alloc_slow: NULL for ATOMIC/NOWAIT */
 	fi
