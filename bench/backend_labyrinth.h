@@ -7,6 +7,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <labyrinth.h>
@@ -21,6 +22,11 @@ static int bk_init(size_t pages)
 	memset(&p, 0, sizeof(p));
 	p.name = "bench";
 	p.nr_pages = pages;
+	/* LAB_BENCH_DEBUG=1: what LAB_POOL_DEBUG costs (README, debug pools) */
+	if (getenv("LAB_BENCH_DEBUG") && *getenv("LAB_BENCH_DEBUG") == '1') {
+		p.flags |= LAB_POOL_DEBUG;
+		bk_note("LAB_POOL_DEBUG pool");
+	}
 	r = labyrinth_init(&bk_pool, &p);
 	if (r == -ENOMEM) {
 		/* over RLIMIT_MEMLOCK: raise the soft limit as far as allowed */
