@@ -100,7 +100,7 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 	if (idx == LAB_NIL && (c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
 		uint32_t cached = lab_load_relaxed(&c->count);
 
-		lab_cache_flush(p, c, cached);
+		lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
 		lab_cache_leave(c);
 		if (cached)
 			idx = lab_block_take(p, order, lab_floor(p, gfp));
@@ -254,7 +254,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 		return 0;
 	/* The shared store, which also wakes LAB_GFP_KERNEL sleepers. */
 	lab_count(p, frees, 1);
-	lab_store_give(p, &idx, 1);
+	lab_store_give(p, &idx, 1, true);
 	return 0;
 }
 
@@ -300,7 +300,7 @@ static void give_back(struct lab_pool *p, struct lab_cache *c, const uint32_t *i
 
 	if (cached < n) {
 		lab_count(p, frees, n - cached);
-		lab_store_give(p, idx + cached, n - cached);
+		lab_store_give(p, idx + cached, n - cached, true);
 	}
 }
 

@@ -119,7 +119,7 @@ uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor)
 		 * missed that a quiet pool would have given. */
 		if (raced)
 			lab_count(p, block_contended, 1);
-		lab_return_count(p, n);
+		lab_return_count(p, n, false); /* an allocation: no wake */
 		return LAB_NIL;
 	}
 	lab_took(p, before, n);

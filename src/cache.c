@@ -106,7 +106,7 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	c = lab_cache_at(p, slot);
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
-	lab_cache_flush(p, c, lab_load_relaxed(&c->count));
+	lab_cache_flush(p, c, lab_load_relaxed(&c->count), true);
 	lab_cache_leave(c);
 }
 
@@ -123,7 +123,10 @@ void lab_cache_fork_child(void)
 /* The cache is empty: move a batch in from the shared store (busy held). */
 LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 {
-	uint32_t got = lab_store_take_upto(p, p->cache_batch, c->pages);
+	/* While a LAB_GFP_KERNEL caller sleeps, take one page only: a batch
+	 * would keep the pages it waits for in this cache. */
+	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch;
+	uint32_t got = lab_store_take_upto(p, want, c->pages);
 
 	lab_store_relaxed(&c->refilled, c->refilled + got);
 	lab_store_relaxed(&c->count, got);
@@ -135,7 +138,8 @@ LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
  * leave are the ones most likely still in the CPU's caches for whoever
  * takes them next.
  */
-LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n)
+LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
+				  bool wake)
 {
 	uint32_t count = lab_load_relaxed(&c->count);
 
@@ -143,9 +147,13 @@ LAB_NOINLINE void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint3
 		n = count;
 	if (!n)
 		return;
-	lab_store_give(p, c->pages + count - n, n);
+	/* Out of the cache's count before they are in the store's: a
+	 * handler judging the reserve on store + cache never counts them
+	 * twice (busy keeps it off the pages themselves). */
 	lab_store_relaxed(&c->flushed, c->flushed + n);
 	lab_store_relaxed(&c->count, count - n);
+	lab_signal_fence();
+	lab_store_give(p, c->pages + count - n, n, wake);
 }
 
 /*

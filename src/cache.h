@@ -128,7 +128,7 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 			lab_cache_leave(c);
 			return false;
 		}
-		lab_cache_flush(p, c, p->cache_batch);
+		lab_cache_flush(p, c, p->cache_batch, true);
 		n = lab_load_relaxed(&c->count);
 	}
 	lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);

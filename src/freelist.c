@@ -45,11 +45,14 @@ bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *be
  * Add n pages (whose bits are set) to nr_free.  seq_cst pairs with
  * take_or_sleep() in wait.c: either this sees the sleeper's waiters
  * increment and wakes it, or the sleeper's next look sees these pages.
+ * wake is false on the allocation paths (an ATOMIC or NOWAIT caller makes
+ * no system call, a futex wake included); the sleeper, which sleeps in
+ * short slices, finds those pages at its next look.
  */
-void lab_return_count(struct lab_pool *p, uint32_t n)
+void lab_return_count(struct lab_pool *p, uint32_t n, bool wake)
 {
 	lab_fetch_add_seq_cst(&p->nr_free, n);
-	if (lab_unlikely(lab_load_seq_cst(&p->waiters)))
+	if (lab_unlikely(lab_load_seq_cst(&p->waiters)) && wake)
 		lab_wake_waiters(p);
 }
 
@@ -136,8 +139,9 @@ uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages)
 	return got;
 }
 
-/* Give n pages back: one fetch-or per run of pages in the same word. */
-void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n)
+/* Give n pages back: one fetch-or per run of pages in the same word;
+ * wake: may wake a LAB_GFP_KERNEL sleeper (not on allocation paths). */
+void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n, bool wake)
 {
 	uint32_t i = 0;
 
@@ -151,7 +155,7 @@ void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n)
 			mask |= 1ull << (pages[i] % 64);
 		lab_fetch_or_release(&p->bits[w], mask);
 	}
-	lab_return_count(p, n);
+	lab_return_count(p, n, wake);
 }
 
 /* Give back the n pages from first on (growth, multi-page blocks). */
@@ -166,5 +170,5 @@ void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n)
 		lab_fetch_or_release(&p->bits[i / 64], mask);
 		i += len;
 	}
-	lab_return_count(p, n);
+	lab_return_count(p, n, true);
 }

@@ -48,10 +48,11 @@
 
 #define LAB_DEFAULT_PAGES 1024u
 #define LAB_NIL 0xffffffffu          /* "no page" in a page index */
-#define LAB_MAX_PAGES 0xfffffff0u    /* page indexes are 32-bit */
+#define LAB_MAX_PAGES 0xfffffc00u    /* page indexes are 32-bit; whole blocks, no wrap */
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
 #define LAB_BLOCK_PAGES (1u << LAB_MAX_ORDER)  /* pages of a max-order block */
 #define LAB_MAX_WATCHES 8
+#define LAB_SLEEP_SLICE_MS 10 /* a LAB_GFP_KERNEL sleeper looks again at least this often */
 
 /*
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
@@ -225,11 +226,12 @@ static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
 LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
 				   uint32_t *pages);
 LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages);
-LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n);
+LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n,
+			       bool wake);
 LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n);
 LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
 			       uint32_t *before);
-LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n);
+LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n, bool wake);
 LAB_HIDDEN void lab_took(struct lab_pool *p, uint32_t before, uint32_t n);
 
 /* buddy.c: multi-page blocks */
@@ -246,7 +248,8 @@ LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t 
 LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
 LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
-LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n);
+LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
+				bool wake);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			       uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,

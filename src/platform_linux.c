@@ -187,11 +187,14 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 		return as_enomem(err);
 	}
 	if (sys_madvise(addr, len, MADV_DONTFORK) ||
-	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP)) ||
-	    (b->thp && sys_madvise(addr, len, MADV_HUGEPAGE))) {
+	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP))) {
 		err = neg_errno();
 		goto fail;
 	}
+	/* A request only: kernels without transparent huge pages refuse it,
+	 * and the memory is aligned and usable all the same. */
+	if (b->thp)
+		(void)sys_madvise(addr, len, MADV_HUGEPAGE);
 	err = lock_and_populate(b, addr, len);
 	if (err)
 		goto fail;

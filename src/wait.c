@@ -105,7 +105,12 @@ static bool take_or_sleep(struct lab_pool *p, unsigned int order, uint32_t *idx)
 			timeout = (long)(deadline - now);
 		}
 		lab_count(p, waits, 1);
-		lab_os_futex_wait(&p->free_seq, seq, timeout);
+		/* Frees wake sleepers; pages given back by a failed ATOMIC
+		 * or NOWAIT allocation do not (no system call there), so
+		 * sleep in slices and look again. */
+		lab_os_futex_wait(&p->free_seq, seq,
+				  timeout < 0 || timeout > LAB_SLEEP_SLICE_MS ? LAB_SLEEP_SLICE_MS :
+									     timeout);
 	}
 	lab_fetch_sub_seq_cst(&p->waiters, 1);
 	return got;
