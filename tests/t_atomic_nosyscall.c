@@ -42,6 +42,7 @@ enum first_call {
 	FIRST_DEBUG_POOL,     /* LAB_POOL_DEBUG: poison on free, check on alloc */
 	FIRST_ZEROED_POOL,    /* a never-initialised pool: EINVAL */
 	FIRST_WATCHED,        /* a pool with a watch: crossings write(2) the eventfd */
+	FIRST_WITH_SLEEPER,   /* a failed ATOMIC block while a KERNEL caller sleeps */
 	CONTROL_GETPID,       /* must be killed */
 	NR_CASES
 };
@@ -53,6 +54,7 @@ static const char *const case_name[NR_CASES] = {
 	"labyrinth_free_page (bad address)", "labyrinth_owns",
 	"alloc on an empty pool", "alloc/free on a LAB_POOL_DEBUG pool",
 	"calls on a zeroed labyrinth_t", "ATOMIC on a watched pool (eventfd write only)",
+	"failed ATOMIC block with a KERNEL caller asleep (no futex wake)",
 	"control: getpid()",
 };
 
@@ -62,6 +64,7 @@ struct box {
 	labyrinth_t *lab;    /* NPAGES pages, RESERVE reserve */
 	labyrinth_t *empty;  /* every page allocated by main */
 	labyrinth_t *debug;  /* LAB_POOL_DEBUG */
+	labyrinth_t *sleepy; /* every other page taken, a KERNEL caller asleep */
 	void *foreign[FOREIGN]; /* pages of lab allocated by main */
 };
 
@@ -158,6 +161,12 @@ static void first_call(struct box *b)
 		for (i = 0; i < NPAGES / 2; i++)
 			T((many[i] = labyrinth_void_alloc_page_gfp_atomic_exclusive(b->lab)) != NULL);
 		T(labyrinth_free_bulk(b->lab, many, NPAGES / 2) == NPAGES / 2);
+		break;
+	case FIRST_WITH_SLEEPER:
+		/* No order-1 block: the count is taken and given back, and
+		 * the sleeper must not be woken from here. */
+		errno = 0;
+		T(labyrinth_alloc_pages(b->sleepy, LAB_GFP_ATOMIC, 1) == NULL && errno == ENOMEM);
 		break;
 	case CONTROL_GETPID:
 		(void)syscall(SYS_getpid);
@@ -263,17 +272,54 @@ static void *sandboxed(void *arg)
 	return NULL;
 }
 
+static void *kernel_sleeper(void *arg)
+{
+	void *block = labyrinth_alloc_pages(arg, LAB_GFP_KERNEL, 1);
+
+	return block;
+}
+
+/* The sleepy pool: every other page taken, so no order-1 block is free,
+ * and a LAB_GFP_KERNEL caller asleep for one.  Returns its thread. */
+static pthread_t start_sleeper(labyrinth_t *sleepy, void **held)
+{
+	struct labyrinth_params ps = { .name = "sleepy", .nr_pages = 64, .wait_ms = -1 };
+	struct labyrinth_stats st = { 0 };
+	pthread_t t;
+	unsigned int i;
+
+	if (labyrinth_init(sleepy, &ps))
+		_exit(16);
+	for (i = 0; i < 64; i++)
+		if (!(held[i] = labyrinth_alloc_page(sleepy, LAB_GFP_ATOMIC)))
+			_exit(17);
+	for (i = 0; i < 64; i += 2)
+		labyrinth_free_page(sleepy, held[i]);
+	if (pthread_create(&t, NULL, kernel_sleeper, sleepy))
+		_exit(18);
+	for (i = 0; i < 5000 && !st.waits; i++) {
+		usleep(1000);
+		labyrinth_stats(sleepy, &st);
+	}
+	if (!st.waits)
+		_exit(19);
+	return t;
+}
+
 /* The child: pools first (system calls allowed), then the sandboxed thread. */
 static void child(enum first_call first, int fd)
 {
-	static labyrinth_t lab, empty, debug;
+	static labyrinth_t lab, empty, debug, sleepy;
+	static void *held[64];
+	pthread_t sleeper = 0;
+	void *block;
 	struct labyrinth_params pl = { .name = "nosyscall", .nr_pages = NPAGES,
 				       .reserve_pages = RESERVE };
 	struct labyrinth_params pe = { .name = "empty", .nr_pages = 4 };
 	struct labyrinth_params pd = { .name = "debug", .nr_pages = 8,
 				       .flags = LAB_POOL_DEBUG };
 	struct box b = { .first = first, .fd = fd, .lab = &lab, .empty = &empty,
-			 .debug = &debug };
+			 .debug = &debug, .sleepy = &sleepy };
 	pthread_t t;
 	unsigned int i;
 	uint64_t events = 0;
@@ -291,8 +337,18 @@ static void child(enum first_call first, int fd)
 			_exit(12);
 	if (first == FIRST_WATCHED && (wfd = labyrinth_watch(&lab, NPAGES / 2)) < 0)
 		_exit(14);
+	if (first == FIRST_WITH_SLEEPER)
+		sleeper = start_sleeper(&sleepy, held);
 	if (pthread_create(&t, NULL, sandboxed, &b) || pthread_join(t, NULL))
 		_exit(13);
+	if (first == FIRST_WITH_SLEEPER) {
+		/* A free does wake it: the odd pages complete order-1 blocks
+		 * (with a sleeper about, frees skip this thread's cache). */
+		for (i = 1; i < 64; i += 2)
+			labyrinth_free_page(&sleepy, held[i]);
+		if (pthread_join(sleeper, &block) || !block)
+			_exit(20);
+	}
 	/* The watched case must really have crossed its mark. */
 	if (wfd >= 0 && (read(wfd, &events, sizeof(events)) != sizeof(events) || !events))
 		_exit(15);
