@@ -126,7 +126,7 @@ LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 	/* While a LAB_GFP_KERNEL caller sleeps, take one page only: a batch
 	 * would keep the pages it waits for in this cache. */
 	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch;
-	uint32_t got = lab_store_take_upto(p, want, c->pages);
+	uint32_t got = lab_store_take_upto(p, want, c->pages, &c->cursor);
 
 	lab_store_relaxed(&c->refilled, c->refilled + got);
 	lab_store_relaxed(&c->count, got);

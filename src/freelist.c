@@ -69,14 +69,17 @@ void lab_took(struct lab_pool *p, uint32_t before, uint32_t n)
 }
 
 /*
- * Claim n promised pages' bits into pages[], searching from the cursor.
+ * Claim n promised pages' bits into pages[], searching from *cursor (the
+ * pool's, or a cache's own: threads refilling from different words keep
+ * their pages, and so the state bytes they write, in different cache
+ * lines).
  * The indexes are read off a word while its new value is computed, so one
  * pass over the lowest set bits does both; a failed CAS simply redoes it.
  */
-static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
+static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages, uint32_t *cursor)
 {
 	uint32_t words = (lab_load_acquire(&p->nr_total) + 63) / 64;
-	uint32_t w = lab_load_relaxed(&p->cursor), got = 0;
+	uint32_t w = lab_load_relaxed(cursor), got = 0;
 
 	if (w >= words)
 		w = 0;
@@ -103,7 +106,7 @@ static void claim_pages(struct lab_pool *p, uint32_t n, uint32_t *pages)
 			w = 0;
 		}
 	}
-	lab_store_relaxed(&p->cursor, w);
+	lab_store_relaxed(cursor, w);
 }
 
 /*
@@ -117,7 +120,7 @@ uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t
 
 	if (!lab_take_count(p, n, floor, &before))
 		return 0;
-	claim_pages(p, n, pages);
+	claim_pages(p, n, pages, &p->cursor);
 	lab_took(p, before, n);
 	return n;
 }
@@ -126,7 +129,7 @@ uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t
  * Move up to n pages into a cache's pages[]: not an allocation (the pages
  * stay free, counted in the cache), so no floor and no bookkeeping.
  */
-uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages)
+uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages, uint32_t *cursor)
 {
 	uint32_t old = lab_load_relaxed(&p->nr_free), got;
 
@@ -135,7 +138,7 @@ uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages)
 		if (!got)
 			return 0;
 	} while (!lab_cas_weak_acquire(&p->nr_free, &old, old - got));
-	claim_pages(p, got, pages);
+	claim_pages(p, got, pages, cursor);
 	return got;
 }
 

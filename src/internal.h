@@ -58,7 +58,7 @@
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
- * and moves a batch of a sixteenth of that (at least 8 pages) to or from
+ * and moves a batch of an eighth of that (at least 8 pages) to or from
  * the shared store at a time.
  */
 #define LAB_CACHE_THREADS 256
@@ -112,6 +112,8 @@ struct lab_cache {
 	uint64_t refilled;          /* pages moved in from the store */
 	uint64_t flushed;           /* pages moved out to the store */
 	uint64_t reserve_allocs;
+	uint32_t cursor;            /* bitmap word where this cache's refills look */
+	uint32_t pad;
 	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
 };
 
@@ -225,7 +227,8 @@ static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
 /* freelist.c: the shared lock-free store of free pages (a bitmap) */
 LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
 				   uint32_t *pages);
-LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages);
+LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages,
+					uint32_t *cursor);
 LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n,
 			       bool wake);
 LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n);

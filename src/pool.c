@@ -159,9 +159,10 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	/* Bits for whole max-order blocks: a block never straddles the end. */
 	uint32_t words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
 	size_t bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
-	size_t state_off = bits_off + (size_t)words * sizeof(uint64_t);
+	/* Aligned: the 64 pages of a bitmap word have one state line. */
+	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride;
+	uint32_t cap, stride, slot;
 	size_t len;
 	struct lab_pool *p;
 	void *mem;
@@ -181,10 +182,15 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->caches = cap ? (unsigned char *)mem + caches_off : (unsigned char *)&p->no_cache;
 	p->cache_cap = cap;
 	p->cache_stride = stride;
-	/* Small batches keep a refill's cost (the worst case of a get) low;
-	 * a cache moves a sixteenth of itself, at least 8 pages (half of a
-	 * tiny one). */
-	p->cache_batch = cap / 16 >= 8 ? cap / 16 : cap / 2 < 8 ? cap / 2 : 8;
+	/* Each thread's refills start in a different part of the bitmap. */
+	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
+		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
+			(uint32_t)(((uint64_t)slot * 0x9e3779b1u) % ((g->nr_pages + 63) / 64));
+	/* A batch is an eighth of the cache, at least 8 pages (half of a
+	 * tiny cache): small enough to keep a refill (the worst case of a
+	 * get) short, large enough that a producer and a consumer on two
+	 * CPUs meet on the shared words once per batch. */
+	p->cache_batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
 	*out = p;
 	return 0;
 }
