@@ -39,7 +39,7 @@ extern "C" {
 #define LAB_API __attribute__((visibility("default")))
 
 #define LAB_VERSION_MAJOR 0
-#define LAB_VERSION_MINOR 1
+#define LAB_VERSION_MINOR 2
 #define LAB_VERSION_PATCH 0
 
 /* Page sizes, in bytes. */
@@ -143,6 +143,19 @@ LAB_API int labyrinth_dump(labyrinth_t *lab, FILE *out);
 #endif
 LAB_API int labyrinth_check(labyrinth_t *lab);
 LAB_API int labyrinth_watch(labyrinth_t *lab, size_t low_pages);
+
+/*
+ * The pool's pages as one contiguous range, for registering it with the
+ * kernel (AF_XDP UMEM, io_uring registered buffers, VFIO DMA maps): *base
+ * is page 0, *len = pages_total * page_size now (it grows with
+ * LAB_GFP_KERNEL growth; *base never moves).  Every page the pool hands out
+ * is base + k * page_size.  -EINVAL for an invalid pool or a NULL pointer.
+ */
+LAB_API int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len);
+
+/* "MAJOR.MINOR.PATCH" of the library in use: equal to the LAB_VERSION_*
+ * macros of the header it was built with. */
+LAB_API const char *labyrinth_version(void);
 
 #ifdef __cplusplus
 }

@@ -337,3 +337,22 @@ int labyrinth_owns(const labyrinth_t *lab, const void *addr)
 	b = (uintptr_t)p->base;
 	return a >= b && ((a - b) >> p->page_shift) < lab_load_acquire(&p->nr_total);
 }
+
+int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len)
+{
+	const struct lab_pool *p = lab_pool_of(lab);
+
+	if (!p || !base || !len)
+		return -LAB_EINVAL;
+	*base = p->base;
+	*len = (size_t)lab_load_acquire(&p->nr_total) << p->page_shift;
+	return 0;
+}
+
+#define LAB_STRINGIFY(x) #x
+#define LAB_VERSION_STRING(a, b, c) LAB_STRINGIFY(a) "." LAB_STRINGIFY(b) "." LAB_STRINGIFY(c)
+
+const char *labyrinth_version(void)
+{
+	return LAB_VERSION_STRING(LAB_VERSION_MAJOR, LAB_VERSION_MINOR, LAB_VERSION_PATCH);
+}
