@@ -25,9 +25,13 @@
 #ifndef LABYRINTH_H
 #define LABYRINTH_H
 
+#ifdef __KERNEL__ /* labyrinth.ko: kernel callers include this header too */
+#include <linux/types.h>
+#else
 #include <stddef.h>
 #include <stdint.h>
-#ifndef LAB_FREESTANDING_CORE /* the library core needs no stdio */
+#endif
+#if !defined(LAB_FREESTANDING_CORE) && !defined(__KERNEL__) /* the core needs no stdio */
 #include <stdio.h>
 #endif
 
@@ -138,10 +142,12 @@ LAB_API void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab);
 LAB_API size_t labyrinth_page_size(const labyrinth_t *lab); /* 0 for an invalid pool */
 LAB_API int labyrinth_owns(const labyrinth_t *lab, const void *addr);
 LAB_API int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st);
-#ifndef LAB_FREESTANDING_CORE
+#if !defined(LAB_FREESTANDING_CORE) && !defined(__KERNEL__) /* kernel: debugfs */
 LAB_API int labyrinth_dump(labyrinth_t *lab, FILE *out);
 #endif
 LAB_API int labyrinth_check(labyrinth_t *lab);
+/* Not in the kernel module (its callers see neither): watch and region. */
+#if !defined(__KERNEL__) || defined(LAB_FREESTANDING_CORE)
 LAB_API int labyrinth_watch(labyrinth_t *lab, size_t low_pages);
 
 /*
@@ -152,6 +158,7 @@ LAB_API int labyrinth_watch(labyrinth_t *lab, size_t low_pages);
  * is base + k * page_size.  -EINVAL for an invalid pool or a NULL pointer.
  */
 LAB_API int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len);
+#endif
 
 /* "MAJOR.MINOR.PATCH" of the library in use: equal to the LAB_VERSION_*
  * macros of the header it was built with. */

@@ -46,10 +46,15 @@ void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, l
  * debug pool too), an empty cache, a reserve or watch to judge. */
 static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, const char *call)
 {
-	struct lab_cache *c = lab_my_cache(p);
+	struct lab_cache *c;
 	uint32_t idx;
+	bool popped;
 
-	if (c && lab_cache_pop(p, c, gfp, true, &idx))
+	lab_pin();
+	c = lab_my_cache(p);
+	popped = c && lab_cache_pop(p, c, gfp, true, &idx);
+	lab_unpin();
+	if (popped)
 		return hand_out(p, idx, 0, gfp, call);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
@@ -71,17 +76,21 @@ static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gf
 static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
 							      lab_gfp_t gfp, const char *call)
 {
-	int32_t slot = lab_my_slot;
+	int32_t slot;
 	uint32_t idx;
+	bool popped;
 
+	lab_pin();
+	slot = lab_my_slot;
 	/* A pool without caches (a debug pool too) has a forever busy one. */
-	if (lab_likely(slot >= 0)) {
-		if (lab_likely(lab_cache_pop(p, lab_cache_at(p, slot), gfp, false, &idx))) {
-			if (lab_unlikely(gfp & LAB_GFP_ZERO))
-				return hand_out_page(p, idx, gfp, call);
-			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
-			return lab_page_addr(p, idx);
-		}
+	popped = lab_likely(slot >= 0) &&
+		 lab_likely(lab_cache_pop(p, lab_cache_at(p, slot), gfp, false, &idx));
+	lab_unpin();
+	if (lab_likely(popped)) {
+		if (lab_unlikely(gfp & LAB_GFP_ZERO))
+			return hand_out_page(p, idx, gfp, call);
+		lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+		return lab_page_addr(p, idx);
 	}
 	return alloc_one_slow(p, gfp, call);
 }
@@ -95,13 +104,16 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 				      const char *call)
 {
 	struct lab_cache *c;
-	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp));
+	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp)), cached = 0;
 
-	if (idx == LAB_NIL && (c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
-		uint32_t cached = lab_load_relaxed(&c->count);
-
-		lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
-		lab_cache_leave(c);
+	if (idx == LAB_NIL) {
+		lab_pin();
+		if ((c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
+			cached = lab_load_relaxed(&c->count);
+			lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
+			lab_cache_leave(c);
+		}
+		lab_unpin();
 		if (cached)
 			idx = lab_block_take(p, order, lab_floor(p, gfp));
 	}
@@ -154,10 +166,13 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 	}
 	/* This thread's cache first, then whole batches from the shared
 	 * store: one count CAS and one stack CAS per batch. */
-	c = lab_my_cache(p);
 	while (done < n) {
 		got = n - done < BULK_BATCH ? n - done : BULK_BATCH;
-		if (c && (i = lab_cache_pop_bulk(p, c, gfp, idx, got)) != 0) {
+		lab_pin();
+		c = lab_my_cache(p);
+		i = c ? lab_cache_pop_bulk(p, c, gfp, idx, got) : 0;
+		lab_unpin();
+		if (i) {
 			got = i;
 		} else if (lab_store_take(p, got, lab_floor(p, gfp), idx)) {
 			lab_count(p, allocs, got);
@@ -236,6 +251,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 {
 	struct lab_cache *c;
 	uint32_t idx;
+	bool pushed;
 	int err;
 
 	if (!addr)
@@ -249,8 +265,11 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 		lab_store_give_range(p, idx, 1u << order);
 		return 0;
 	}
+	lab_pin();
 	c = lab_my_cache(p);
-	if (c && lab_cache_push(p, c, idx, true))
+	pushed = c && lab_cache_push(p, c, idx, true);
+	lab_unpin();
+	if (pushed)
 		return 0;
 	/* The shared store, which also wakes LAB_GFP_KERNEL sleepers. */
 	lab_count(p, frees, 1);
@@ -268,17 +287,22 @@ static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uintptr_t off;
-	int32_t slot = lab_my_slot;
+	int32_t slot;
 	uint32_t idx;
+	bool pushed;
 
 	if (lab_unlikely(!p))
 		return -LAB_EINVAL;
 	off = (uintptr_t)addr - (uintptr_t)p->base;
 	idx = (uint32_t)(off >> p->page_shift);
-	if (lab_likely(!order && !(off & p->page_mask) &&
-		       (off >> p->page_shift) < lab_load_acquire(&p->nr_total) && slot >= 0 &&
-		       lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
-		       lab_cache_push(p, lab_cache_at(p, slot), idx, false)))
+	lab_pin();
+	slot = lab_my_slot;
+	pushed = lab_likely(!order && !(off & p->page_mask) &&
+			    (off >> p->page_shift) < lab_load_acquire(&p->nr_total) && slot >= 0 &&
+			    lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
+			    lab_cache_push(p, lab_cache_at(p, slot), idx, false));
+	lab_unpin();
+	if (lab_likely(pushed))
 		return 0;
 	return free_slow(p, addr, order, call);
 }
@@ -294,9 +318,15 @@ int labyrinth_free_page(labyrinth_t *lab, void *addr)
 }
 
 /* Give n checked pages back: as many as fit into the cache, the rest as one chain. */
-static void give_back(struct lab_pool *p, struct lab_cache *c, const uint32_t *idx, uint32_t n)
+static void give_back(struct lab_pool *p, const uint32_t *idx, uint32_t n)
 {
-	uint32_t cached = c ? lab_cache_push_bulk(p, c, idx, n) : 0;
+	struct lab_cache *c;
+	uint32_t cached;
+
+	lab_pin();
+	c = lab_my_cache(p);
+	cached = c ? lab_cache_push_bulk(p, c, idx, n) : 0;
+	lab_unpin();
 
 	if (cached < n) {
 		lab_count(p, frees, n - cached);
@@ -308,7 +338,6 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t idx[BULK_BATCH];
-	struct lab_cache *c;
 	unsigned int i, batched = 0, freed = 0;
 	int err;
 
@@ -316,7 +345,6 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 		lab_os_set_errno(LAB_EINVAL);
 		return 0;
 	}
-	c = lab_my_cache(p);
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
 			continue;
@@ -326,11 +354,11 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 			continue;
 		}
 		if (++batched == BULK_BATCH) {
-			give_back(p, c, idx, batched);
+			give_back(p, idx, batched);
 			freed += batched;
 			batched = 0;
 		}
 	}
-	give_back(p, c, idx, batched);
+	give_back(p, idx, batched);
 	return freed + batched;
 }

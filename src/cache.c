@@ -13,9 +13,11 @@
  */
 #include "cache.h"
 
+#ifndef LAB_HOST_CPU_SLOTS
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
+#endif
 static int hook_state; /* 0 not asked yet, 1 the thread-exit hook works, -1 not */
 
 /* Whether threads can have slots: the platform can return a thread's
@@ -53,6 +55,23 @@ int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap, uint3
 	return 0;
 }
 
+#ifdef LAB_HOST_CPU_SLOTS
+/* CPU slots exist from the start: nothing to claim, no thread exits, no fork. */
+struct lab_cache *lab_cache_claim(struct lab_pool *p)
+{
+	(void)p;
+	return NULL;
+}
+
+void lab_thread_exit(uintptr_t hook_value)
+{
+	(void)hook_value;
+}
+
+void lab_cache_fork_child(void)
+{
+}
+#else
 static int32_t claim_slot(void)
 {
 	unsigned int w;
@@ -119,6 +138,7 @@ void lab_cache_fork_child(void)
 	for (w = 0; w < LAB_CACHE_THREADS / 64; w++)
 		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
 }
+#endif /* LAB_HOST_CPU_SLOTS */
 
 /* The cache is empty: move a batch in from the shared store (busy held). */
 LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)

@@ -38,15 +38,31 @@
 #define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */
 #define LAB_SLOT_OFF  (-3) /* no cache for this thread (none free, or exiting) */
 
-/* This thread's cache slot, the same index in every pool. */
+#ifdef LAB_HOST_CPU_SLOTS
+/*
+ * The host's cache slots are its CPUs (the kernel, platform.h): the slot is
+ * the CPU the caller runs on, and lab_pin() keeps the caller there (no
+ * migration, no preemption) until lab_unpin().  Every use of a cache lies
+ * between the two.  An interrupt on that CPU is the analogue of a signal
+ * handler on a thread: it nests, so the busy argument below covers it.
+ */
+#define lab_my_slot lab_os_cpu_slot()
+#define lab_pin()   lab_os_cpu_pin()
+#define lab_unpin() lab_os_cpu_unpin()
+#else
+/* This thread's cache slot, the same index in every pool.  A thread never
+ * changes slot under its own feet: pinning is nothing. */
 extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+#define lab_pin()   ((void)0)
+#define lab_unpin() ((void)0)
+#endif
 
 static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t slot)
 {
 	return (struct lab_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
 }
 
-/* This thread's cache in p, or NULL when it has none. */
+/* This thread's cache in p, or NULL when it has none (pinned callers only). */
 static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;

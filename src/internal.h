@@ -20,7 +20,7 @@
 #include "platform.h"
 
 #define LAB_HIDDEN __attribute__((visibility("hidden")))
-#define LAB_NOINLINE __attribute__((noinline))
+#define LAB_NOINLINE __attribute__((__noinline__)) /* the kernel #defines noinline */
 #define LAB_CACHELINE 64
 
 /* Linux errno values (the platform checks they match the host's). */

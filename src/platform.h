@@ -96,6 +96,20 @@ int lab_os_thread_hook_init(void);
 void lab_os_thread_hook_set(uintptr_t value);
 void lab_thread_exit(uintptr_t value);
 
+#ifdef LAB_HOST_CPU_SLOTS
+/*
+ * Hosts whose cache slots are CPUs (the kernel, platform_kernel.c) define
+ * LAB_HOST_CPU_SLOTS.  lab_os_cpu_pin() keeps the caller on its CPU (it
+ * disables preemption: no lock, so any context may call it, nested too)
+ * until lab_os_cpu_unpin(); in between, lab_os_cpu_slot() is that CPU's
+ * slot, or a negative value (no cache) for a CPU past LAB_CACHE_THREADS.
+ * Hosts without it give each thread a slot (cache.h keeps it in TLS).
+ */
+void lab_os_cpu_pin(void);
+void lab_os_cpu_unpin(void);
+int32_t lab_os_cpu_slot(void);
+#endif
+
 /* Size of the host's base page (for touching secret memory). */
 size_t lab_os_base_page_size(void);
 

@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * selftest.c - labyrinth_selftest.ko: the kernel form of the test suite,
+ * printed as KTAP.  Loaded after labyrinth.ko by scripts/test-kernel.sh.
+ *
+ * Exclusivity is checked by an ownership word in each page: a page is
+ * "free" (MARK_FREE in its first word) while the pool has it; whoever gets
+ * it claims the word with a compare-and-swap, so a page handed to two
+ * owners at once fails the second claim, deterministically.  The owner
+ * writes MARK_FREE back just before it frees the page.
+ */
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timer.h>
+#include <linux/vmalloc.h>
+
+#include "labyrinth.h"
+#include "ktap.h"
+
+#define MARK_FREE 0x6c61622d66726565ull /* "lab-free" */
+#define WORDS (PAGE_SIZE / sizeof(u64))
+
+static atomic_t errors = ATOMIC_INIT(0);
+
+static void error(const char *what, const void *page)
+{
+	if (atomic_inc_return(&errors) <= 5)
+		printk(KERN_INFO "# %s: page %px\n", what, page);
+}
+
+/* Claim a page just allocated: it must be free, nobody else may own it. */
+static bool own(void *page, u64 id)
+{
+	u64 *w = page;
+
+	if (cmpxchg64(&w[0], MARK_FREE, id) != MARK_FREE) {
+		error("page handed out while owned", page);
+		return false;
+	}
+	w[1] = ~id;
+	w[WORDS - 1] = id;
+	return true;
+}
+
+/* Check an owned page's stamp, mark it free and give it back. */
+static void release(labyrinth_t *lab, void *page)
+{
+	u64 *w = page;
+	u64 id = READ_ONCE(w[0]);
+
+	if (id == MARK_FREE || w[1] != ~id || w[WORDS - 1] != id)
+		error("stamp of an owned page changed", page);
+	WRITE_ONCE(w[0], MARK_FREE);
+	if (labyrinth_free_page(lab, page))
+		error("free of an owned page failed", page);
+}
+
+/* Take every page of a fresh pool on this CPU and mark it free. */
+static int prime(labyrinth_t *lab, unsigned int n)
+{
+	void **pages = vmalloc(n * sizeof(void *));
+	unsigned int i, got;
+
+	if (!pages)
+		return -1;
+	preempt_disable(); /* one CPU: its cache is the only one */
+	for (got = 0; got < n; got++) {
+		pages[got] = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+		if (!pages[got])
+			break;
+		*(u64 *)pages[got] = MARK_FREE;
+	}
+	for (i = 0; i < got; i++)
+		labyrinth_free_page(lab, pages[i]);
+	preempt_enable();
+	vfree(pages);
+	return got == n ? 0 : -1;
+}
+
+static u32 xorshift(u32 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/*
+ * One step of a stress worker, in any context: allocate, claim, swap into
+ * a shared slot, and check and free whatever was there (another context's
+ * page, so frees cross CPUs and contexts).
+ */
+struct stress {
+	labyrinth_t *lab;
+	void **slots;
+	unsigned int nr_slots;
+	bool stop;
+	atomic_t ops[4];
+	atomic_t failed;
+};
+
+static void stress_step(struct stress *s, u32 *seed, u64 id, int ctx)
+{
+	u32 r = xorshift(seed);
+	lab_gfp_t gfp = (r & 1) ? LAB_GFP_ATOMIC : LAB_GFP_NOWAIT;
+	void *page = labyrinth_alloc_page(s->lab, gfp), *old;
+
+	if (!page) {
+		atomic_inc(&s->failed);
+		return;
+	}
+	if (!own(page, id))
+		return;
+	old = xchg(&s->slots[(r >> 8) % s->nr_slots], page);
+	if (old)
+		release(s->lab, old);
+	atomic_inc(&s->ops[ctx]);
+}
+
+static void stress_drain(struct stress *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr_slots; i++) {
+		void *old = xchg(&s->slots[i], NULL);
+
+		if (old)
+			release(s->lab, old);
+	}
+}
+
+struct worker {
+	struct stress *s;
+	struct completion done;
+	unsigned int cpu;
+	unsigned long deadline;
+	int ctx;
+};
+
+static int worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	u32 seed = 2463534242u + w->cpu * 7919;
+	u64 id = 0x1000 + w->cpu;
+	unsigned int n = 0;
+
+	while (time_before(jiffies, w->deadline)) {
+		stress_step(w->s, &seed, id, w->ctx);
+		/* Now and then a bulk round trip, and the scheduler. */
+		if (++n % 64 == 0) {
+			void *pages[8];
+			unsigned int i, got = labyrinth_alloc_bulk(w->s->lab, LAB_GFP_NOWAIT,
+								    pages, 8);
+
+			for (i = 0; i < got; i++)
+				if (own(pages[i], id))
+					WRITE_ONCE(*(u64 *)pages[i], MARK_FREE);
+			if (labyrinth_free_bulk(w->s->lab, pages, got) != got)
+				error("bulk free refused pages", pages[0]);
+			cond_resched();
+		}
+	}
+	complete(&w->done);
+	return 0;
+}
+
+static struct task_struct *start_worker(struct worker *w, struct stress *s, unsigned int cpu,
+					unsigned long deadline, int ctx)
+{
+	struct task_struct *t;
+
+	w->s = s;
+	w->cpu = cpu;
+	w->deadline = deadline;
+	w->ctx = ctx;
+	init_completion(&w->done);
+	t = kthread_create(worker_fn, w, "lab-stress/%u", cpu);
+	if (IS_ERR(t))
+		return t;
+	kthread_bind(t, cpu);
+	wake_up_process(t);
+	return t;
+}
+
+static int pool_idle(labyrinth_t *lab)
+{
+	struct labyrinth_stats st;
+
+	EXPECT(labyrinth_stats(lab, &st) == 0);
+	EXPECT(st.pages_inuse == 0);
+	EXPECT(st.pages_free == st.pages_total);
+	EXPECT(st.allocs == st.frees);
+	EXPECT(labyrinth_check(lab) == 0);
+	return 0;
+}
+
+/* ---- the cases ---- */
+
+static int t_lifecycle(void)
+{
+	struct labyrinth_params pr = { .name = "kt-life", .nr_pages = 256 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void *page;
+
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC) == NULL);
+	EXPECT(labyrinth_stats(&lab, &st) == -EINVAL);
+	EXPECT(labyrinth_destroy(&lab) == -EINVAL);
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(labyrinth_init(&lab, &pr) == -EBUSY);
+	EXPECT(labyrinth_page_size(&lab) == PAGE_SIZE);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.pages_total == 256 && st.pages_free == 256);
+	page = labyrinth_void_alloc_page_gfp_atomic_exclusive(&lab);
+	EXPECT(page && labyrinth_owns(&lab, page) == 1);
+	EXPECT(labyrinth_owns(&lab, &lab) == 0);
+	memset(page, 0x5a, PAGE_SIZE);
+	EXPECT(labyrinth_free_page(&lab, page) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == -EINVAL);
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_KERNEL) == NULL);
+	EXPECT(labyrinth_free_page(&lab, page) == -EINVAL);
+	EXPECT(labyrinth_owns(&lab, page) == 0);
+	EXPECT(strcmp(labyrinth_version(), "0.2.0") == 0);
+	return 0;
+}
+
+static int t_init_bad_params(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params pr = { .nr_pages = 64 };
+
+	EXPECT(labyrinth_init(NULL, &pr) == -EINVAL);
+	pr.page_size = 8192;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	pr.page_size = 0;
+	pr.reserve_pages = 64;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	pr.reserve_pages = 0;
+	pr.max_pages = 32;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	pr.max_pages = 0;
+	pr.flags = 0x8000;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	pr.flags = LAB_POOL_SECRET | LAB_POOL_HUGETLB;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	/* No memfd_secret or hugetlbfs behind a kernel pool: refused, not faked. */
+	pr.flags = LAB_POOL_SECRET;
+	EXPECT(labyrinth_init(&lab, &pr) == -EOPNOTSUPP);
+	pr.flags = LAB_POOL_HUGETLB;
+	EXPECT(labyrinth_init(&lab, &pr) == -EOPNOTSUPP);
+	/* Nothing happened to lab. */
+	EXPECT(lab.lab_private_magic == 0 && lab.lab_private_core == NULL);
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC) == NULL);
+	return 0;
+}
+
+static int t_alloc_bad_args(void)
+{
+	struct labyrinth_params pr = { .name = "kt-args", .nr_pages = 64 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER + 1) == NULL);
+	EXPECT(labyrinth_alloc_page(&lab, 0) == NULL);
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC | LAB_GFP_NOWAIT) == NULL);
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC | 0x8000) == NULL);
+	EXPECT(labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, NULL, 4) == 0);
+	EXPECT(labyrinth_stats(&lab, &st) == 0);
+	EXPECT(st.allocs == 0 && st.alloc_failed == 0 && st.pages_free == 64);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* Every bad free of SPEC's table: the error, the count, the pool unchanged. */
+static int t_bad_frees(void)
+{
+	struct labyrinth_params pr = { .name = "kt-badfree", .nr_pages = 64 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void *page, *block, *outside = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	int ret = -1;
+
+	if (!outside || labyrinth_init(&lab, &pr))
+		goto out;
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	block = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 2);
+	if (!page || !block)
+		goto out;
+	if (labyrinth_free_page(&lab, NULL) != 0 ||
+	    labyrinth_free_page(&lab, outside) != -EINVAL ||
+	    labyrinth_free_page(&lab, (char *)page + 8) != -EINVAL ||
+	    labyrinth_free_pages(&lab, page, 1) != -EINVAL ||            /* wrong order */
+	    labyrinth_free_page(&lab, (char *)block + PAGE_SIZE) != -EINVAL || /* a tail */
+	    labyrinth_free_pages(&lab, block, 0) != -EINVAL)
+		goto out;
+	if (labyrinth_stats(&lab, &st) || st.bad_frees != 5 || st.pages_inuse != 5)
+		goto out;
+	if (labyrinth_free_page(&lab, page) || labyrinth_free_pages(&lab, block, 2))
+		goto out;
+	if (labyrinth_free_page(&lab, page) != -EALREADY ||
+	    labyrinth_free_pages(&lab, page, 3) != -EALREADY ||          /* any order */
+	    labyrinth_free_pages(&lab, block, 2) != -EALREADY)
+		goto out;
+	if (labyrinth_stats(&lab, &st) || st.bad_frees != 8 || st.pages_inuse != 0 ||
+	    st.frees != 2 || labyrinth_check(&lab))
+		goto out;
+	ret = labyrinth_destroy(&lab);
+out:
+	if (ret)
+		printk(KERN_INFO "# a bad free was not refused as SPEC says\n");
+	kfree(outside);
+	return ret;
+}
+
+/* kthreads on every CPU allocate, stamp, check and free across CPUs. */
+static int t_exclusive_all_cpus(void)
+{
+	struct labyrinth_params pr = { .name = "kt-excl", .nr_pages = 4096 };
+	static struct worker workers[NR_CPUS > 64 ? 64 : NR_CPUS];
+	static void *slots[256];
+	struct stress s = { .slots = slots, .nr_slots = ARRAY_SIZE(slots) };
+	labyrinth_t lab = { 0 };
+	unsigned long deadline = jiffies + HZ;
+	unsigned int cpu, n = 0, i;
+
+	atomic_set(&errors, 0);
+	s.lab = &lab;
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(prime(&lab, 4096) == 0);
+	for_each_online_cpu(cpu) {
+		if (n == ARRAY_SIZE(workers))
+			break;
+		EXPECT(!IS_ERR(start_worker(&workers[n], &s, cpu, deadline, 0)));
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		wait_for_completion(&workers[i].done);
+	stress_drain(&s);
+	printk(KERN_INFO "# %u threads, %d steps, %d failed allocations\n", n,
+	       atomic_read(&s.ops[0]), atomic_read(&s.failed));
+	EXPECT(atomic_read(&errors) == 0);
+	EXPECT(atomic_read(&s.ops[0]) > 0);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/*
+ * A timer (softirq) and a hard-interrupt hrtimer allocate and free on CPU 0
+ * while kthreads on CPU 0 and the others do the same on the same pool: the
+ * interrupts land in the middle of the kthread's cache operations.
+ */
+static struct stress irq_s;
+static struct hrtimer irq_hrt;
+static struct timer_list irq_timer;
+static u32 hard_seed = 88172645u, soft_seed = 521288629u;
+
+static enum hrtimer_restart irq_hard_fn(struct hrtimer *t)
+{
+	if (READ_ONCE(irq_s.stop))
+		return HRTIMER_NORESTART;
+	if (!in_hardirq())
+		error("hrtimer not in hard interrupt", NULL);
+	stress_step(&irq_s, &hard_seed, 0x2000, 1);
+	stress_step(&irq_s, &hard_seed, 0x2001, 1);
+	hrtimer_forward_now(t, ns_to_ktime(200 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static void irq_soft_fn(struct timer_list *t)
+{
+	int i;
+
+	if (READ_ONCE(irq_s.stop))
+		return;
+	for (i = 0; i < 8; i++)
+		stress_step(&irq_s, &soft_seed, 0x3000, 2);
+	mod_timer(t, jiffies + 1);
+}
+
+static int irq_starter(void *arg)
+{
+	hrtimer_start(&irq_hrt, ns_to_ktime(200 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	irq_timer.expires = jiffies + 1;
+	add_timer_on(&irq_timer, 0);
+	complete(arg);
+	return 0;
+}
+
+static int t_irq_contexts(void)
+{
+	struct labyrinth_params pr = { .name = "kt-irq", .nr_pages = 2048 };
+	static struct worker workers[2];
+	static void *slots[32];
+	DECLARE_COMPLETION_ONSTACK(started);
+	labyrinth_t lab = { 0 };
+	struct task_struct *t;
+	unsigned long deadline;
+	unsigned int i, n = 0;
+
+	atomic_set(&errors, 0);
+	memset(&irq_s, 0, sizeof(irq_s));
+	irq_s.lab = &lab;
+	irq_s.slots = slots;
+	irq_s.nr_slots = ARRAY_SIZE(slots);
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(prime(&lab, 2048) == 0);
+	hrtimer_init(&irq_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	irq_hrt.function = irq_hard_fn;
+	timer_setup(&irq_timer, irq_soft_fn, TIMER_PINNED);
+	t = kthread_create(irq_starter, &started, "lab-irq-start");
+	EXPECT(!IS_ERR(t));
+	kthread_bind(t, 0);
+	wake_up_process(t);
+	wait_for_completion(&started);
+	deadline = jiffies + HZ;
+	EXPECT(!IS_ERR(start_worker(&workers[n++], &irq_s, 0, deadline, 0)));
+	if (num_online_cpus() > 1)
+		EXPECT(!IS_ERR(start_worker(&workers[n++], &irq_s, cpumask_last(cpu_online_mask),
+					    deadline, 3)));
+	for (i = 0; i < n; i++)
+		wait_for_completion(&workers[i].done);
+	WRITE_ONCE(irq_s.stop, true);
+	hrtimer_cancel(&irq_hrt);
+	del_timer_sync(&irq_timer);
+	stress_drain(&irq_s);
+	printk(KERN_INFO "# steps: cpu0 kthread %d, hardirq %d, softirq %d, other cpu %d\n",
+	       atomic_read(&irq_s.ops[0]), atomic_read(&irq_s.ops[1]),
+	       atomic_read(&irq_s.ops[2]), atomic_read(&irq_s.ops[3]));
+	EXPECT(atomic_read(&errors) == 0);
+	EXPECT(atomic_read(&irq_s.ops[0]) > 0);
+	EXPECT(atomic_read(&irq_s.ops[1]) > 0);
+	EXPECT(atomic_read(&irq_s.ops[2]) > 0);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* 64 pages, reserve 8: on one CPU exactly 56 NOWAIT, then 8 ATOMIC, twice. */
+static int t_reserve(void)
+{
+	struct labyrinth_params pr = { .name = "kt-reserve", .nr_pages = 64, .reserve_pages = 8 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void *pages[64];
+	int round, nowait, atomic, i, bad = 0;
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	for (round = 0; round < 2; round++) {
+		preempt_disable(); /* exact per CPU */
+		for (nowait = 0; nowait < 64; nowait++)
+			if (!(pages[nowait] = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT)))
+				break;
+		for (atomic = nowait; atomic < 64; atomic++)
+			if (!(pages[atomic] = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC)))
+				break;
+		bad |= labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC) != NULL;
+		for (i = 0; i < atomic; i++)
+			bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+		preempt_enable();
+		printk(KERN_INFO "# round %d: %d NOWAIT, %d ATOMIC\n", round, nowait,
+		       atomic - nowait);
+		EXPECT(!bad && nowait == 56 && atomic == 64);
+	}
+	/* A block may not dip into the reserve either. */
+	preempt_disable();
+	for (i = 0; i < 28; i++)
+		if (!(pages[i] = labyrinth_alloc_pages(&lab, LAB_GFP_NOWAIT, 1)))
+			break;
+	bad |= labyrinth_alloc_pages(&lab, LAB_GFP_NOWAIT, 1) != NULL;
+	nowait = i;
+	for (i = 0; i < nowait; i++)
+		bad |= labyrinth_free_pages(&lab, pages[i], 1) != 0;
+	preempt_enable();
+	EXPECT(!bad && nowait == 28);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.reserve_allocs == 16);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* Blocks of every order; freeing every page makes the largest whole again. */
+static int t_blocks(void)
+{
+	struct labyrinth_params pr = { .name = "kt-blocks", .nr_pages = 2048 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void **pages = vmalloc(2048 * sizeof(void *)), *a, *b;
+	unsigned int o, i, got;
+	int bad = 0;
+
+	EXPECT(pages && labyrinth_init(&lab, &pr) == 0);
+	for (o = 0; o <= LAB_MAX_ORDER; o++) {
+		char *blk = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, o);
+
+		EXPECT(blk != NULL);
+		EXPECT(labyrinth_owns(&lab, blk + (PAGE_SIZE << o) - 1) == 1);
+		memset(blk, (int)o, PAGE_SIZE << o);
+		if (o)
+			EXPECT(labyrinth_free_pages(&lab, blk, o - 1) == -EINVAL);
+		EXPECT(labyrinth_free_pages(&lab, blk, o) == 0);
+	}
+	preempt_disable(); /* the caller's cache is this CPU's */
+	for (got = 0; got < 2048; got++)
+		if (!(pages[got] = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC)))
+			break;
+	bad |= labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 0) != NULL;
+	for (i = 0; i < got; i += 2)   /* every other page first: no merging */
+		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+	bad |= labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 1) != NULL;
+	for (i = 1; i < got; i += 2)
+		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+	a = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
+	b = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
+	preempt_enable();
+	EXPECT(!bad && got == 2048 && a && b && a != b);
+	EXPECT(labyrinth_free_pages(&lab, a, LAB_MAX_ORDER) == 0);
+	EXPECT(labyrinth_free_pages(&lab, b, LAB_MAX_ORDER) == 0);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.free_blocks[LAB_MAX_ORDER] == 2);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	vfree(pages);
+	return 0;
+}
+
+/* LAB_GFP_KERNEL grows the pool up to max_pages, then fails (wait_ms 0). */
+static int t_kernel_growth(void)
+{
+	struct labyrinth_params pr = { .name = "kt-grow", .nr_pages = 64, .max_pages = 64 + 1024 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void **pages = vmalloc(1088 * sizeof(void *));
+	unsigned int got, i;
+	int bad = 0;
+
+	EXPECT(pages && labyrinth_init(&lab, &pr) == 0);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.pages_total == 64);
+	for (got = 0; got < 1088; got++)
+		if (!(pages[got] = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL)))
+			break;
+	EXPECT(got == 1088);
+	for (i = 0; i < got; i++)
+		memset(pages[i], 0xee, PAGE_SIZE); /* every grown page is backed */
+	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_KERNEL) == NULL);
+	EXPECT(labyrinth_stats(&lab, &st) == 0);
+	EXPECT(st.pages_total == 1088 && st.grows >= 1 && st.alloc_failed == 1);
+	for (i = 0; i < got; i++)
+		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+	EXPECT(!bad && pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	vfree(pages);
+	return 0;
+}
+
+/* A LAB_GFP_KERNEL caller sleeps; a hard interrupt's free wakes it. */
+static labyrinth_t wait_lab;
+static void *wait_page;
+static struct hrtimer wait_hrt;
+static atomic_t wait_freed;
+
+static enum hrtimer_restart wait_hard_fn(struct hrtimer *t)
+{
+	if (labyrinth_free_page(&wait_lab, wait_page) == 0 && in_hardirq())
+		atomic_inc(&wait_freed);
+	return HRTIMER_NORESTART;
+}
+
+static int t_kernel_wait(void)
+{
+	struct labyrinth_params pr = { .name = "kt-wait", .nr_pages = 64, .wait_ms = 10000 };
+	struct labyrinth_stats st;
+	void *pages[64], *got;
+	int i, bad = 0;
+
+	memset(&wait_lab, 0, sizeof(wait_lab));
+	EXPECT(labyrinth_init(&wait_lab, &pr) == 0);
+	for (i = 0; i < 64; i++)
+		bad |= !(pages[i] = labyrinth_alloc_page(&wait_lab, LAB_GFP_ATOMIC));
+	EXPECT(!bad);
+	wait_page = pages[17];
+	atomic_set(&wait_freed, 0);
+	hrtimer_init(&wait_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	wait_hrt.function = wait_hard_fn;
+	hrtimer_start(&wait_hrt, ms_to_ktime(100), HRTIMER_MODE_REL_HARD);
+	got = labyrinth_alloc_page(&wait_lab, LAB_GFP_KERNEL);
+	hrtimer_cancel(&wait_hrt);
+	EXPECT(atomic_read(&wait_freed) == 1);
+	EXPECT(got == wait_page);
+	EXPECT(labyrinth_stats(&wait_lab, &st) == 0 && st.waits >= 1 && st.alloc_failed == 0);
+	for (i = 0; i < 64; i++)
+		bad |= labyrinth_free_page(&wait_lab, pages[i]) != 0;
+	EXPECT(!bad && pool_idle(&wait_lab) == 0);
+	EXPECT(labyrinth_destroy(&wait_lab) == 0);
+	return 0;
+}
+
+/* With nothing freed, the wait ends after wait_ms with NULL. */
+static int t_kernel_wait_timeout(void)
+{
+	struct labyrinth_params pr = { .name = "kt-timeout", .nr_pages = 16, .wait_ms = 50 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void *pages[16];
+	int i, bad = 0;
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	for (i = 0; i < 16; i++)
+		bad |= !(pages[i] = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL));
+	EXPECT(!bad && labyrinth_alloc_page(&lab, LAB_GFP_KERNEL) == NULL);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.waits >= 1 && st.alloc_failed == 1);
+	for (i = 0; i < 16; i++)
+		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+	EXPECT(!bad && labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* After a mix of calls the counters add up. */
+static int t_stats_add_up(void)
+{
+	struct labyrinth_params pr = { .name = "kt-stats", .nr_pages = 1024 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	void *one[100], *blk[5], *bulk[40];
+	u64 free_pages = 0;
+	int i, bad = 0;
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	for (i = 0; i < 100; i++)
+		bad |= !(one[i] = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT));
+	for (i = 0; i < 5; i++)
+		bad |= !(blk[i] = labyrinth_alloc_pages(&lab, LAB_GFP_NOWAIT, 2));
+	for (i = 0; i < 30; i++)
+		bad |= labyrinth_free_page(&lab, one[i]) != 0;
+	bad |= labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, bulk, 40) != 40;
+	bad |= labyrinth_free_bulk(&lab, bulk, 20) != 20;
+	bad |= labyrinth_free_page(&lab, one[0]) != -EALREADY;
+	EXPECT(!bad);
+	EXPECT(labyrinth_stats(&lab, &st) == 0);
+	EXPECT(st.pages_total == 1024 && st.pages_free + st.pages_inuse == st.pages_total);
+	EXPECT(st.pages_inuse == 70 + 20 + 20);
+	EXPECT(st.allocs == 100 + 5 + 40 && st.frees == 30 + 20 && st.bad_frees == 1);
+	for (i = 0; i <= LAB_MAX_ORDER; i++)
+		free_pages += st.free_blocks[i] << i;
+	EXPECT(free_pages == st.pages_free);
+	EXPECT(labyrinth_check(&lab) == 0);
+	for (i = 30; i < 100; i++)
+		bad |= labyrinth_free_page(&lab, one[i]) != 0;
+	for (i = 0; i < 5; i++)
+		bad |= labyrinth_free_pages(&lab, blk[i], 2) != 0;
+	bad |= labyrinth_free_bulk(&lab, bulk + 20, 20) != 20;
+	EXPECT(!bad && pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* Destroy with pages out: -EBUSY, pool intact and usable. */
+static int t_destroy_busy(void)
+{
+	struct labyrinth_params pr = { .name = "kt-busy", .nr_pages = 64 };
+	labyrinth_t lab = { 0 };
+	void *a, *b;
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	a = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 3);
+	EXPECT(a != NULL);
+	EXPECT(labyrinth_destroy(&lab) == -EBUSY);
+	b = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	EXPECT(b != NULL);
+	EXPECT(labyrinth_free_pages(&lab, a, 3) == 0);
+	EXPECT(labyrinth_destroy(&lab) == -EBUSY);
+	EXPECT(labyrinth_free_page(&lab, b) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* LAB_GFP_ZERO pages carry nothing from their previous owner. */
+static int t_gfp_zero(void)
+{
+	struct labyrinth_params pr = { .name = "kt-zero", .nr_pages = 64 };
+	labyrinth_t lab = { 0 };
+	unsigned char *p, *q;
+	size_t i;
+	int bad = 0;
+
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	preempt_disable(); /* the page comes back from this CPU's cache */
+	p = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	if (p) {
+		memset(p, 0xa5, PAGE_SIZE);
+		bad |= labyrinth_free_page(&lab, p) != 0;
+	}
+	q = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC | LAB_GFP_ZERO);
+	preempt_enable();
+	EXPECT(p && q == p && !bad);
+	for (i = 0; i < PAGE_SIZE; i++)
+		bad |= q[i] != 0;
+	EXPECT(!bad);
+	EXPECT(labyrinth_free_page(&lab, q) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/* /sys/kernel/debug/labyrinth/<pool>/stats holds the dump. */
+static int t_debugfs_stats(void)
+{
+	struct labyrinth_params pr = { .name = "kt-debugfs", .nr_pages = 128 };
+	labyrinth_t lab = { 0 };
+	char *buf = kzalloc(4096, GFP_KERNEL);
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n = -1;
+	void *page;
+
+	EXPECT(buf && labyrinth_init(&lab, &pr) == 0);
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	f = filp_open("/sys/kernel/debug/labyrinth/kt-debugfs/stats", O_RDONLY, 0);
+	if (!IS_ERR(f)) {
+		n = kernel_read(f, buf, 4095, &pos);
+		filp_close(f, NULL);
+	}
+	EXPECT(n > 0);
+	printk(KERN_INFO "# %.*s", (int)strcspn(buf, "\n") + 1, buf);
+	EXPECT(strstr(buf, "pool kt-debugfs: page size 4K") != NULL);
+	EXPECT(strstr(buf, "pages total 128 free 127 inuse 1") != NULL);
+	EXPECT(labyrinth_free_page(&lab, page) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	f = filp_open("/sys/kernel/debug/labyrinth/kt-debugfs/stats", O_RDONLY, 0);
+	EXPECT(IS_ERR(f)); /* gone with the pool */
+	kfree(buf);
+	return 0;
+}
+
+static const struct ktap_case cases[] = {
+	{ "lifecycle", t_lifecycle },
+	{ "init_bad_params", t_init_bad_params },
+	{ "alloc_bad_args", t_alloc_bad_args },
+	{ "bad_frees", t_bad_frees },
+	{ "exclusive_kthreads_all_cpus", t_exclusive_all_cpus },
+	{ "hardirq_softirq_process_same_cpu", t_irq_contexts },
+	{ "reserve_exact_per_cpu", t_reserve },
+	{ "blocks_every_order_and_merging", t_blocks },
+	{ "gfp_kernel_growth", t_kernel_growth },
+	{ "gfp_kernel_wait_woken_by_hardirq_free", t_kernel_wait },
+	{ "gfp_kernel_wait_timeout", t_kernel_wait_timeout },
+	{ "stats_add_up", t_stats_add_up },
+	{ "destroy_busy", t_destroy_busy },
+	{ "gfp_zero", t_gfp_zero },
+	{ "debugfs_stats", t_debugfs_stats },
+};
+
+static int __init selftest_init(void)
+{
+	ktap_run(cases, ARRAY_SIZE(cases));
+	return 0;
+}
+
+static void __exit selftest_exit(void)
+{
+}
+
+module_init(selftest_init);
+module_exit(selftest_exit);
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("labyrinth self-test (KTAP)");

@@ -1,0 +1,117 @@
+#!/bin/sh
+# make test-kernel: build labyrinth.ko and its test modules for Debian 12's
+# standard kernel and its PREEMPT_RT flavour, boot each under qemu (TCG)
+# with a busybox initramfs that loads them, and fail on any "not ok", a
+# missing or short KTAP plan, a panic, a warning or a time-out.
+#
+#   sh scripts/test-kernel.sh [--check]   --check: exit 0 if everything
+#                                         needed is installed, else 1
+# The kernel images come from the archive (apt-get download, dpkg-deb -x:
+# never installed, /boot untouched) into LAB_KERNEL_CACHE (build-kernel/).
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${LAB_KERNEL_CACHE:-$here/build-kernel}
+timeout_s=${LAB_KERNEL_TIMEOUT:-300}
+flavours=${LAB_KERNEL_FLAVOURS:-"amd64 rt-amd64"}
+pkgs="linux-headers-amd64 linux-headers-rt-amd64 qemu-system-x86 busybox-static cpio"
+
+if [ "${1:-}" = --check ]; then
+	for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || exit 1; done
+	exit 0
+fi
+sh "$here/scripts/install-deps.sh" $pkgs
+
+# The ABI of the installed headers (e.g. 6.1.0-57) and its exact version:
+# images and modules must match them.
+dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
+abi=$(echo "$dep" | sed -n 's/^linux-headers-\([0-9.]*-[0-9]*\)-amd64.*/\1/p')
+kver=$(echo "$dep" | sed -n 's/.*(= \(.*\)).*/\1/p')
+[ -n "$abi" ] || { echo "test-kernel: cannot read the headers' ABI from '$dep'" >&2; exit 1; }
+mkdir -p "$cache/debs"
+fail=0
+
+for fl in $flavours; do
+	name=$abi-$fl
+	img=$cache/img-$name
+	if [ ! -f "$img/boot/vmlinuz-$name" ]; then
+		echo "== test-kernel: fetching linux-image-$name $kver"
+		(cd "$cache/debs" && { apt-get download "linux-image-$name=$kver" 2>/dev/null ||
+			apt-get download "linux-image-$name"; })
+		rm -rf "$img" && mkdir -p "$img"
+		dpkg-deb --fsys-tarfile "$cache/debs"/linux-image-"$name"_*.deb |
+			tar -x -C "$img" --wildcards "./boot/vmlinuz-$name" \
+				"./lib/modules/$name/kernel/drivers/misc/pvpanic/*"
+	fi
+
+	echo "== test-kernel: building the modules for $name"
+	mod=$cache/mod-$name
+	make -s -C "$here/kernel" KDIR="/usr/src/linux-headers-$name" MODDIR="$mod" >"$cache/build-$name.log" 2>&1 ||
+		{ cat "$cache/build-$name.log"; exit 1; }
+	if grep -q 'warning:' "$cache/build-$name.log"; then
+		cat "$cache/build-$name.log"
+		echo "test-kernel: compiler warnings building for $name" >&2
+		exit 1
+	fi
+
+	# The initramfs: busybox, the modules, an init that loads them in order.
+	root=$cache/initramfs-$name
+	rm -rf "$root" && mkdir -p "$root/bin" "$root/m" "$root/proc" "$root/sys" "$root/dev"
+	cp /bin/busybox "$root/bin/busybox"
+	for a in sh mount insmod poweroff cat echo; do ln -s busybox "$root/bin/$a"; done
+	cp "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic.ko" \
+	   "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic-pci.ko" \
+	   "$mod/labyrinth.ko" "$mod/labyrinth_selftest.ko" "$mod/labyrinth_nic.ko" "$root/m/"
+	cat >"$root/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
+# pvpanic first: without it qemu would exit 0 on a panic too.
+insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvpanic"
+insmod /m/labyrinth.ko
+insmod /m/labyrinth_selftest.ko
+insmod /m/labyrinth_nic.ko
+echo "labyrinth-test: done"
+poweroff -f
+EOF
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet) >"$cache/initramfs-$name.cpio"
+
+	append="console=ttyS0 panic_on_warn=1 oops=panic panic=-1"
+	[ "$fl" = amd64 ] && append="$append preempt=full" # PREEMPT_DYNAMIC: voluntary by default
+	log=$cache/console-$name.log
+	echo "== test-kernel: booting $name under qemu (TCG, 2 CPUs)"
+	rc=0
+	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 512 -smp 2 -nographic -no-reboot \
+		-net none -device pvpanic-pci -action panic=exit-failure \
+		-kernel "$img/boot/vmlinuz-$name" -initrd "$cache/initramfs-$name.cpio" \
+		-append "$append" </dev/null >"$log" 2>&1 || rc=$?
+	# The console, without carriage returns and printk time stamps.
+	sed -e 's/\r$//' -e 's/^\[ *[0-9.]*\] //' "$log" >"$log.txt"
+	grep -E '^(KTAP|1\.\.|ok |not ok |# )' "$log.txt" || true
+	why=""
+	[ "$rc" = 124 ] && why="$why time-out after ${timeout_s}s;"
+	[ "$rc" != 0 ] && [ "$rc" != 124 ] && why="$why qemu exited $rc (a panic with pvpanic);"
+	grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection' "$log.txt" &&
+		why="$why the kernel complained;"
+	grep -q 'labyrinth-test: no pvpanic' "$log.txt" && why="$why pvpanic did not load;"
+	grep -q '^labyrinth-test: done' "$log.txt" || why="$why init did not finish;"
+	# Two KTAP documents (selftest, fake NIC), each with its plan and that
+	# many results, all ok.
+	awk '
+		/^KTAP version 1$/ { if (docs && got != plan) bad = 1; docs++; plan = -1; got = 0; next }
+		/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
+		/^ok [0-9]+ / { got++; next }
+		/^not ok [0-9]+ / { got++; bad = 1; next }
+		END { if (docs && got != plan) bad = 1; if (docs != 2) bad = 1; exit bad }
+	' "$log.txt" || why="$why KTAP: a case not ok, or a plan missing or short;"
+	if [ -n "$why" ]; then
+		echo "test-kernel: $name FAILED:$why (console: $log)" >&2
+		tail -n 40 "$log.txt" >&2
+		fail=1
+	else
+		echo "test-kernel: $name: every case ok"
+	fi
+done
+exit $fail
