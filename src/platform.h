@@ -21,6 +21,7 @@ enum lab_backing_kind {
 	LAB_BACKING_ANON,    /* private anonymous memory, page_size aligned */
 	LAB_BACKING_HUGETLB, /* private hugetlbfs pages of size unit */
 	LAB_BACKING_SECRET,  /* memfd_secret(2), mapped shared */
+	LAB_BACKING_VMALLOC, /* the kernel's vmalloc() (platform_kernel.c) */
 };
 
 struct lab_backing {

@@ -62,12 +62,42 @@ static void emit_seq(void *ctx, const char *s, size_t n)
 	seq_write(ctx, s, n);
 }
 
+/*
+ * The file is created "unsafe" (debugfs hands our fops to the open file,
+ * so kernel_read() works through read_iter); the pool may be destroyed
+ * while the file is open, so each read dumps only a pool still listed,
+ * under the lock that destroy takes to unlist it.
+ */
 static int stats_show(struct seq_file *m, void *unused)
 {
-	lab_dump(m->private, emit_seq, m);
-	return 0;
+	struct lab_pool *p = m->private;
+	struct debug_dir *d;
+	int err = -ENODEV;
+
+	mutex_lock(&debug_lock);
+	list_for_each_entry(d, &debug_dirs, node) {
+		if (d->pool == p && lab_pool_of(p->owner) == p) {
+			lab_dump(p, emit_seq, m);
+			err = 0;
+			break;
+		}
+	}
+	mutex_unlock(&debug_lock);
+	return err;
 }
-DEFINE_SHOW_ATTRIBUTE(stats);
+
+static int stats_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, stats_show, inode->i_private);
+}
+
+static const struct file_operations stats_fops = {
+	.owner = THIS_MODULE,
+	.open = stats_open,
+	.read_iter = seq_read_iter,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
 
 /* A directory named after the pool; "<name>.N" when that name is taken. */
 static void debug_add(struct lab_pool *p)
@@ -89,7 +119,7 @@ static void debug_add(struct lab_pool *p)
 	}
 	d->pool = p;
 	d->dir = debugfs_create_dir(name, debug_root);
-	debugfs_create_file("stats", 0444, d->dir, p, &stats_fops);
+	debugfs_create_file_unsafe("stats", 0444, d->dir, p, &stats_fops);
 	list_add(&d->node, &debug_dirs);
 	mutex_unlock(&debug_lock);
 }
@@ -125,7 +155,7 @@ int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int fl
 		return -EOPNOTSUPP;
 	if (page_size > LAB_PAGE_2M)
 		return -EOPNOTSUPP; /* 1 GiB pages: not from vmalloc */
-	b->kind = LAB_BACKING_ANON;
+	b->kind = LAB_BACKING_VMALLOC;
 	b->fd = -1;
 	b->unit = page_size;
 	b->flags = flags;

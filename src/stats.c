@@ -11,6 +11,8 @@ static const char *backing_name(const struct lab_backing *b)
 		return "memfd_secret";
 	case LAB_BACKING_HUGETLB:
 		return "hugetlbfs";
+	case LAB_BACKING_VMALLOC:
+		return "vmalloc";
 	default:
 		return b->thp ? "anonymous, transparent huge pages requested" : "anonymous";
 	}
