@@ -35,7 +35,9 @@ for fl in $flavours; do
 	img=$cache/img-$name
 	if [ ! -f "$img/boot/vmlinuz-$name" ]; then
 		echo "== test-kernel: fetching linux-image-$name $kver"
+		# A fresh machine may have installed the headers with lists since gone.
 		(cd "$cache/debs" && { apt-get download "linux-image-$name=$kver" 2>/dev/null ||
+			{ apt-get update -qq && apt-get download "linux-image-$name=$kver"; } ||
 			apt-get download "linux-image-$name"; })
 		rm -rf "$img" && mkdir -p "$img"
 		dpkg-deb --fsys-tarfile "$cache/debs"/linux-image-"$name"_*.deb |
