@@ -737,6 +737,46 @@ static int t_debugfs_stats(void)
 	return 0;
 }
 
+/* A LAB_POOL_DEBUG pool: no caches, every misuse reported in the kernel log. */
+static labyrinth_t dbg_lab;
+static void *dbg_page;
+static struct hrtimer dbg_hrt;
+static atomic_t dbg_result = ATOMIC_INIT(1);
+
+static enum hrtimer_restart dbg_hard_fn(struct hrtimer *t)
+{
+	/* A double free from a hard interrupt: refused, one report line. */
+	atomic_set(&dbg_result, labyrinth_free_page(&dbg_lab, dbg_page));
+	return HRTIMER_NORESTART;
+}
+
+static int t_debug_pool(void)
+{
+	struct labyrinth_params pr = { .name = "kt-debug", .nr_pages = 64,
+				       .flags = LAB_POOL_DEBUG };
+	struct labyrinth_stats st;
+	unsigned char *p;
+
+	memset(&dbg_lab, 0, sizeof(dbg_lab));
+	EXPECT(labyrinth_init(&dbg_lab, &pr) == 0);
+	p = labyrinth_alloc_page(&dbg_lab, LAB_GFP_ATOMIC);
+	EXPECT(p != NULL);
+	EXPECT(labyrinth_destroy(&dbg_lab) == -EBUSY);
+	EXPECT(labyrinth_free_page(&dbg_lab, p) == 0);
+	dbg_page = p;
+	hrtimer_init(&dbg_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	dbg_hrt.function = dbg_hard_fn;
+	hrtimer_start(&dbg_hrt, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	while (atomic_read(&dbg_result) == 1)
+		msleep(1);
+	EXPECT(atomic_read(&dbg_result) == -EALREADY);
+	EXPECT(labyrinth_free_page(&dbg_lab, p + 64) == -EINVAL);
+	EXPECT(labyrinth_stats(&dbg_lab, &st) == 0 && st.bad_frees == 2 && st.pages_free == 64);
+	EXPECT(labyrinth_check(&dbg_lab) == 0);
+	EXPECT(labyrinth_destroy(&dbg_lab) == 0);
+	return 0;
+}
+
 static const struct ktap_case cases[] = {
 	{ "lifecycle", t_lifecycle },
 	{ "init_bad_params", t_init_bad_params },
@@ -753,6 +793,7 @@ static const struct ktap_case cases[] = {
 	{ "destroy_busy", t_destroy_busy },
 	{ "gfp_zero", t_gfp_zero },
 	{ "debugfs_stats", t_debugfs_stats },
+	{ "debug_pool_reports_from_hardirq", t_debug_pool },
 };
 
 static int __init selftest_init(void)
