@@ -175,14 +175,22 @@ int main(int argc, char **argv)
 	       PER_PERIOD, PERIOD_US, pa.periods);
 	fflush(stdout);
 	err = labyrinth_init(&pool, &params);
+	if (err == -ENOMEM) {
+		/* under a memlock limit below the pool's size: unlocked, with a note */
+		params.flags |= LAB_POOL_NOLOCK;
+		err = labyrinth_init(&pool, &params);
+		if (!err)
+			printf("note: the pool cannot be locked under this memlock limit (ulimit -l); "
+			       "it runs with LAB_POOL_NOLOCK\n");
+	}
 	if (err) {
 		fprintf(stderr, "labyrinth_init: %s (LABYRINTH_VERBOSE=1 says why)\n",
 			strerror(-err));
 		return 1;
 	}
 	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {
-		printf("note: mlockall refused (%s): running unlocked but for the pool, which is "
-		       "locked itself (raise 'ulimit -l' or grant CAP_IPC_LOCK)\n", strerror(errno));
+		printf("note: mlockall refused (%s): running without it (raise 'ulimit -l' or "
+		       "grant CAP_IPC_LOCK)\n", strerror(errno));
 		locked = 0;
 	}
 	err = start(&prod, producer, &pa, 10);
