@@ -79,7 +79,6 @@ void lab_os_eventfd_signal(int fd); /* one non-blocking write */
 struct lab_init_failure {
 	const char *pool;     /* the pool's name */
 	const char *invalid;  /* the rule broken (-EINVAL, -EBUSY), else NULL */
-	size_t page_size;
 	size_t pool_bytes;    /* bytes of pages init maps and locks */
 	size_t range_bytes;   /* address space reserved for max_pages */
 	unsigned int flags;   /* LAB_POOL_* */

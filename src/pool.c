@@ -35,7 +35,6 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	size_t nr = pr->nr_pages ? pr->nr_pages : LAB_DEFAULT_PAGES;
 	size_t max = pr->max_pages ? pr->max_pages : nr;
 
-	f->page_size = ps;
 	f->flags = pr->flags;
 	if (ps != LAB_PAGE_4K && ps != LAB_PAGE_2M && ps != LAB_PAGE_1G)
 		f->invalid = "page_size is not 4096, LAB_PAGE_2M or LAB_PAGE_1G";

@@ -86,6 +86,20 @@ static void check_one_line(const char *out, const char *pool)
 	CHECK(strstr(out, quoted) != NULL, "pool name %s missing: [%s]", quoted, out);
 }
 
+/* Free 2 MiB huge pages, or -1 where the kernel has none. */
+static long free_huge_pages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 int main(void)
 {
 	struct labyrinth_params p = { .name = "verbose-memlock", .nr_pages = PAGES };
@@ -122,6 +136,20 @@ int main(void)
 	CHECK(strstr(out, "EINVAL") && strstr(out, "page_size"), "cause missing: [%s]", out);
 	code = run_child(NULL, &p, -EINVAL, out, sizeof(out));
 	CHECK(code == OK && out[0] == '\0', "EINVAL without the variable: code %d [%s]", code, out);
+
+	/* no reserved huge pages (where none are): that cause, not memlock */
+	if (free_huge_pages() == 0) {
+		p.name = "verbose-huge";
+		p.page_size = LAB_PAGE_2M;
+		p.nr_pages = 1;
+		p.flags = LAB_POOL_HUGETLB | LAB_POOL_NOLOCK;
+		code = run_child("1", &p, -ENOMEM, out, sizeof(out));
+		CHECK_EQ(code, OK);
+		check_one_line(out, p.name);
+		CHECK(strstr(out, "no reserved huge pages") && strstr(out, "nr_hugepages") &&
+		      !strstr(out, "RLIMIT_MEMLOCK"), "huge-page cause missing: [%s]", out);
+		p.nr_pages = PAGES;
+	}
 
 	/* the same pool with LAB_POOL_NOLOCK fits: no failure, no line */
 	p.name = "verbose-nolock";
