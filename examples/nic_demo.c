@@ -607,6 +607,17 @@ int main(int argc, char **argv)
 	}
 
 	ret = labyrinth_init(&rx_pool, &params);
+	if (ret == -ENOMEM && !(params.flags & LAB_POOL_NOLOCK)) {
+		/* A normal user may lock only 8 MiB (Debian's default
+		 * RLIMIT_MEMLOCK): run the story unlocked rather than not at all. */
+		params.flags |= LAB_POOL_NOLOCK;
+		ret = labyrinth_init(&rx_pool, &params);
+		if (ret == 0)
+			printf("note: a pool of %zu pages cannot be locked under this memlock limit "
+			       "(ulimit -l); it runs with LAB_POOL_NOLOCK (its pages may be swapped "
+			       "out): raise the limit or use fewer --pages to lock it\n",
+			       params.nr_pages);
+	}
 	if (ret < 0) {
 		fprintf(stderr, "labyrinth-nic-demo: labyrinth_init: %s\n", strerror(-ret));
 		if (ret == -ENOMEM)

@@ -987,6 +987,17 @@ int main(int argc, char **argv)
 		params.page_size = opt.page_size;
 		params.nr_pages = opt.pages;
 		ret = labyrinth_init(&pool, &params);
+		if (ret == -ENOMEM && !(params.flags & LAB_POOL_NOLOCK)) {
+			/* A normal user may lock only 8 MiB (Debian's default
+			 * RLIMIT_MEMLOCK): receive unlocked rather than not at all. */
+			params.flags |= LAB_POOL_NOLOCK;
+			ret = labyrinth_init(&pool, &params);
+			if (ret == 0)
+				printf("%s: note: a pool of %zu pages cannot be locked under this "
+				       "memlock limit (ulimit -l); it runs with LAB_POOL_NOLOCK: raise "
+				       "the limit or use fewer --pages to lock it\n", prog,
+				       params.nr_pages);
+		}
 		if (ret < 0) {
 			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
 			if (ret == -ENOMEM)

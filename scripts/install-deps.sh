@@ -11,6 +11,8 @@ done
 # clang's sanitizer and fuzzer runtimes
 [ -d /usr/lib/llvm-14/lib/clang ] && ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 || \
 	{ command -v clang >/dev/null 2>&1 && need="$need libclang-rt-14-dev"; } || true
+# man -l for the man-page test (man-db brings groff-base)
+command -v man >/dev/null 2>&1 || need="$need man-db"
 # liburing for labyrinth-rx, the io_uring receive example
 dpkg -s liburing-dev >/dev/null 2>&1 || need="$need liburing-dev"
 for pkg in "$@"; do

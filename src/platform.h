@@ -73,6 +73,25 @@ int lab_os_dup(int fd);
 void lab_os_close(int fd);
 void lab_os_eventfd_signal(int fd); /* one non-blocking write */
 
+/*
+ * What a failing labyrinth_init knows, for lab_os_init_failed().  The host
+ * adds what it saw itself (which call failed, the limits in force).
+ */
+struct lab_init_failure {
+	const char *pool;     /* the pool's name */
+	const char *invalid;  /* the rule broken (-EINVAL, -EBUSY), else NULL */
+	size_t pool_bytes;    /* bytes of pages init maps and locks */
+	size_t range_bytes;   /* address space reserved for max_pages */
+	unsigned int flags;   /* LAB_POOL_* */
+};
+
+/*
+ * labyrinth_init fails with err: if the environment says LABYRINTH_VERBOSE=1,
+ * write one line to the error stream naming the pool, the cause with its
+ * numbers and the fix; nothing otherwise.
+ */
+void lab_os_init_failed(const struct lab_init_failure *f, int err);
+
 /* One line to the error stream with a single write. */
 void lab_os_report(const char *line, size_t len);
 void lab_os_set_errno(int err);

@@ -330,6 +330,16 @@ size_t lab_os_base_page_size(void)
 	return PAGE_SIZE;
 }
 
+/*
+ * The kernel has no LABYRINTH_VERBOSE: a failing init says why through
+ * dynamic debug (echo 'module labyrinth +p' > .../dynamic_debug/control).
+ */
+void lab_os_init_failed(const struct lab_init_failure *f, int err)
+{
+	pr_debug("pool %s: labyrinth_init failed (%d): %s, %zu bytes of pages\n", f->pool, err,
+		 f->invalid ? f->invalid : "no memory", f->pool_bytes);
+}
+
 /* ---- per-CPU cache slots ---- */
 
 /*

@@ -9,8 +9,11 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +58,35 @@ static int neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
+/*
+ * Why this thread's last platform call failed, for LABYRINTH_VERBOSE: the
+ * core passes only an errno up, and ENOMEM stands for several causes.
+ */
+enum os_fail_op {
+	FAIL_NONE,
+	FAIL_SECRET_OPEN, /* memfd_secret() */
+	FAIL_RESERVE,     /* address space for max_pages */
+	FAIL_MAP,         /* mapping pages (anonymous or secret) */
+	FAIL_HUGETLB,     /* mapping hugetlbfs pages */
+	FAIL_LOCK,        /* mlock, or secret memory over the memlock limit */
+	FAIL_META,        /* mapping the allocator's metadata */
+};
+
+static __thread struct {
+	enum os_fail_op op;
+	int err;         /* the kernel's errno, before as_enomem() */
+	size_t len;      /* bytes of the failed call */
+	size_t unit;     /* huge page size for FAIL_HUGETLB */
+	size_t meta_len; /* metadata bytes of the last init */
+} os_fail;
+
+static void note_fail(enum os_fail_op op, int err, size_t len)
+{
+	os_fail.op = op;
+	os_fail.err = err;
+	os_fail.len = len;
+}
+
 /* "Cannot get or lock the memory" is ENOMEM to the caller, whatever the
  * kernel's reason (EAGAIN or EPERM from mlock, EAGAIN from secretmem). */
 static int as_enomem(int err)
@@ -70,8 +102,10 @@ int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int fl
 	if (flags & LAB_POOL_SECRET) {
 		long fd = syscall(SYS_memfd_secret, (unsigned long)O_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			note_fail(FAIL_SECRET_OPEN, errno, 0);
 			return neg_errno();
+		}
 		b->kind = LAB_BACKING_SECRET;
 		b->fd = (int)fd;
 		b->unit = (size_t)sysconf(_SC_PAGESIZE);
@@ -102,8 +136,10 @@ int lab_os_reserve(size_t len, size_t align, void **out)
 	size_t head;
 
 	raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
+	if (raw == MAP_FAILED) {
+		note_fail(FAIL_RESERVE, errno, span);
 		return -ENOMEM;
+	}
 	start = (unsigned char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
 	head = (size_t)(start - raw);
 	if (head)
@@ -159,8 +195,12 @@ static int lock_and_populate(struct lab_backing *b, void *addr, size_t len)
 		touch_range(addr, len);
 		return 0;
 	}
-	if (!(b->flags & LAB_POOL_NOLOCK))
-		return sys_mlock(addr, len) ? as_enomem(neg_errno()) : 0;
+	if (!(b->flags & LAB_POOL_NOLOCK)) {
+		if (sys_mlock(addr, len) == 0)
+			return 0;
+		note_fail(FAIL_LOCK, errno, len);
+		return as_enomem(neg_errno());
+	}
 	if (sys_madvise(addr, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
 	touch_range(addr, len); /* kernels before 5.14 */
@@ -174,6 +214,11 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 
 	if (got == MAP_FAILED) {
 		err = neg_errno();
+		/* secret memory counts against RLIMIT_MEMLOCK when mapped */
+		note_fail(b->kind == LAB_BACKING_HUGETLB ? FAIL_HUGETLB :
+			  b->kind == LAB_BACKING_SECRET && err == -EAGAIN ? FAIL_LOCK : FAIL_MAP,
+			  -err, len);
+		os_fail.unit = b->unit;
 		unreserve_commit(addr, len);
 		/* A 2 MiB / 1 GiB pool without LAB_POOL_HUGETLB and no reserved
 		 * huge pages: ordinary memory, aligned, with THP requested. */
@@ -189,6 +234,7 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 	if (sys_madvise(addr, len, MADV_DONTFORK) ||
 	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP))) {
 		err = neg_errno();
+		note_fail(FAIL_NONE, -err, len);
 		goto fail;
 	}
 	/* A request only: kernels without transparent huge pages refuse it,
@@ -211,11 +257,15 @@ int lab_os_meta_alloc(size_t len, int nolock, void **out)
 	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
-	if (mem == MAP_FAILED)
+	os_fail.meta_len = len;
+	if (mem == MAP_FAILED) {
+		note_fail(FAIL_META, errno, len);
 		return -ENOMEM;
+	}
 	if (!nolock && sys_mlock(mem, len)) {
 		int err = as_enomem(neg_errno());
 
+		note_fail(FAIL_LOCK, errno, len);
 		munmap(mem, len);
 		return err;
 	}
@@ -289,6 +339,160 @@ void lab_os_report(const char *line, size_t len)
 
 	(void)!write(STDERR_FILENO, line, len);
 	errno = saved;
+}
+
+/* -errno as its name for the few an init returns, else the number. */
+static const char *err_name(int err, char *buf, size_t size)
+{
+	switch (-err) {
+	case EINVAL: return "EINVAL";
+	case EBUSY: return "EBUSY";
+	case ENOMEM: return "ENOMEM";
+	case ENOSYS: return "ENOSYS";
+	case EPERM: return "EPERM";
+	case ENOSPC: return "ENOSPC";
+	}
+	snprintf(buf, size, "errno %d", -err);
+	return buf;
+}
+
+/* A limit for a message: "unlimited" or its value in bytes. */
+static const char *limit_text(int resource, char *buf, size_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl))
+		return "unknown";
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, size, "%llu bytes", (unsigned long long)rl.rlim_cur);
+	return buf;
+}
+
+/* A number read from a file ("VmLck:" style key, or the first number). */
+static long long read_number(const char *path, const char *key)
+{
+	char buf[4096], *at;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	at = key ? strstr(buf, key) : buf;
+	return at ? strtoll(at + (key ? strlen(key) : 0), NULL, 10) : -1;
+}
+
+/* The cause and the fix of a memlock failure. */
+static int explain_lock(char *s, size_t size, const struct lab_init_failure *f)
+{
+	char lim[32];
+	long long locked = read_number("/proc/self/status", "VmLck:") * 1024;
+	unsigned long long need = (unsigned long long)f->pool_bytes + os_fail.meta_len;
+
+	if (locked < 0)
+		locked = 0;
+	return snprintf(s, size,
+			"cannot lock its memory: RLIMIT_MEMLOCK is %s, %lld bytes are locked "
+			"already, the pool needs %zu bytes of pages + %zu bytes of metadata "
+			"locked (the kernel said %s); fix: raise the limit to at least %llu KiB "
+			"(ulimit -l, LimitMEMLOCK= in a systemd unit, memlock in "
+			"/etc/security/limits.conf), give the process CAP_IPC_LOCK, or %s",
+			limit_text(RLIMIT_MEMLOCK, lim, sizeof(lim)), locked, f->pool_bytes,
+			os_fail.meta_len, strerror(os_fail.err),
+			(unsigned long long)(locked + need + 1023) / 1024,
+			(f->flags & LAB_POOL_SECRET) ?
+				"use a smaller pool (secret memory is always locked)" :
+				"use a smaller pool or LAB_POOL_NOLOCK (the atomic path may then "
+				"take page faults)");
+}
+
+/* The cause and the fix of a hugetlbfs failure. */
+static int explain_hugetlb(char *s, size_t size, const struct lab_init_failure *f)
+{
+	char path[96];
+	size_t kb = os_fail.unit >> 10;
+	long long free_pages;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages", kb);
+	free_pages = read_number(path, NULL);
+	if (free_pages < 0)
+		return snprintf(s, size, "this machine has no %zu kB huge pages (no %s); fix: "
+				"%s", kb, path,
+				kb > 2048 ? "boot with hugepagesz=1G hugepages=N, or use 2 MiB pages" :
+				"a kernel with hugetlbfs, or drop LAB_POOL_HUGETLB");
+	return snprintf(s, size,
+			"no reserved huge pages: the pool needs %zu huge pages of %zu kB, %lld are "
+			"free (%s); fix: reserve them (echo N > /sys/kernel/mm/hugepages/"
+			"hugepages-%zukB/nr_hugepages as root, or hugepages= at boot)%s",
+			(os_fail.len + os_fail.unit - 1) / os_fail.unit, kb, free_pages, path, kb,
+			(f->flags & LAB_POOL_HUGETLB) ? " or drop LAB_POOL_HUGETLB" : "");
+}
+
+static int explain(char *s, size_t size, const struct lab_init_failure *f, int err)
+{
+	char lim[32];
+
+	if (f->invalid)
+		return snprintf(s, size, "%s; see labyrinth_init(3)", f->invalid);
+	switch (os_fail.op) {
+	case FAIL_LOCK:
+		return explain_lock(s, size, f);
+	case FAIL_HUGETLB:
+		return explain_hugetlb(s, size, f);
+	case FAIL_RESERVE:
+		return snprintf(s, size,
+				"out of address space: cannot reserve %zu bytes for max_pages "
+				"(%zu bytes, aligned to a largest block) (%s, RLIMIT_AS is %s); "
+				"fix: a smaller max_pages or a larger address-space limit (ulimit -v)",
+				os_fail.len, f->range_bytes, strerror(os_fail.err),
+				limit_text(RLIMIT_AS, lim, sizeof(lim)));
+	case FAIL_MAP:
+		return snprintf(s, size,
+				"the kernel would not map %zu bytes of pages (%s; RLIMIT_AS is %s); "
+				"fix: a smaller pool, more free memory or a larger limit",
+				os_fail.len, strerror(os_fail.err),
+				limit_text(RLIMIT_AS, lim, sizeof(lim)));
+	case FAIL_META:
+		return snprintf(s, size, "the kernel would not map %zu bytes of metadata (%s); "
+				"fix: more free memory or a larger RLIMIT_AS", os_fail.len,
+				strerror(os_fail.err));
+	case FAIL_SECRET_OPEN:
+		if (os_fail.err == ENOSYS)
+			return snprintf(s, size,
+					"memfd_secret(2) refused (ENOSYS): the kernel lacks "
+					"CONFIG_SECRETMEM or secret memory is off; fix: boot with "
+					"secretmem.enable=1 (Linux 5.14+), or drop LAB_POOL_SECRET");
+		return snprintf(s, size, "memfd_secret(2) refused (%s); fix: drop LAB_POOL_SECRET "
+				"or see memfd_secret(2)", strerror(os_fail.err));
+	default:
+		return snprintf(s, size, "%s", strerror(-err));
+	}
+}
+
+/* LABYRINTH_VERBOSE=1 (any value but empty or "0") turns the report on. */
+void lab_os_init_failed(const struct lab_init_failure *f, int err)
+{
+	const char *v = getenv("LABYRINTH_VERBOSE");
+	char line[1024], name[24];
+	int n;
+
+	if (v && *v && strcmp(v, "0") != 0) {
+		n = snprintf(line, sizeof(line), "labyrinth: pool '%s': init failed (%s): ", f->pool,
+			     err_name(err, name, sizeof(name)));
+		if (n > 0 && (size_t)n < sizeof(line))
+			n += explain(line + n, sizeof(line) - (size_t)n, f, err);
+		if (n < 0 || (size_t)n >= sizeof(line) - 1)
+			n = (int)sizeof(line) - 2; /* cut: the line still ends */
+		line[n++] = '\n';
+		lab_os_report(line, (size_t)n);
+	}
+	os_fail.op = FAIL_NONE;
+	os_fail.meta_len = 0;
 }
 
 void lab_os_set_errno(int err)

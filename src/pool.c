@@ -24,23 +24,35 @@ static unsigned int log2_of(size_t v)
 	return (unsigned int)__builtin_ctzll((unsigned long long)v);
 }
 
-/* Every rule of SPEC's "Bad input" table for init, and the 32-bit limit. */
-static int check_params(const struct labyrinth_params *pr, struct pool_geometry *g)
+/*
+ * Every rule of SPEC's "Bad input" table for init, and the 32-bit limit;
+ * f->invalid names the rule broken (LABYRINTH_VERBOSE says it).
+ */
+static int check_params(const struct labyrinth_params *pr, struct pool_geometry *g,
+			struct lab_init_failure *f)
 {
 	size_t ps = pr->page_size ? pr->page_size : LAB_PAGE_4K;
 	size_t nr = pr->nr_pages ? pr->nr_pages : LAB_DEFAULT_PAGES;
 	size_t max = pr->max_pages ? pr->max_pages : nr;
 
+	f->flags = pr->flags;
 	if (ps != LAB_PAGE_4K && ps != LAB_PAGE_2M && ps != LAB_PAGE_1G)
+		f->invalid = "page_size is not 4096, LAB_PAGE_2M or LAB_PAGE_1G";
+	else if (pr->flags & ~LAB_POOL_ALL)
+		f->invalid = "unknown flags (not LAB_POOL_*)";
+	else if ((pr->flags & LAB_POOL_SECRET) && (pr->flags & LAB_POOL_HUGETLB))
+		f->invalid = "LAB_POOL_SECRET and LAB_POOL_HUGETLB together";
+	else if (pr->reserve_pages >= nr)
+		f->invalid = "reserve_pages is not below nr_pages";
+	else if (max < nr)
+		f->invalid = "max_pages is below nr_pages";
+	else if (max > LAB_MAX_PAGES || max > (SIZE_MAX >> (LAB_MAX_ORDER + 1)) / ps)
+		f->invalid = "max_pages is over the limit (0xfffffc00 pages, and the "
+			     "address range must fit)";
+	if (f->invalid)
 		return -LAB_EINVAL;
-	if (pr->flags & ~LAB_POOL_ALL)
-		return -LAB_EINVAL;
-	if ((pr->flags & LAB_POOL_SECRET) && (pr->flags & LAB_POOL_HUGETLB))
-		return -LAB_EINVAL;
-	if (pr->reserve_pages >= nr || max < nr || max > LAB_MAX_PAGES)
-		return -LAB_EINVAL;
-	if (max > (SIZE_MAX >> (LAB_MAX_ORDER + 1)) / ps)
-		return -LAB_EINVAL; /* the address range would not fit */
+	f->pool_bytes = nr * ps;
+	f->range_bytes = max * ps;
 	g->page_size = ps;
 	g->page_shift = log2_of(ps);
 	g->nr_pages = (uint32_t)nr;
@@ -195,20 +207,24 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	return 0;
 }
 
-int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
+static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
+		     struct lab_init_failure *f)
 {
-	struct labyrinth_params defaults = { 0 };
-	const struct labyrinth_params *pr = params ? params : &defaults;
 	struct pool_geometry g;
 	struct lab_pool *p;
 	void *base;
 	int err;
 
-	if (!lab)
+	if (!lab) {
+		f->invalid = "the labyrinth_t pointer is NULL";
 		return -LAB_EINVAL;
-	if (lab_pool_of(lab))
-		return -LAB_EBUSY; /* already a live pool: init would leak it */
-	err = check_params(pr, &g);
+	}
+	if (lab_pool_of(lab)) {
+		/* init would leak the live pool */
+		f->invalid = "already a live pool (labyrinth_destroy it first)";
+		return -LAB_EBUSY;
+	}
+	err = check_params(pr, &g, f);
 	if (err)
 		return err;
 	err = lab_os_atfork();
@@ -254,6 +270,18 @@ fail_backing:
 	lab_os_backing_close(&p->backing);
 fail_meta:
 	lab_os_meta_free(p, p->meta_len);
+	return err;
+}
+
+int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
+{
+	struct labyrinth_params defaults = { 0 };
+	const struct labyrinth_params *pr = params ? params : &defaults;
+	struct lab_init_failure f = { .pool = pr->name ? pr->name : "labyrinth" };
+	int err = init_pool(lab, pr, &f);
+
+	if (err)
+		lab_os_init_failed(&f, err);
 	return err;
 }
 

@@ -93,7 +93,13 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 		      (unsigned long)st.waits, (unsigned long)st.watch_events,
 		      (unsigned long)st.block_contended);
 	emit(ctx, line, len);
-	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size. */
+	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size,
+	 * under a header of the orders, column for column. */
+	len = lab_fmt(line, sizeof(line), "pool %s, %11s ", p->name, "order");
+	for (o = 0; o <= LAB_MAX_ORDER; o++)
+		len += lab_fmt(line + len, sizeof(line) - len, " %6u", o);
+	len += lab_fmt(line + len, sizeof(line) - len, "\n");
+	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line), "pool %s, size %6s ", p->name, size_name(p->page_size));
 	for (o = 0; o <= LAB_MAX_ORDER; o++)
 		len += lab_fmt(line + len, sizeof(line) - len, " %6lu",

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "labyrinth.h"
 
@@ -108,6 +111,32 @@ static inline struct labyrinth_stats check_stats(labyrinth_t *lab)
 		memset(&st, 0, sizeof(st));
 	}
 	return st;
+}
+
+/*
+ * LAB_POOL_NOLOCK if this process cannot lock `bytes` more now, else 0.
+ * A normal user's RLIMIT_MEMLOCK is 8 MiB (Debian's default): a test of
+ * something other than locking gives its large pools this flag so that it
+ * runs for everyone, with a note.  The probe locks the bytes plus room for
+ * the pool's metadata, on top of what the process has locked already, the
+ * way the kernel counts; mlock goes to the kernel directly, as the library
+ * does (sanitizer runtimes intercept the wrapper).
+ */
+static inline unsigned int nolock_unless_lockable(const char *pool, size_t bytes)
+{
+	size_t len = bytes + bytes / 64 + (512u << 10);
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int locked;
+
+	if (mem == MAP_FAILED)
+		return LAB_POOL_NOLOCK;
+	locked = syscall(SYS_mlock, mem, len) == 0;
+	munmap(mem, len);
+	if (locked)
+		return 0;
+	printf("note: pool '%s' (%zu KiB) cannot be locked here (RLIMIT_MEMLOCK); "
+	       "it runs with LAB_POOL_NOLOCK\n", pool, bytes >> 10);
+	return LAB_POOL_NOLOCK;
 }
 
 #endif

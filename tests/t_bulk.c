@@ -156,6 +156,7 @@ int main(void)
 		struct labyrinth_params gp = { .name = "bulk-grow", .nr_pages = 8, .max_pages = 2048 };
 		static void *gpages[2100];
 
+		gp.flags = nolock_unless_lockable(gp.name, (size_t)2048 * 4096);
 		REQUIRE(labyrinth_init(&g, &gp) == 0, "init growable");
 		n = labyrinth_alloc_bulk(&g, LAB_GFP_NOWAIT, gpages, 100);
 		CHECK_EQ(n, 8);

@@ -171,6 +171,7 @@ int main(void)
 
 	caller_thread_key_untouched();
 	exact_reserve();
+	pr.flags = nolock_unless_lockable(pr.name, (size_t)NPAGES * 4096);
 	REQUIRE(labyrinth_init(&pool, &pr) == 0, "init");
 	cached_pages_are_free();
 	free_reaches_sleeper();

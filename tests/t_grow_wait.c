@@ -44,6 +44,7 @@ static void growth(void)
 	unsigned int n = 0, i, bad = 0, grow_steps = 0;
 	void *pg;
 
+	p.flags = nolock_unless_lockable(p.name, (size_t)MAX * 4096);
 	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
 	st = check_stats(&lab);
 	CHECK_EQ(st.pages_total, NR);

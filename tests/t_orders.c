@@ -178,6 +178,7 @@ int main(void)
 	struct labyrinth_stats st;
 	void *p;
 
+	pr.flags = nolock_unless_lockable(pr.name, (size_t)NPAGES * PAGE);
 	REQUIRE(labyrinth_init(&lab, &pr) == 0, "init");
 	p = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
 	REQUIRE(p != NULL, "a max-order block");

@@ -56,6 +56,51 @@ static int mentions_size(const char *text, size_t page_size)
 	}
 }
 
+/*
+ * The last line (free blocks of each order) has a header line above it:
+ * "order" and 0..LAB_MAX_ORDER, each number ending where its column of the
+ * last line ends.
+ */
+static void check_dump_header(const char *text)
+{
+	size_t len = strlen(text), i, n = 0, end[2] = { 0, 0 }, start[2] = { 0, 0 };
+	char hdr[256], last[256], *tok, *save;
+	unsigned int order = 0;
+
+	/* the last two lines: [start, end) each */
+	for (i = len; i > 0 && n < 2; i--) {
+		if (text[i - 1] != '\n')
+			continue;
+		if (n == 0 && i == len) {
+			end[0] = i - 1;
+			continue;
+		}
+		start[n] = i;
+		if (++n < 2)
+			end[1] = i - 1;
+	}
+	if (n < 2)
+		start[1] = 0;
+	REQUIRE(end[0] - start[0] < sizeof(last) && end[1] - start[1] < sizeof(hdr), "long lines");
+	memcpy(last, text + start[0], end[0] - start[0]);
+	last[end[0] - start[0]] = '\0';
+	memcpy(hdr, text + start[1], end[1] - start[1]);
+	hdr[end[1] - start[1]] = '\0';
+	CHECK(strstr(hdr, "order") != NULL, "no header above the last line:\n%s", text);
+	CHECK(strlen(hdr) == strlen(last), "header and last line not column for column:\n%s\n%s",
+	      hdr, last);
+	tok = strstr(hdr, "order");
+	for (i = tok ? (size_t)(tok - hdr) + 5 : len; i < strlen(hdr) && last[i]; i++)
+		if (hdr[i] != ' ' && (hdr[i + 1] == ' ' || !hdr[i + 1]))
+			CHECK(last[i] >= '0' && last[i] <= '9' && (last[i + 1] == ' ' || !last[i + 1]),
+			      "header column ending at %zu has no number below it:\n%s\n%s", i, hdr,
+			      last);
+	tok = strstr(hdr, "order");
+	for (tok = tok ? strtok_r(tok + 5, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save))
+		CHECK((unsigned int)atoi(tok) == order++, "header order %s out of place", tok);
+	CHECK_EQ(order, LAB_MAX_ORDER + 1);
+}
+
 static void check_dump(labyrinth_t *lab, const char *name, size_t page_size)
 {
 	int rc = 1;
@@ -68,6 +113,7 @@ static void check_dump(labyrinth_t *lab, const char *name, size_t page_size)
 		CHECK(mentions_size(text, page_size), "dump does not give page size %zu:\n%s",
 		      page_size, text);
 		CHECK(text[strlen(text) - 1] == '\n', "dump does not end in a newline");
+		check_dump_header(text);
 	}
 	free(text);
 }

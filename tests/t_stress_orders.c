@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 
 	REQUIRE(threads >= 1 && threads <= MAX_THREADS, "THREADS 1..%u", MAX_THREADS);
 	REQUIRE(pr.nr_pages % 1024 == 0, "POOL_PAGES a multiple of 1024");
+	pr.flags = nolock_unless_lockable(pr.name, pr.nr_pages * PAGE);
 	REQUIRE(labyrinth_init(&pool, &pr) == 0, "init");
 	nr_pages = pr.nr_pages;
 	p = labyrinth_alloc_pages(&pool, LAB_GFP_ATOMIC, 0);
