@@ -19,5 +19,7 @@ target_compile_definitions(labyrinth_freestanding PRIVATE LAB_BUILDING_LIBRARY)
 target_compile_options(labyrinth_freestanding PRIVATE
   -ffreestanding -nostdinc -isystem ${LAB_CC_INCLUDE}
   -I${CMAKE_CURRENT_SOURCE_DIR}/include -I${CMAKE_CURRENT_SOURCE_DIR}/src)
+# clang-tidy reads the library's own commands, not these (gcc's headers)
+set_target_properties(labyrinth_freestanding PROPERTIES EXPORT_COMPILE_COMMANDS OFF)
 add_dependencies(labyrinth labyrinth_freestanding)
 add_dependencies(labyrinth_static labyrinth_freestanding)
