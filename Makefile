@@ -3,8 +3,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# No "make[N]: Entering directory" lines from CMake's recursive makes.
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build demo test test-asan test-tsan install clean bench bench-quick fuzz spin
+.PHONY: demo-build uninstall package tidy check-install check-package
 
 all: build
 
@@ -19,9 +22,16 @@ build: deps $(BUILD)/CMakeCache.txt
 
 # The receive-path story: a simulated NIC fills a ring from the pool, then
 # real UDP through io_uring provided buffers vs the recvmmsg baseline.
-demo: build
+demo: demo-build
 	$(BUILD)/examples/labyrinth-nic-demo $(ARGS)
 	BUILD=$(BUILD) sh examples/udp_demo.sh
+
+# The demo's programs only, the compiler's output kept in a log so that the
+# story is what the terminal shows.
+demo-build: deps $(BUILD)/CMakeCache.txt
+	@echo "labyrinth: building the demo programs (log: $(BUILD)/demo-build.log)"
+	@cmake --build $(BUILD) -j $(JOBS) --target labyrinth-nic-demo labyrinth-rx labyrinth-tx \
+		>$(BUILD)/demo-build.log 2>&1 || { cat $(BUILD)/demo-build.log; exit 1; }
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -63,6 +73,29 @@ spin:
 
 install: build
 	cmake --install $(BUILD)
+
+# Removes what the last `make install` (or cmake --install) of $(BUILD)
+# installed, from its install_manifest.txt.
+uninstall:
+	cmake --build $(BUILD) --target uninstall
+
+# Debian packages liblabyrinth0, liblabyrinth-dev, labyrinth-tools in
+# $(BUILD)/packages/ (cmake/package.cmake).
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+# clang-tidy over src/ with the checks of .clang-tidy; fails on any finding.
+tidy: deps $(BUILD)/CMakeCache.txt
+	sh scripts/tidy.sh $(BUILD)
+
+# Install to a temporary prefix, link through pkg-config, run the programs.
+check-install: build
+	sh scripts/check-install.sh $(BUILD)
+
+# Build the .debs, apt-get install them, link the usage example with plain
+# pkg-config, run it, remove the packages (root; changes the system).
+check-package: build
+	sh scripts/check-package.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build-fuzz

@@ -3,7 +3,8 @@
 # only if something is missing.  Usage: scripts/install-deps.sh [extra packages]
 set -e
 need=""
-for tool in cmake:cmake gcc:gcc make:make clang:clang pkg-config:pkg-config; do
+for tool in cmake:cmake gcc:gcc make:make clang:clang pkg-config:pkg-config \
+	clang-tidy:clang-tidy dpkg-shlibdeps:dpkg-dev file:file; do # tidy, cpack -G DEB
 	cmd=${tool%%:*}
 	pkg=${tool#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"

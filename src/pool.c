@@ -182,7 +182,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 
 	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
 	len = caches_off + (size_t)stride * LAB_CACHE_THREADS;
-	err = lab_os_meta_alloc(len, flags & LAB_POOL_NOLOCK, &mem);
+	err = lab_os_meta_alloc(len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
 	if (err)
 		return err;
 	p = mem;

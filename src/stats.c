@@ -216,7 +216,9 @@ int labyrinth_check(labyrinth_t *lab)
 	if (marked_free != nr_free + cached)
 		return check_failed(p, "pages marked free differ from free pages", marked_free,
 				    nr_free + cached);
-	labyrinth_stats(lab, &st);
+	err = labyrinth_stats(lab, &st);
+	if (err < 0)
+		return err;
 	if (st.allocs - st.frees != count_blocks_in_use(p, total))
 		return check_failed(p, "allocs - frees differs from blocks in use",
 				    (unsigned long)(st.allocs - st.frees), inuse);

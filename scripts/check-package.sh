@@ -1,0 +1,110 @@
+#!/bin/sh
+# check-package.sh [BUILD_DIR] - the Debian packages, as a user meets them:
+# cpack -G DEB; apt-get install ./liblabyrinth0_*.deb ./liblabyrinth-dev_*.deb
+# ./labyrinth-tools_*.deb; the README's usage example (examples/usage.c)
+# compiled with plain `cc usage.c $(pkg-config --cflags --libs labyrinth)`
+# against the system copy and run; the CMake package found without hints;
+# the man pages and programs present; then apt-get purge and every packaged
+# file gone.  Root only (it installs and removes system packages).
+# `make check-package` and .ci/run run it.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+pkgs="liblabyrinth0 liblabyrinth-dev labyrinth-tools"
+fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
+if [ "$(id -u)" != 0 ]; then
+	echo "check-package: needs root (apt-get install/purge); not run" >&2
+	exit 77
+fi
+for p in $pkgs; do
+	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		fail "$p is already installed; this check removes it afterwards: apt-get purge $p first"
+	fi
+done
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o DPkg::Lock::Timeout=600 "$@"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-package.XXXXXX")
+installed=0
+cleanup() {
+	[ $installed = 1 ] && apt_get purge $pkgs >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+rm -rf "$build/packages"
+(cd "$build" && cpack -G DEB >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log"; fail "cpack -G DEB"; }
+debs=""
+for p in $pkgs; do
+	deb=$(ls "$build"/packages/"${p}"_*.deb 2>/dev/null | head -1)
+	[ -n "$deb" ] || fail "no ${p}_*.deb in $build/packages"
+	echo "check-package: $(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
+	for field in Package Version Architecture Maintainer Section Description; do
+		[ -n "$(dpkg-deb -f "$deb" $field)" ] || fail "$deb has no $field"
+	done
+	debs="$debs $deb"
+done
+
+installed=1
+# shellcheck disable=SC2086
+apt_get install $debs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get install$debs"; }
+for p in $pkgs; do
+	dpkg-query -L "$p" >>"$tmp/files"
+done
+
+# The system copy, found the way a user finds it: no PKG_CONFIG_PATH, no
+# LD_LIBRARY_PATH, no -rpath.
+unset PKG_CONFIG_PATH LD_LIBRARY_PATH CMAKE_PREFIX_PATH || true
+pcdir=$(pkg-config --variable=pcfiledir labyrinth) || fail "pkg-config does not find labyrinth"
+case "$pcdir" in
+/usr/lib/*) ;;
+*) fail "pkg-config finds labyrinth.pc in $pcdir, not the package's (another install, e.g. /usr/local?)" ;;
+esac
+flags=$(pkg-config --cflags --libs labyrinth)
+echo "check-package: pkg-config --cflags --libs labyrinth: $flags"
+# shellcheck disable=SC2086
+cc -Wall -Werror -o "$tmp/usage" "$src/examples/usage.c" $flags || fail "cc usage.c \$(pkg-config ...)"
+out=$("$tmp/usage") || fail "the usage example exited with $?"
+echo "check-package: usage: $(echo "$out" | head -1)"
+lib=$(ldd "$tmp/usage" | awk '/liblabyrinth/ { print $3 }')
+case "$lib" in
+/usr/lib/* | /lib/*) ;; # /lib is /usr/lib on a merged-/usr system
+*) fail "the usage example loads liblabyrinth from '$lib'" ;;
+esac
+ldconfig -p | grep -q 'liblabyrinth.so.0 ' || fail "liblabyrinth.so.0 not in the ld.so cache"
+# Static link, the CMake package, man pages, programs.
+cc -o "$tmp/usage_static" "$src/examples/usage.c" $(pkg-config --cflags labyrinth) \
+	"$(pkg-config --variable=libdir labyrinth)/liblabyrinth.a" -lpthread
+"$tmp/usage_static" >/dev/null || fail "statically linked usage exited with $?"
+mkdir "$tmp/cm"
+cat >"$tmp/cm/CMakeLists.txt" <<EOC
+cmake_minimum_required(VERSION 3.16)
+project(app C)
+find_package(labyrinth 0.2 REQUIRED)
+add_executable(app "$src/examples/usage.c")
+target_link_libraries(app PRIVATE labyrinth::labyrinth)
+EOC
+cmake -S "$tmp/cm" -B "$tmp/cm/b" >/dev/null && cmake --build "$tmp/cm/b" >/dev/null ||
+	fail "find_package(labyrinth) against the package"
+"$tmp/cm/b/app" >/dev/null || fail "the CMake-built example exited with $?"
+for page in man3/labyrinth_init.3 man3/labyrinth_void_alloc_page_gfp_atomic_exclusive.3 man7/labyrinth.7; do
+	ls /usr/share/man/"$page"* >/dev/null 2>&1 || fail "no /usr/share/man/$page"
+done
+[ -f /usr/share/doc/liblabyrinth0/copyright ] || fail "no /usr/share/doc/liblabyrinth0/copyright"
+/usr/bin/labyrinth-nic-demo -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-nic-demo -h"
+if [ -x /usr/bin/labyrinth-rx ]; then
+	/usr/bin/labyrinth-rx -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-rx -h"
+fi
+echo "check-package: installed: links with pkg-config and CMake, runs, man pages and programs present"
+
+apt_get purge $pkgs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkgs"; }
+installed=0
+left=""
+while read -r f; do
+	[ -d "$f" ] && continue # shared directories such as /usr/lib stay
+	if [ -e "$f" ] || [ -L "$f" ]; then left="$left $f"; fi
+done <"$tmp/files"
+[ -z "$left" ] || fail "left after apt-get purge:$left"
+pkg-config --exists labyrinth && fail "pkg-config still finds labyrinth after the purge"
+ldconfig -p | grep -q 'liblabyrinth.so.0 ' && fail "liblabyrinth.so.0 still in the ld.so cache"
+echo "check-package: purged: no file of the packages left ($(wc -l <"$tmp/files") paths checked)"
+echo "check-package: OK"
