@@ -581,9 +581,9 @@ static void clear_stale_program(void)
 
 	for (i = 0; i < 2; i++) {
 		if (bpf_xdp_query_id(X.ifindex, (int)modes[i], &id) == 0 && id) {
-			say("note: %s has an XDP program attached (id %u, %s mode), left by a run that "
-			    "could not clean up: removing it", opt.ifname, id,
-			    modes[i] == XDP_FLAGS_SKB_MODE ? "generic" : "native");
+			fprintf(stderr, "%s: note: %s has an XDP program attached (id %u, %s mode), "
+				"left by a run that could not clean up: removing it\n", prog,
+				opt.ifname, id, modes[i] == XDP_FLAGS_SKB_MODE ? "generic" : "native");
 			bpf_xdp_detach(X.ifindex, modes[i], NULL);
 		}
 	}
@@ -595,7 +595,7 @@ static int setup_xdp(void)
 	struct xsk_socket_config scfg;
 	struct bpf_program *bp;
 	struct bpf_map *map;
-	unsigned int xdp_mode = opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	unsigned int xdp_mode = opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, i;
 	int ret, map_fd;
 
 	X.ifindex = (int)if_nametoindex(opt.ifname);
@@ -628,7 +628,15 @@ static int setup_xdp(void)
 	scfg.tx_size = 0;
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* our own program below */
 	scfg.bind_flags = opt.zerocopy ? XDP_ZEROCOPY : XDP_COPY;
-	ret = xsk_socket__create(&X.xsk, opt.ifname, opt.queue, X.umem, &X.rx, NULL, &scfg);
+	/* EBUSY: the queue's previous socket is still being released (the
+	 * kernel unbinds a closed socket from a work queue): wait a little. */
+	for (i = 0; i < 40; i++) {
+		ret = xsk_socket__create(&X.xsk, opt.ifname, opt.queue, X.umem, &X.rx, NULL,
+					 &scfg);
+		if (ret != -EBUSY)
+			break;
+		udp_sleep(0.05);
+	}
 	if (ret) {
 		fprintf(stderr, "%s: AF_XDP socket on %s queue %u: %s\n", prog, opt.ifname,
 			opt.queue, strerror(-ret));

@@ -267,7 +267,14 @@ int main(int argc, char **argv)
 	scfg.tx_size = ring;
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* sending needs no program */
 	scfg.bind_flags = XDP_COPY;
-	ret = xsk_socket__create(&xsk, opt.ifname, opt.queue, umem, NULL, &tx, &scfg);
+	/* EBUSY: the queue's previous socket is still being released (the
+	 * kernel unbinds a closed socket from a work queue): wait a little. */
+	for (f = 0; f < 40; f++) {
+		ret = xsk_socket__create(&xsk, opt.ifname, opt.queue, umem, NULL, &tx, &scfg);
+		if (ret != -EBUSY)
+			break;
+		udp_sleep(0.05);
+	}
 	if (ret) {
 		fprintf(stderr, "%s: AF_XDP socket on %s queue %u: %s\n", prog, opt.ifname,
 			opt.queue, strerror(-ret));
