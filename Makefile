@@ -18,10 +18,12 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The receive-path story: a simulated NIC fills a ring from the pool, then
-# real UDP through io_uring provided buffers vs the recvmmsg baseline.
+# real UDP through io_uring provided buffers vs the recvmmsg baseline, then
+# (as root) AF_XDP into pool pages vs a frame stack and a mutex free list.
 demo: build
 	$(BUILD)/examples/labyrinth-nic-demo $(ARGS)
 	BUILD=$(BUILD) sh examples/udp_demo.sh
+	BUILD=$(BUILD) sh examples/xdp_demo.sh
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
