@@ -206,7 +206,8 @@ int main(int argc, char **argv)
 	labyrinth_t pool;
 	unsigned char src_mac[6], *payload[64];
 	uint64_t pcsum[64], seq[64], sent = 0, completed = 0, no_page = 0, kicks = 0;
-	uint64_t kick_errors = 0, inuse_end = ~0ull;
+	uint64_t kick_errors = 0, inuse_end = ~0ull, bogus = 0;
+	uint8_t *queued; /* per frame: on the tx ring, not yet completed */
 	uint32_t saddr, daddr, plen;
 	unsigned int ring, f, flow = 0, tmpl;
 	double t0, t_end, cpu0, cpu, elapsed;
@@ -252,6 +253,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	labyrinth_region(&pool, &base, &len);
+	queued = calloc(len / XDP_FRAME_SIZE, 1);
+	if (!queued)
+		return 1;
 
 	ring = pow2_at_least(opt.pages); /* the tx ring can hold every frame */
 	memset(&ucfg, 0, sizeof(ucfg));
@@ -307,13 +311,27 @@ int main(int argc, char **argv)
 
 		/* Completions first: each sent frame's page goes back to the pool. */
 		n = xsk_ring_cons__peek(&cq, MAX_BATCH, &idx);
-		for (i = 0; i < n; i++)
-			pages[i] = (char *)base + *xsk_ring_cons__comp_addr(&cq, idx + i);
+		for (i = got = 0; i < n; i++) {
+			uint64_t addr = *xsk_ring_cons__comp_addr(&cq, idx + i);
+
+			/* Only a frame we queued goes back: a completion for any
+			 * other address would hand out a page the kernel may
+			 * still read. */
+			if (addr >= len || !queued[addr / XDP_FRAME_SIZE]) {
+				if (bogus++ < 3)
+					fprintf(stderr, "%s: completion for a frame not queued: %#" PRIx64
+						" (ring consumer %u producer %u)\n", prog, addr,
+						*cq.consumer, *cq.producer);
+				continue;
+			}
+			queued[addr / XDP_FRAME_SIZE] = 0;
+			pages[got++] = (char *)base + addr;
+		}
 		if (n) {
 			xsk_ring_cons__release(&cq, n);
-			if (labyrinth_free_bulk(&pool, pages, n) != n)
+			if (labyrinth_free_bulk(&pool, pages, got) != got)
 				status = 1;
-			completed += n;
+			completed += got;
 		}
 		if (done) {
 			if (completed == sent || now >= t_end + 2)
@@ -367,6 +385,7 @@ int main(int argc, char **argv)
 			memcpy(fr + XDP_HDRS, &h, sizeof(h));
 			memcpy(fr + XDP_HDRS + sizeof(h), payload[flow], plen);
 			d->addr = (uint64_t)((unsigned char *)fr - (unsigned char *)base);
+			queued[d->addr / XDP_FRAME_SIZE] = 1;
 			d->len = (uint32_t)(XDP_HDRS + opt.size);
 			d->options = 0;
 			sent++;
@@ -389,7 +408,7 @@ int main(int argc, char **argv)
 		inuse_end = st.pages_inuse;
 	/* Frames the kernel never completed (a crash would leave them too):
 	 * the socket is gone, so they are ours again.  Counted, not hidden. */
-	if (completed != sent)
+	if (completed != sent || bogus)
 		status = 1;
 	if (labyrinth_destroy(&pool) != 0)
 		status = 1;
@@ -397,6 +416,7 @@ int main(int argc, char **argv)
 		status = 1;
 	for (f = 0; f < tmpl; f++)
 		free(payload[f]);
+	free(queued);
 	if (!opt.quiet)
 		printf("%s: sent %" PRIu64 " frames in %.2f s (%.0f/s), %" PRIu64 " completed, "
 		       "%.0f ns CPU per frame, pool in use at the end %" PRIu64 "\n", prog, sent,
@@ -405,8 +425,8 @@ int main(int argc, char **argv)
 	snprintf(line, sizeof(line),
 		 "RESULT tool=xdp-tx sent=%" PRIu64 " completed=%" PRIu64 " size=%zu flows=%u "
 		 "seconds=%.3f cpu=%.3f kicks=%" PRIu64 " no_page=%" PRIu64 " inuse_end=%" PRIu64
-		 " status=%s", sent, completed, opt.size, opt.flows, elapsed, cpu, kicks, no_page,
-		 inuse_end, status ? "error" : "ok");
+		 " bogus_completions=%" PRIu64 " status=%s", sent, completed, opt.size, opt.flows,
+		 elapsed, cpu, kicks, no_page, inuse_end, bogus, status ? "error" : "ok");
 	if (opt.result_file) {
 		FILE *rf = fopen(opt.result_file, "w");
 
