@@ -75,7 +75,7 @@ static struct {
 	double duration, idle_exit, stall_at, stall_for;
 	uint64_t expect;
 	enum mode mode;
-	bool generic, zerocopy, iperf, quiet;
+	bool generic, zerocopy, iperf, quiet, secret;
 } opt = {
 	.port = XDP_DEFAULT_PORT,
 	.workers = 2,
@@ -531,7 +531,8 @@ static int setup_frames(void)
 	size_t i;
 
 	if (opt.mode == MODE_LAB) {
-		struct labyrinth_params p = { .name = "xdp-rx", .nr_pages = opt.frames };
+		struct labyrinth_params p = { .name = "xdp-rx", .nr_pages = opt.frames,
+					      .flags = opt.secret ? LAB_POOL_SECRET : 0 };
 		void *base;
 		int ret = labyrinth_init(&pool, &p);
 
@@ -619,8 +620,10 @@ static int setup_xdp(void)
 	if (ret) {
 		fprintf(stderr, "%s: registering the %s as UMEM: %s\n", prog,
 			opt.mode == MODE_LAB ? "pool" : "frame area", strerror(-ret));
-		if (ret == -EFAULT)
-			fprintf(stderr, "(memfd_secret memory cannot be a UMEM)\n");
+		if (ret == -EFAULT && opt.secret)
+			fprintf(stderr, "(memfd_secret memory cannot be a UMEM: the kernel cannot pin "
+				"pages that left its direct map; labyrinth_region() gave the range "
+				"all right)\n");
 		return 1;
 	}
 	memset(&scfg, 0, sizeof(scfg));
@@ -709,6 +712,7 @@ static void usage(FILE *out)
 		"  -I, --idle-exit SECONDS  stop once nothing came for this long after the first\n"
 		"      --stall AT:FOR       workers keep their frames from AT s for FOR s\n"
 		"      --iperf              follow iperf 2's sequence numbers\n"
+		"      --secret             a LAB_POOL_SECRET pool (shows that it cannot be a UMEM)\n"
 		"      --result-file F      write the RESULT line to F, not stdout\n"
 		"  -q, --quiet              no live line\n"
 		"  -h, --help               this text\n"
@@ -720,7 +724,7 @@ static void usage(FILE *out)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { OPT_FILL = 256, OPT_STALL, OPT_IPERF, OPT_RESULT };
+	enum { OPT_FILL = 256, OPT_STALL, OPT_IPERF, OPT_RESULT, OPT_SECRET };
 	static const struct option longopts[] = {
 		{ "ifname", required_argument, NULL, 'i' },
 		{ "queue", required_argument, NULL, 'Q' },
@@ -738,6 +742,7 @@ static void parse_options(int argc, char **argv)
 		{ "idle-exit", required_argument, NULL, 'I' },
 		{ "stall", required_argument, NULL, OPT_STALL },
 		{ "iperf", no_argument, NULL, OPT_IPERF },
+		{ "secret", no_argument, NULL, OPT_SECRET },
 		{ "result-file", required_argument, NULL, OPT_RESULT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -821,6 +826,9 @@ static void parse_options(int argc, char **argv)
 		case OPT_IPERF:
 			opt.iperf = true;
 			break;
+		case OPT_SECRET:
+			opt.secret = true;
+			break;
 		case OPT_RESULT:
 			opt.result_file = optarg;
 			break;
@@ -842,6 +850,10 @@ static void parse_options(int argc, char **argv)
 	}
 	if (!opt.low)
 		opt.low = opt.frames / 8 ? opt.frames / 8 : 1;
+	if (opt.secret && opt.mode != MODE_LAB) {
+		fprintf(stderr, "%s: --secret is about the pool: it needs --mode labyrinth\n", prog);
+		exit(2);
+	}
 }
 
 /* ---- main ------------------------------------------------------------------------ */
