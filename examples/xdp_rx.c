@@ -616,28 +616,32 @@ static int setup_xdp(void)
 	ucfg.fill_size = X.fill_size;
 	ucfg.comp_size = 64;
 	ucfg.frame_size = XDP_FRAME_SIZE;
-	ret = xsk_umem__create(&X.umem, umem, umem_len, &X.fq, &X.cq, &ucfg);
-	if (ret) {
-		fprintf(stderr, "%s: registering the %s as UMEM: %s\n", prog,
-			opt.mode == MODE_LAB ? "pool" : "frame area", strerror(-ret));
-		if (ret == -EFAULT && opt.secret)
-			fprintf(stderr, "(memfd_secret memory cannot be a UMEM: the kernel cannot pin "
-				"pages that left its direct map; labyrinth_region() gave the range "
-				"all right)\n");
-		return 1;
-	}
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.rx_size = X.rx_size;
 	scfg.tx_size = 0;
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* our own program below */
 	scfg.bind_flags = opt.zerocopy ? XDP_ZEROCOPY : XDP_COPY;
 	/* EBUSY: the queue's previous socket is still being released (the
-	 * kernel unbinds a closed socket from a work queue): wait a little. */
+	 * kernel unbinds a closed socket from a work queue): wait a little.
+	 * Each try starts from a fresh UMEM: after a failed bind the old
+	 * socket's rings already exist and cannot be set up again. */
 	for (i = 0; i < 40; i++) {
+		ret = xsk_umem__create(&X.umem, umem, umem_len, &X.fq, &X.cq, &ucfg);
+		if (ret) {
+			fprintf(stderr, "%s: registering the %s as UMEM: %s\n", prog,
+				opt.mode == MODE_LAB ? "pool" : "frame area", strerror(-ret));
+			if (ret == -EFAULT && opt.secret)
+				fprintf(stderr, "(memfd_secret memory cannot be a UMEM: the kernel "
+					"cannot pin pages that left its direct map; "
+					"labyrinth_region() gave the range all right)\n");
+			return 1;
+		}
 		ret = xsk_socket__create(&X.xsk, opt.ifname, opt.queue, X.umem, &X.rx, NULL,
 					 &scfg);
 		if (ret != -EBUSY)
 			break;
+		xsk_umem__delete(X.umem);
+		X.umem = NULL;
 		udp_sleep(0.05);
 	}
 	if (ret) {

@@ -262,21 +262,26 @@ int main(int argc, char **argv)
 	ucfg.fill_size = 64;
 	ucfg.comp_size = ring;
 	ucfg.frame_size = XDP_FRAME_SIZE;
-	ret = xsk_umem__create(&umem, base, len, &fq, &cq, &ucfg);
-	if (ret) {
-		fprintf(stderr, "%s: registering the pool as UMEM: %s\n", prog, strerror(-ret));
-		return 1;
-	}
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.tx_size = ring;
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* sending needs no program */
 	scfg.bind_flags = XDP_COPY;
 	/* EBUSY: the queue's previous socket is still being released (the
-	 * kernel unbinds a closed socket from a work queue): wait a little. */
+	 * kernel unbinds a closed socket from a work queue): wait a little.
+	 * Each try starts from a fresh UMEM: after a failed bind the old
+	 * socket's rings already exist and cannot be set up again. */
 	for (f = 0; f < 40; f++) {
+		ret = xsk_umem__create(&umem, base, len, &fq, &cq, &ucfg);
+		if (ret) {
+			fprintf(stderr, "%s: registering the pool as UMEM: %s\n", prog,
+				strerror(-ret));
+			return 1;
+		}
 		ret = xsk_socket__create(&xsk, opt.ifname, opt.queue, umem, NULL, &tx, &scfg);
 		if (ret != -EBUSY)
 			break;
+		xsk_umem__delete(umem);
+		umem = NULL;
 		udp_sleep(0.05);
 	}
 	if (ret) {
