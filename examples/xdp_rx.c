@@ -901,20 +901,229 @@ static void stall_step(double now, double t0, bool *stall_done)
 	}
 }
 
+/* What a run found, for the summary and the RESULT line. */
+struct result {
+	struct worker sum; /* the workers' counters added up */
+	struct xdp_statistics xs;
+	double elapsed, active, cpu;
+	uint64_t inuse_run, inuse_down, in_flight, outstanding, dev_drops;
+	uint32_t fill_run;
+	unsigned int nflows;
+	int check_rc, destroy_rc;
+	bool accounting_ok;
+};
+
+/* Receive until the time, the count or the idle limit says stop. */
+static void run_loop(double t0)
+{
+	double t_end = t0 + opt.duration, t_prev = t0, next_report = t0 + 1;
+	uint64_t prev = 0;
+	bool stall_done = false;
+
+	while (!interrupted) {
+		struct pollfd pfd[2] = { { .fd = X.fd, .events = POLLIN },
+					 { .fd = X.watch_fd, .events = POLLIN } };
+		double now = udp_now();
+		unsigned int n;
+
+		if (now >= t_end || (opt.expect && rs.received >= opt.expect))
+			break;
+		if (opt.idle_exit > 0 && rs.received && now - rs.t_last >= opt.idle_exit)
+			break;
+		if (now >= next_report) {
+			if (!opt.quiet)
+				live_line(t0, &t_prev, &prev);
+			next_report = now + 1;
+		}
+		stall_step(now, t0, &stall_done);
+		refill();
+		n = receive();
+		if (n) {
+			if (!rs.t_first)
+				rs.t_first = now;
+			rs.t_last = now;
+			if (stall_done)
+				rs.after_stall += n;
+			continue;
+		}
+		/* Nothing there: sleep until a frame or the watch; short when the
+		 * fill ring is not full, so that returned frames go back soon. */
+		rs.polls++;
+		if (poll(pfd, X.watch_fd >= 0 ? 2 : 1,
+			 fill_ring_count() < X.fill_size / 2 ? 1 : 20) > 0 &&
+		    (pfd[1].revents & POLLIN))
+			on_watch();
+	}
+}
+
+/* No more frames in: detach, drain the rx ring, let the workers finish;
+ * then every frame must be accounted for: the kernel holds exactly what
+ * is in the fill ring, the workers hold nothing, the rest is free. */
+static void stop_and_account(struct result *res)
+{
+	struct labyrinth_stats st;
+	unsigned int i;
+
+	bpf_xdp_detach(X.ifindex, opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
+	X.attached = false;
+	udp_sleep(0.05);
+	while (receive())
+		;
+	atomic_store(&stalled, 0);
+	atomic_store(&stop_workers, 1);
+	for (i = 0; i < opt.workers; i++) {
+		wake(&workers[i]);
+		pthread_join(workers[i].thread, NULL);
+	}
+	if (opt.mode == MODE_STACK)
+		collect_returns();
+	xsk_stats(&res->xs);
+
+	res->in_flight = rs.dispatched - returned_total();
+	res->outstanding = rs.posted - rs.received;
+	res->fill_run = fill_ring_count();
+	res->inuse_run = ~0ull;
+	if (opt.mode != MODE_LAB)
+		res->inuse_run = nframes - (opt.mode == MODE_STACK ? stack_top : list_top);
+	else if (labyrinth_stats(&pool, &st) == 0)
+		res->inuse_run = st.pages_inuse;
+	res->accounting_ok = res->inuse_run == res->fill_run + res->in_flight &&
+			     res->outstanding == res->fill_run;
+}
+
+/* Close the socket; what it held is ours again; then nothing is in use. */
+static void teardown(struct result *res)
+{
+	struct labyrinth_stats st;
+	size_t i, freed = 0;
+
+	xsk_socket__delete(X.xsk);
+	xsk_umem__delete(X.umem);
+	bpf_object__close(X.obj);
+	for (i = 0; i < nframes; i++) {
+		if (!in_kernel[i])
+			continue;
+		if (opt.mode == MODE_LAB &&
+		    labyrinth_free_page(&pool, umem + i * XDP_FRAME_SIZE) != 0)
+			res->sum.free_errors++;
+		freed++;
+	}
+	res->inuse_down = ~0ull;
+	if (opt.mode == MODE_LAB) {
+		if (labyrinth_stats(&pool, &st) == 0)
+			res->inuse_down = st.pages_inuse;
+		res->check_rc = labyrinth_check(&pool);
+		close(X.watch_fd);
+		res->destroy_rc = labyrinth_destroy(&pool);
+	} else {
+		res->inuse_down = nframes - (opt.mode == MODE_STACK ? stack_top : list_top) -
+				  freed;
+		munmap(umem, umem_len);
+	}
+	res->accounting_ok = res->accounting_ok && res->inuse_down == 0;
+}
+
+static void sum_workers(struct result *res)
+{
+	struct worker *sum = &res->sum;
+	unsigned int i, f;
+
+	for (i = 0; i < opt.workers; i++) {
+		const struct worker *w = &workers[i];
+
+		sum->packets += w->packets;
+		sum->bytes += w->bytes;
+		sum->verified += w->verified;
+		sum->foreign += w->foreign;
+		sum->csum_errors += w->csum_errors;
+		sum->len_errors += w->len_errors;
+		sum->gaps += w->gaps;
+		sum->reorders += w->reorders;
+		sum->iperf += w->iperf;
+		sum->iperf_gaps += w->iperf_gaps;
+		sum->free_errors += w->free_errors;
+		for (f = 0; f < UDP_MAX_FLOWS; f++)
+			res->nflows += w->flows[f].received != 0;
+	}
+}
+
+static void print_summary(const struct result *res)
+{
+	const struct worker *sum = &res->sum;
+
+	printf("%s (%s) after %.2f s:\n", interrupted ? "interrupted" : "done",
+	       mode_name[opt.mode], res->elapsed);
+	printf("  frames         %12" PRIu64 "  (%.3f M/s while traffic flowed, %.2f Gbit/s)\n",
+	       rs.received, (double)rs.received / res->active / 1e6,
+	       (double)sum->bytes * 8 / res->active / 1e9);
+	printf("  verified       %12" PRIu64 "  from %u flow%s; %" PRIu64 " other frames\n",
+	       sum->verified, res->nflows, res->nflows == 1 ? "" : "s", sum->foreign);
+	if (opt.iperf)
+		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost\n",
+		       sum->iperf, sum->iperf_gaps);
+	printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring empty %" PRIu64
+	       " times), device drops %" PRIu64 "\n", sum->gaps,
+	       (uint64_t)(res->xs.rx_dropped + res->xs.rx_ring_full),
+	       (uint64_t)res->xs.rx_fill_ring_empty_descs, res->dev_drops);
+	printf("  errors         %12" PRIu64 "  (checksum %" PRIu64 ", length %" PRIu64
+	       ", late/duplicate %" PRIu64 ")\n", sum->csum_errors + sum->len_errors +
+	       sum->reorders, sum->csum_errors, sum->len_errors, sum->reorders);
+	printf("  CPU            %12.2f s  (%.0f ns per frame, rx thread + %u workers)\n", res->cpu,
+	       rs.received ? res->cpu * 1e9 / (double)rs.received : 0.0, opt.workers);
+	if (opt.mode == MODE_LAB)
+		printf("  watch          %12" PRIu64 "  low-watermark events (mark %zu)\n",
+		       rs.watch_events, opt.low);
+	printf("  frames         %12" PRIu64 "  in use after the run = %u in the fill ring + %" PRIu64
+	       " in flight: %s; %" PRIu64 " after teardown\n", res->inuse_run, res->fill_run,
+	       res->in_flight, res->accounting_ok ? "exact" : "MISMATCH", res->inuse_down);
+}
+
+/* The RESULT line, to stdout or --result-file; 0, or -1 if it could not
+ * be written. */
+static int write_result(const struct result *res, int status)
+{
+	const struct worker *sum = &res->sum;
+	char line[1024];
+	FILE *rf;
+
+	snprintf(line, sizeof(line),
+		 "RESULT tool=xdp-rx mode=%s workers=%u frames_total=%zu seconds=%.3f active=%.3f "
+		 "packets=%" PRIu64 " bytes=%" PRIu64 " verified=%" PRIu64 " foreign=%" PRIu64
+		 " flows=%u gaps=%" PRIu64 " reorders=%" PRIu64 " csum_errors=%" PRIu64
+		 " len_errors=%" PRIu64 " drops=%" PRIu64 " fill_empty=%" PRIu64
+		 " dev_drops=%" PRIu64 " cpu=%.3f no_frame=%" PRIu64 " watch_events=%" PRIu64
+		 " after_stall=%" PRIu64 " posted_total=%" PRIu64 " inuse_after_run=%" PRIu64
+		 " fill=%u in_flight=%" PRIu64 " outstanding=%" PRIu64
+		 " inuse_after_teardown=%" PRIu64 " free_errors=%" PRIu64 " iperf=%" PRIu64
+		 " iperf_gaps=%" PRIu64 " check=%d destroy=%d status=%s",
+		 mode_name[opt.mode], opt.workers, nframes, res->elapsed, res->active, rs.received,
+		 sum->bytes, sum->verified, sum->foreign, res->nflows, sum->gaps, sum->reorders,
+		 sum->csum_errors, sum->len_errors,
+		 (uint64_t)(res->xs.rx_dropped + res->xs.rx_ring_full),
+		 (uint64_t)res->xs.rx_fill_ring_empty_descs, res->dev_drops, res->cpu,
+		 rs.no_frame, rs.watch_events, rs.after_stall, rs.posted, res->inuse_run,
+		 res->fill_run, res->in_flight, res->outstanding, res->inuse_down,
+		 sum->free_errors, sum->iperf, sum->iperf_gaps, res->check_rc, res->destroy_rc,
+		 status ? "error" : "ok");
+	if (!opt.result_file) {
+		printf("%s\n", line);
+		return 0;
+	}
+	rf = fopen(opt.result_file, "w");
+	if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, opt.result_file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct xdp_statistics xs;
-	struct labyrinth_stats st;
+	static struct result res;
 	struct sigaction sa;
-	struct worker sum = { 0 };
-	double t0, t_end, t_prev, next_report, cpu0, cpu, elapsed, active;
-	uint64_t prev = 0, inuse_run = ~0ull, inuse_down = ~0ull, in_flight, outstanding;
-	uint64_t free_frames = 0, drops, dev_drops0, dev_drops;
-	uint32_t fill_run;
-	unsigned int i, nflows = 0;
-	int ret, status = 0, check_rc = 0, destroy_rc = 0;
-	bool stall_done = false, accounting_ok;
-	char line[1024];
+	double t0, cpu0;
+	uint64_t dev_drops0;
+	int ret, status = 0;
 
 	parse_options(argc, argv);
 	if (!xdp_sockets_available()) {
@@ -955,181 +1164,25 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	t0 = udp_now();
-	t_end = t0 + opt.duration;
-	t_prev = t0;
-	next_report = t0 + 1;
 	cpu0 = xdp_cpu_seconds();
-	while (!interrupted) {
-		struct pollfd pfd[2] = { { .fd = X.fd, .events = POLLIN },
-					 { .fd = X.watch_fd, .events = POLLIN } };
-		double now = udp_now();
-		unsigned int n;
+	run_loop(t0);
+	stop_and_account(&res);
+	res.cpu = xdp_cpu_seconds() - cpu0;
+	res.elapsed = udp_now() - t0;
+	res.dev_drops = dev_counter("rx_dropped") - dev_drops0;
+	teardown(&res);
+	sum_workers(&res);
+	res.active = rs.t_last - rs.t_first;
+	if (res.active < 1e-3)
+		res.active = res.elapsed > 1e-3 ? res.elapsed : 1e-3;
 
-		if (now >= t_end || (opt.expect && rs.received >= opt.expect))
-			break;
-		if (opt.idle_exit > 0 && rs.received && now - rs.t_last >= opt.idle_exit)
-			break;
-		if (now >= next_report) {
-			if (!opt.quiet)
-				live_line(t0, &t_prev, &prev);
-			next_report = now + 1;
-		}
-		stall_step(now, t0, &stall_done);
-		refill();
-		n = receive();
-		if (n) {
-			if (!rs.t_first)
-				rs.t_first = now;
-			rs.t_last = now;
-			if (stall_done)
-				rs.after_stall += n;
-			continue;
-		}
-		/* Nothing there: sleep until a frame or the watch; short when the
-		 * fill ring is not full, so that returned frames go back soon. */
-		rs.polls++;
-		if (poll(pfd, X.watch_fd >= 0 ? 2 : 1,
-			 fill_ring_count() < X.fill_size / 2 ? 1 : 20) > 0 &&
-		    (pfd[1].revents & POLLIN))
-			on_watch();
-	}
-
-	/* The end: no more frames in, drain the rx ring, let the workers finish. */
-	bpf_xdp_detach(X.ifindex, opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
-	X.attached = false;
-	udp_sleep(0.05);
-	while (receive())
-		;
-	atomic_store(&stalled, 0);
-	atomic_store(&stop_workers, 1);
-	for (i = 0; i < opt.workers; i++) {
-		wake(&workers[i]);
-		pthread_join(workers[i].thread, NULL);
-	}
-	cpu = xdp_cpu_seconds() - cpu0;
-	elapsed = udp_now() - t0;
-	if (opt.mode == MODE_STACK)
-		collect_returns();
-	xsk_stats(&xs);
-	dev_drops = dev_counter("rx_dropped") - dev_drops0;
-
-	/* Every frame accounted for: the kernel holds exactly what is in the
-	 * fill ring; the workers hold nothing now; the rest is free. */
-	in_flight = rs.dispatched - returned_total();
-	outstanding = rs.posted - rs.received;
-	fill_run = fill_ring_count();
-	if (opt.mode == MODE_LAB) {
-		if (labyrinth_stats(&pool, &st) == 0)
-			inuse_run = st.pages_inuse;
-	} else {
-		free_frames = opt.mode == MODE_STACK ? stack_top : list_top;
-		inuse_run = nframes - free_frames;
-	}
-	accounting_ok = inuse_run == fill_run + in_flight && outstanding == fill_run;
-
-	xsk_socket__delete(X.xsk);
-	xsk_umem__delete(X.umem);
-	bpf_object__close(X.obj);
-	/* The socket is gone: what it held is ours again. */
-	for (i = 0; i < nframes; i++) {
-		if (!in_kernel[i])
-			continue;
-		if (opt.mode == MODE_LAB) {
-			if (labyrinth_free_page(&pool, umem + (size_t)i * XDP_FRAME_SIZE) != 0)
-				sum.free_errors++;
-		} else {
-			free_frames++;
-		}
-	}
-	if (opt.mode == MODE_LAB) {
-		if (labyrinth_stats(&pool, &st) == 0)
-			inuse_down = st.pages_inuse;
-		check_rc = labyrinth_check(&pool);
-		close(X.watch_fd);
-		destroy_rc = labyrinth_destroy(&pool);
-	} else {
-		inuse_down = nframes - free_frames;
-		munmap(umem, umem_len);
-	}
-	accounting_ok = accounting_ok && inuse_down == 0;
-
-	for (i = 0; i < opt.workers; i++) {
-		struct worker *w = &workers[i];
-		unsigned int f;
-
-		sum.packets += w->packets;
-		sum.bytes += w->bytes;
-		sum.verified += w->verified;
-		sum.foreign += w->foreign;
-		sum.csum_errors += w->csum_errors;
-		sum.len_errors += w->len_errors;
-		sum.gaps += w->gaps;
-		sum.reorders += w->reorders;
-		sum.iperf += w->iperf;
-		sum.iperf_gaps += w->iperf_gaps;
-		sum.free_errors += w->free_errors;
-		for (f = 0; f < UDP_MAX_FLOWS; f++)
-			nflows += w->flows[f].received != 0;
-	}
-	drops = xs.rx_dropped + xs.rx_ring_full;
-	if (sum.csum_errors || sum.len_errors || sum.reorders || sum.free_errors ||
-	    !accounting_ok || check_rc || destroy_rc || sum.packets != rs.received)
+	if (res.sum.csum_errors || res.sum.len_errors || res.sum.reorders ||
+	    res.sum.free_errors || !res.accounting_ok || res.check_rc || res.destroy_rc ||
+	    res.sum.packets != rs.received)
 		status = 1;
-	active = rs.t_last - rs.t_first;
-	if (active < 1e-3)
-		active = elapsed > 1e-3 ? elapsed : 1e-3;
-
-	if (!opt.quiet) {
-		printf("%s (%s) after %.2f s:\n", interrupted ? "interrupted" : "done",
-		       mode_name[opt.mode], elapsed);
-		printf("  frames         %12" PRIu64 "  (%.3f M/s while traffic flowed, %.2f Gbit/s)\n",
-		       rs.received, (double)rs.received / active / 1e6,
-		       (double)sum.bytes * 8 / active / 1e9);
-		printf("  verified       %12" PRIu64 "  from %u flow%s; %" PRIu64 " other frames\n",
-		       sum.verified, nflows, nflows == 1 ? "" : "s", sum.foreign);
-		if (opt.iperf)
-			printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost\n",
-			       sum.iperf, sum.iperf_gaps);
-		printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring empty %"
-		       PRIu64 " times), device drops %" PRIu64 "\n", sum.gaps, drops,
-		       (uint64_t)xs.rx_fill_ring_empty_descs, dev_drops);
-		printf("  errors         %12" PRIu64 "  (checksum %" PRIu64 ", length %" PRIu64
-		       ", late/duplicate %" PRIu64 ")\n", sum.csum_errors + sum.len_errors +
-		       sum.reorders, sum.csum_errors, sum.len_errors, sum.reorders);
-		printf("  CPU            %12.2f s  (%.0f ns per frame, rx thread + %u workers)\n", cpu,
-		       rs.received ? cpu * 1e9 / (double)rs.received : 0.0, opt.workers);
-		if (opt.mode == MODE_LAB)
-			printf("  watch          %12" PRIu64 "  low-watermark events (mark %zu)\n",
-			       rs.watch_events, opt.low);
-		printf("  frames         %12" PRIu64 "  in use after the run = %u in the fill ring + %"
-		       PRIu64 " in flight: %s; %" PRIu64 " after teardown\n", inuse_run, fill_run,
-		       in_flight, accounting_ok ? "exact" : "MISMATCH", inuse_down);
-	}
-	snprintf(line, sizeof(line),
-		 "RESULT tool=xdp-rx mode=%s workers=%u frames_total=%zu seconds=%.3f active=%.3f "
-		 "packets=%" PRIu64 " bytes=%" PRIu64 " verified=%" PRIu64 " foreign=%" PRIu64
-		 " flows=%u gaps=%" PRIu64 " reorders=%" PRIu64 " csum_errors=%" PRIu64
-		 " len_errors=%" PRIu64 " drops=%" PRIu64 " fill_empty=%" PRIu64
-		 " dev_drops=%" PRIu64 " cpu=%.3f no_frame=%" PRIu64 " watch_events=%" PRIu64
-		 " after_stall=%" PRIu64 " posted_total=%" PRIu64 " inuse_after_run=%" PRIu64
-		 " fill=%u in_flight=%" PRIu64 " outstanding=%" PRIu64
-		 " inuse_after_teardown=%" PRIu64 " free_errors=%" PRIu64 " iperf=%" PRIu64
-		 " iperf_gaps=%" PRIu64 " check=%d destroy=%d status=%s",
-		 mode_name[opt.mode], opt.workers, nframes, elapsed, active, rs.received, sum.bytes,
-		 sum.verified, sum.foreign, nflows, sum.gaps, sum.reorders, sum.csum_errors,
-		 sum.len_errors, drops, (uint64_t)xs.rx_fill_ring_empty_descs, dev_drops, cpu,
-		 rs.no_frame, rs.watch_events, rs.after_stall, rs.posted, inuse_run, fill_run,
-		 in_flight, outstanding, inuse_down, sum.free_errors, sum.iperf, sum.iperf_gaps,
-		 check_rc, destroy_rc, status ? "error" : "ok");
-	if (opt.result_file) {
-		FILE *rf = fopen(opt.result_file, "w");
-
-		if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, opt.result_file, strerror(errno));
-			status = 1;
-		}
-	} else {
-		printf("%s\n", line);
-	}
+	if (!opt.quiet)
+		print_summary(&res);
+	if (write_result(&res, status) < 0)
+		status = 1;
 	return status;
 }
