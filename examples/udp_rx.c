@@ -35,7 +35,7 @@
  * one malloc()'d, as the pool path does with pages).
  *
  * Exit status: 0 when every labyrinth-tx packet verified and no page was
- * lost; 1 on a verification error, a lost page or a runtime error; 2 on bad
+ * lost; 1 on a verification error, a truncated datagram, a lost page or a runtime error; 2 on bad
  * usage; 3 when io_uring (or its provided-buffer rings) is not available
  * here, e.g. kernel.io_uring_disabled = 2 (--mode mmsg still works).
  */
@@ -101,7 +101,7 @@ static struct {
 static struct {
 	uint64_t packets, bytes, verified, foreign, csum_errors, len_errors, gaps, reorders;
 	uint64_t enobufs, rearms, no_page, watch_events, watch_cqes, cqe_errors, syscalls;
-	uint64_t free_errors, after_stall, held_max, short_max, foreign_sum;
+	uint64_t free_errors, after_stall, held_max, short_max, foreign_sum, truncated;
 	uint64_t iperf, iperf_gaps, iperf_late, iperf_fin; /* --iperf: iperf2's own seq */
 	uint64_t sock_packets[MAX_SOCKETS];
 	double t_first, t_last;
@@ -160,15 +160,24 @@ static void iperf_seq(const unsigned char *buf)
 }
 
 /* Checksum the datagram, check the sender's header and sequence number,
- * then spoil the header so that a page handed out twice cannot pass twice. */
-static void process(unsigned char *buf, size_t len, bool truncated)
+ * then spoil the header so that a page handed out twice cannot pass twice.
+ * full is the datagram's real length (MSG_TRUNC makes the kernel say it):
+ * more than len means the buffer cut it, whoever sent it. */
+static void process(unsigned char *buf, size_t len, size_t full)
 {
+	bool truncated = full > len;
 	struct udp_hdr h;
 	struct flow *f;
 	uint64_t sum;
 
 	rs.packets++;
 	rs.bytes += len;
+	if (truncated) {
+		rs.truncated++;
+		if (reports_left > 0 && reports_left--)
+			fprintf(stderr, "\n%s: truncated datagram: %zu bytes, a buffer holds %zu "
+				"(use --page-size 2M for bigger datagrams)\n", prog, full, len);
+	}
 	if (len < sizeof(h)) {
 		rs.foreign++;
 		rs.foreign_sum += udp_payload_csum(buf, len);
@@ -330,7 +339,9 @@ static void arm(unsigned int s)
 {
 	struct io_uring_sqe *sqe = get_sqe();
 
-	io_uring_prep_recv_multishot(sqe, socks[s], NULL, 0, 0);
+	/* MSG_TRUNC: a completion's res is the datagram's real length, so a
+	 * datagram longer than a page shows as res > the buffer's length. */
+	io_uring_prep_recv_multishot(sqe, socks[s], NULL, 0, MSG_TRUNC);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, TAG_RECV | s);
@@ -388,7 +399,8 @@ static void on_recv(unsigned int s, const struct io_uring_cqe *cqe)
 		U.slot[bid] = NULL;
 		U.posted--;
 		rs.sock_packets[s]++;
-		process(page, (size_t)cqe->res, false);
+		process(page, (size_t)cqe->res < U.buf_len ? (size_t)cqe->res : U.buf_len,
+			(size_t)cqe->res);
 		if (U.stall_done)
 			rs.after_stall++;
 		if (U.stalled) {
@@ -641,7 +653,8 @@ static long mmsg_round(void)
 
 	for (s = 0; s < opt.sockets; s++) {
 		for (;;) {
-			int n = recvmmsg(socks[s], M.msgs, opt.batch, MSG_DONTWAIT, NULL);
+			/* MSG_TRUNC: msg_len is the real length, even if cut */
+			int n = recvmmsg(socks[s], M.msgs, opt.batch, MSG_DONTWAIT | MSG_TRUNC, NULL);
 
 			rs.syscalls++;
 			if (n < 0) {
@@ -651,8 +664,8 @@ static long mmsg_round(void)
 				return -1;
 			}
 			for (i = 0; i < (unsigned int)n; i++) {
-				process(M.bufs[i], M.msgs[i].msg_len,
-					M.msgs[i].msg_hdr.msg_flags & MSG_TRUNC);
+				process(M.bufs[i], M.msgs[i].msg_len < opt.page_size ?
+						M.msgs[i].msg_len : opt.page_size, M.msgs[i].msg_len);
 				free(M.bufs[i]);
 				M.bufs[i] = malloc(opt.page_size);
 				if (!M.bufs[i]) {
@@ -1182,6 +1195,9 @@ int main(int argc, char **argv)
 		       ", late/duplicate %" PRIu64 ")\n",
 		       rs.csum_errors + rs.len_errors + rs.reorders, rs.csum_errors, rs.len_errors,
 		       rs.reorders);
+		if (rs.truncated)
+			printf("  TRUNCATED      %12" PRIu64 "  datagrams longer than a %zu-byte buffer "
+			       "(any sender): data lost\n", rs.truncated, opt.page_size);
 		printf("  rx CPU         %12.2f s  (%.0f ns per datagram, %.1f datagrams per syscall)\n",
 		       cpu, rs.packets ? cpu * 1e9 / (double)rs.packets : 0.0,
 		       rs.syscalls ? (double)rs.packets / (double)rs.syscalls : 0.0);
@@ -1213,6 +1229,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: labyrinth_destroy: %s\n", prog, strerror(-destroy_rc));
 	}
 	if (rs.csum_errors || rs.len_errors || rs.reorders || rs.free_errors || !accounting_ok ||
+	    rs.truncated ||
 	    check_rc || destroy_rc || rs.cqe_errors)
 		status = 1;
 
@@ -1220,7 +1237,7 @@ int main(int argc, char **argv)
 		 "RESULT tool=rx mode=%s port=%u sockets=%u seconds=%.3f active=%.3f packets=%" PRIu64
 		 " bytes=%" PRIu64 " verified=%" PRIu64 " foreign=%" PRIu64 " flows=%u seq_span=%"
 		 PRIu64 " gaps=%" PRIu64 " reorders=%" PRIu64 " csum_errors=%" PRIu64
-		 " len_errors=%" PRIu64 " kernel_drops=%" PRIu64 " cpu=%.3f syscalls=%" PRIu64
+		 " len_errors=%" PRIu64 " truncated=%" PRIu64 " kernel_drops=%" PRIu64 " cpu=%.3f syscalls=%" PRIu64
 		 " enobufs=%" PRIu64 " rearms=%" PRIu64 " no_page=%" PRIu64 " watch_events=%" PRIu64
 		 " held_max=%" PRIu64 " after_stall=%" PRIu64 " inuse_after_run=%" PRIu64
 		 " posted=%" PRIu64 " held=%" PRIu64 " inuse_after_teardown=%" PRIu64
@@ -1228,7 +1245,7 @@ int main(int argc, char **argv)
 		 PRIu64 " rcvbuf=%d check=%d destroy=%d status=%s",
 		 opt.mode == MODE_URING ? "uring" : "mmsg", opt.port, opt.sockets, elapsed, active,
 		 rs.packets, rs.bytes, rs.verified, rs.foreign, nflows, span, rs.gaps, rs.reorders,
-		 rs.csum_errors, rs.len_errors, drops, cpu, rs.syscalls, rs.enobufs, rs.rearms,
+		 rs.csum_errors, rs.len_errors, rs.truncated, drops, cpu, rs.syscalls, rs.enobufs, rs.rearms,
 		 rs.no_page, rs.watch_events, rs.held_max, rs.after_stall, inuse_run, posted_run,
 		 held_run, inuse_down, rs.free_errors, rs.cqe_errors, rs.iperf, rs.iperf_gaps,
 		 rcvbuf_real, check_rc, destroy_rc,

@@ -16,6 +16,11 @@ done
 command -v man >/dev/null 2>&1 || need="$need man-db"
 # liburing for labyrinth-rx, the io_uring receive example
 dpkg -s liburing-dev >/dev/null 2>&1 || need="$need liburing-dev"
+# AF_XDP examples and their test: libxdp/libbpf, clang -target bpf, iproute2
+# for the namespaces; iperf (v2) and socat for traffic nobody here wrote
+for pkg in libxdp-dev libbpf-dev iproute2 iperf socat; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
 for pkg in "$@"; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done

