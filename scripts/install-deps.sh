@@ -10,8 +10,9 @@ for tool in cmake:cmake gcc:gcc make:make clang:clang pkg-config:pkg-config \
 	command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
 # clang's sanitizer and fuzzer runtimes
-[ -d /usr/lib/llvm-14/lib/clang ] && ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 || \
-	{ command -v clang >/dev/null 2>&1 && need="$need libclang-rt-14-dev"; } || true
+# (whether or not clang itself is there yet: a fresh machine has neither)
+ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 || \
+	need="$need libclang-rt-14-dev"
 # man -l for the man-page test (man-db brings groff-base)
 command -v man >/dev/null 2>&1 || need="$need man-db"
 # liburing for labyrinth-rx, the io_uring receive example
