@@ -197,8 +197,11 @@ int main(int argc, char **argv)
 	struct labyrinth_params params = { .name = "xdp-tx" };
 	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
-	struct xsk_ring_prod fq, tx;
-	struct xsk_ring_cons cq;
+	/* Zeroed: libxdp 1.3.1 does not set every field of the rings
+	 * (valgrind: the completion ring's cached indices), and a stack
+	 * leftover there reads as completions that never happened. */
+	struct xsk_ring_prod fq = { 0 }, tx = { 0 };
+	struct xsk_ring_cons cq = { 0 };
 	struct xsk_umem *umem = NULL;
 	struct xsk_socket *xsk = NULL;
 	struct labyrinth_stats st;
