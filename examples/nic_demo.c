@@ -67,6 +67,8 @@
 
 #include <labyrinth.h>
 
+#include "example_common.h"
+
 #define CACHELINE 64
 #define MAX_WORKERS 64
 #define FRAME_MIN 64          /* the smallest Ethernet frame */
@@ -120,6 +122,8 @@ struct nic_counters {
 /* The pool the NIC receives into: declared statically, as the API allows. */
 static labyrinth_t rx_pool;
 
+static const char *prog = "labyrinth-nic-demo";
+
 static struct worker *workers;
 static unsigned int nr_workers = 2;
 static uint32_t frame_size = 1500;
@@ -127,7 +131,6 @@ static struct nic_counters nic;
 static _Atomic bool nic_stop;     /* main -> NIC: stop receiving */
 static _Atomic bool nic_done;     /* main -> workers: the NIC has stopped */
 static _Atomic unsigned int reports;
-static volatile sig_atomic_t interrupted;
 
 static void cpu_relax(void)
 {
@@ -173,14 +176,6 @@ static void idle(unsigned int *spins)
 		*spins = 0;
 		nanosleep(&nap, NULL);
 	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- frames ---------------------------------------------------------- */
@@ -437,7 +432,7 @@ static void progress(bool tty, double t0, struct sample *prev, uint64_t *min_fre
 	uint64_t errors;
 	int len;
 
-	cur.t = now_s();
+	cur.t = ex_now();
 	cur.frames = atomic_load_explicit(&nic.rx_packets, memory_order_relaxed);
 	cur.bytes = atomic_load_explicit(&nic.rx_bytes, memory_order_relaxed);
 	if (labyrinth_stats(&rx_pool, &st) < 0)
@@ -479,13 +474,7 @@ static void progress(bool tty, double t0, struct sample *prev, uint64_t *min_fre
 
 /* ---- set-up ---------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static void usage(FILE *out, const char *prog)
+static void usage(FILE *out, const char *argv0)
 {
 	fprintf(out,
 		"usage: %s [options]\n"
@@ -507,23 +496,7 @@ static void usage(FILE *out, const char *prog)
 		"\n"
 		"Make the pool smaller than workers x ring (e.g. -p 512) to watch it run dry.\n"
 		"Exit status: 0 if every frame verified and no page leaked, 1 if not, 2 on bad usage.\n",
-		prog, MAX_WORKERS, FRAME_MIN);
-}
-
-static unsigned long parse_num(const char *s, const char *what, unsigned long min,
-			       unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "labyrinth-nic-demo: bad %s '%s' (want %lu..%lu)\n", what, s,
-			min, max);
-		exit(2);
-	}
-	return v;
+		argv0, MAX_WORKERS, FRAME_MIN);
 }
 
 int main(int argc, char **argv)
@@ -545,13 +518,12 @@ int main(int argc, char **argv)
 	unsigned long ring_size = 1024, fs = 1500;
 	double duration = 10, t0, t_end, next, elapsed;
 	struct labyrinth_stats st;
-	struct sigaction sa;
 	sigset_t block, old;
 	struct sample prev;
 	pthread_t nic_tid;
 	uint64_t min_free, frames, errors, bad_frees, rx_packets, rx_missed, rx_no_desc;
 	unsigned int i, created = 0;
-	bool tty = isatty(STDOUT_FILENO), ok = true;
+	bool tty = isatty(STDOUT_FILENO), ok = true, unlocked;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "d:w:p:r:s:h", longopts, NULL)) != -1) {
@@ -568,19 +540,20 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'w':
-			nr_workers = (unsigned int)parse_num(optarg, "worker count", 1, MAX_WORKERS);
+			nr_workers = (unsigned int)ex_parse_ul(prog, optarg, "worker count", 1,
+							       MAX_WORKERS);
 			break;
 		case 'p':
-			params.nr_pages = parse_num(optarg, "page count", 1, 1ul << 28);
+			params.nr_pages = ex_parse_ul(prog, optarg, "page count", 1, 1ul << 28);
 			break;
 		case 'r':
-			ring_size = parse_num(optarg, "ring size", 1, 1ul << 24);
+			ring_size = ex_parse_ul(prog, optarg, "ring size", 1, 1ul << 24);
 			break;
 		case 's':
-			fs = parse_num(optarg, "frame size", FRAME_MIN, LAB_PAGE_1G);
+			fs = ex_parse_ul(prog, optarg, "frame size", FRAME_MIN, LAB_PAGE_1G);
 			break;
 		case OPT_RESERVE:
-			params.reserve_pages = parse_num(optarg, "reserve", 0, 1ul << 28);
+			params.reserve_pages = ex_parse_ul(prog, optarg, "reserve", 0, 1ul << 28);
 			break;
 		case OPT_DEBUG:
 			params.flags |= LAB_POOL_DEBUG;
@@ -606,18 +579,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	ret = labyrinth_init(&rx_pool, &params);
-	if (ret == -ENOMEM && !(params.flags & LAB_POOL_NOLOCK)) {
-		/* A normal user may lock only 8 MiB (Debian's default
-		 * RLIMIT_MEMLOCK): run the story unlocked rather than not at all. */
-		params.flags |= LAB_POOL_NOLOCK;
-		ret = labyrinth_init(&rx_pool, &params);
-		if (ret == 0)
-			printf("note: a pool of %zu pages cannot be locked under this memlock limit "
-			       "(ulimit -l); it runs with LAB_POOL_NOLOCK (its pages may be swapped "
-			       "out): raise the limit or use fewer --pages to lock it\n",
-			       params.nr_pages);
-	}
+	ret = ex_init_pool(&rx_pool, &params, &unlocked);
+	if (unlocked)
+		printf("note: a pool of %zu pages cannot be locked under this memlock limit "
+		       "(ulimit -l); it runs with LAB_POOL_NOLOCK (its pages may be swapped "
+		       "out): raise the limit or use fewer --pages to lock it\n",
+		       params.nr_pages);
 	if (ret < 0) {
 		fprintf(stderr, "labyrinth-nic-demo: labyrinth_init: %s\n", strerror(-ret));
 		if (ret == -ENOMEM)
@@ -650,12 +617,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Ctrl-C stops early; only the main thread takes the signal. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ex_catch_stop_signals(SA_RESETHAND); /* a second Ctrl-C kills */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -681,7 +643,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "lab-worker%u", i % 100u);
 		pthread_setname_np(workers[i].tid, name);
 	}
-	t0 = now_s();
+	t0 = ex_now();
 	if (ok) {
 		ret = pthread_create(&nic_tid, NULL, nic_main, NULL);
 		if (ret) {
@@ -698,20 +660,15 @@ int main(int argc, char **argv)
 	min_free = params.nr_pages;
 	t_end = t0 + duration;
 	next = t0;
-	while (ok && !interrupted) {
-		double t = now_s(), step = tty ? 0.25 : 1.0, wake;
-		struct timespec ts;
+	while (ok && !ex_interrupted) {
+		double t = ex_now(), step = tty ? 0.25 : 1.0, wake;
 
 		if (t >= t_end)
 			break;
 		next += step;
 		wake = next < t_end ? next : t_end;
-		if (wake > t) {
-			ts.tv_sec = (time_t)(wake - t);
-			ts.tv_nsec = (long)((wake - t - (double)ts.tv_sec) * 1e9);
-			nanosleep(&ts, NULL); /* EINTR on Ctrl-C: fine */
-		}
-		if (!interrupted && now_s() < t_end)
+		ex_sleep(wake - t); /* EINTR on Ctrl-C: fine */
+		if (!ex_interrupted && ex_now() < t_end)
 			progress(tty, t0, &prev, &min_free);
 	}
 
@@ -719,7 +676,7 @@ int main(int argc, char **argv)
 	atomic_store_explicit(&nic_stop, true, memory_order_relaxed);
 	if (ok)
 		pthread_join(nic_tid, NULL);
-	elapsed = now_s() - t0;
+	elapsed = ex_now() - t0;
 	atomic_store_explicit(&nic_done, true, memory_order_release);
 	for (i = 0; i < created; i++)
 		pthread_join(workers[i].tid, NULL);
@@ -739,7 +696,7 @@ int main(int argc, char **argv)
 		ok = false;
 	}
 
-	printf("%s after %.2f s:\n", interrupted ? "interrupted" : "done", elapsed);
+	printf("%s after %.2f s:\n", ex_interrupted ? "interrupted" : "done", elapsed);
 	printf("  frames received  %12" PRIu64 "  (%.3f M/s, %.2f Gbit/s; 100 Gbit/s of %u-byte"
 	       " frames is %.2f M/s)\n", rx_packets, (double)rx_packets / elapsed / 1e6,
 	       (double)rx_packets * frame_size * 8 / elapsed / 1e9, frame_size,

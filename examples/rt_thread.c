@@ -33,6 +33,8 @@
 
 #include <labyrinth.h>
 
+#include "example_common.h"
+
 #define POOL_PAGES 512    /* 2 MiB of 4 KiB pages: fits the default memlock limit */
 #define RING 256          /* a power of two */
 #define PER_PERIOD 8      /* pages the real-time thread takes each period */
@@ -168,21 +170,17 @@ int main(int argc, char **argv)
 	struct labyrinth_stats st;
 	pthread_t prod, cons;
 	int err, rt = 1, locked = 1, errors = 0;
+	bool unlocked;
 
 	/* Print before mlockall: stdout's buffer is allocated now, not later. */
 	printf("labyrinth-rt-thread: a SCHED_FIFO thread takes %d pages every %d us with "
 	       "LAB_GFP_ATOMIC for %lu periods and hands them to a normal thread\n",
 	       PER_PERIOD, PERIOD_US, pa.periods);
 	fflush(stdout);
-	err = labyrinth_init(&pool, &params);
-	if (err == -ENOMEM) {
-		/* under a memlock limit below the pool's size: unlocked, with a note */
-		params.flags |= LAB_POOL_NOLOCK;
-		err = labyrinth_init(&pool, &params);
-		if (!err)
-			printf("note: the pool cannot be locked under this memlock limit (ulimit -l); "
-			       "it runs with LAB_POOL_NOLOCK\n");
-	}
+	err = ex_init_pool(&pool, &params, &unlocked);
+	if (unlocked)
+		printf("note: the pool cannot be locked under this memlock limit (ulimit -l); "
+		       "it runs with LAB_POOL_NOLOCK\n");
 	if (err) {
 		fprintf(stderr, "labyrinth_init: %s (LABYRINTH_VERBOSE=1 says why)\n",
 			strerror(-err));

@@ -16,13 +16,10 @@
 #ifndef LAB_UDP_COMMON_H
 #define LAB_UDP_COMMON_H
 
-#include <errno.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "example_common.h"
 
 #define UDP_MAGIC 0x4c414231u /* "LAB1" */
 #define UDP_DEFAULT_PORT 9000
@@ -70,71 +67,6 @@ static inline uint64_t udp_hdr_mix(uint32_t flow, uint64_t seq, uint32_t len)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
-}
-
-static inline double udp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static inline void udp_sleep(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
-/* Number options: a clear message and exit status 2 on nonsense. */
-static inline unsigned long udp_parse_ul(const char *prog, const char *s, const char *what,
-					 unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "%s: bad %s '%s' (want %lu..%lu)\n", prog, what, s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static inline double udp_parse_seconds(const char *prog, const char *s, const char *what,
-				       double min, double max)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min) || v > max) {
-		fprintf(stderr, "%s: bad %s '%s' (want %g..%g seconds)\n", prog, what, s, min,
-			max);
-		exit(2);
-	}
-	return v;
-}
-
-/* 123456, 1.23M, 4.56G: a count in a few characters. */
-static inline const char *udp_compact(char buf[16], double v)
-{
-	if (v < 1e4)
-		snprintf(buf, 16, "%.0f", v);
-	else if (v < 1e6)
-		snprintf(buf, 16, "%.1fk", v / 1e3);
-	else if (v < 1e9)
-		snprintf(buf, 16, "%.2fM", v / 1e6);
-	else
-		snprintf(buf, 16, "%.2fG", v / 1e9);
-	return buf;
 }
 
 #endif

@@ -72,7 +72,6 @@
 enum mode { MODE_URING, MODE_MMSG };
 
 static const char *prog = "labyrinth-rx";
-static volatile sig_atomic_t interrupted;
 
 static struct {
 	const char *addr;
@@ -265,15 +264,6 @@ static uint64_t kernel_drops(void)
 	}
 	fclose(f);
 	return drops;
-}
-
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- the io_uring path -------------------------------------------------- */
@@ -558,7 +548,7 @@ static void uring_stop(void)
 {
 	struct __kernel_timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
 	struct io_uring_cqe *cqe;
-	double deadline = udp_now() + 2;
+	double deadline = ex_now() + 2;
 	unsigned int s;
 	bool busy;
 
@@ -584,7 +574,7 @@ static void uring_stop(void)
 		busy = U.watch_armed;
 		for (s = 0; s < opt.sockets; s++)
 			busy |= U.armed[s];
-	} while (busy && udp_now() < deadline);
+	} while (busy && ex_now() < deadline);
 	if (busy)
 		fprintf(stderr, "%s: receives did not end within 2 s of their cancellation\n", prog);
 }
@@ -753,7 +743,7 @@ struct sample {
 static void live_line(double t0, struct sample *prev)
 {
 	char line[320], rate[16], extra[160];
-	struct sample cur = { udp_now(), rs.packets, rs.bytes };
+	struct sample cur = { ex_now(), rs.packets, rs.bytes };
 	struct winsize ws;
 	double dt = cur.t - prev->t > 1e-9 ? cur.t - prev->t : 1e-9;
 	int len;
@@ -773,7 +763,7 @@ static void live_line(double t0, struct sample *prev)
 	len = snprintf(line, sizeof(line),
 		       "%5.1f s %8s pkt/s %6.2f Gbit/s  %s  drops %" PRIu64 "  errors %" PRIu64,
 		       cur.t - t0,
-		       udp_compact(rate, (double)(cur.packets - prev->packets) / dt),
+		       ex_compact(rate, (double)(cur.packets - prev->packets) / dt),
 		       (double)(cur.bytes - prev->bytes) * 8 / dt / 1e9, extra, kernel_drops(),
 		       rs.csum_errors + rs.len_errors);
 	if (!tty) {
@@ -785,12 +775,6 @@ static void live_line(double t0, struct sample *prev)
 	}
 	fflush(stdout);
 	*prev = cur;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
 }
 
 static void usage(FILE *out)
@@ -876,41 +860,41 @@ static void parse_options(int argc, char **argv)
 			opt.addr = optarg;
 			break;
 		case 'p':
-			opt.port = (unsigned int)udp_parse_ul(prog, optarg, "port", 0, 65535);
+			opt.port = (unsigned int)ex_parse_ul(prog, optarg, "port", 0, 65535);
 			break;
 		case 's':
-			opt.sockets = (unsigned int)udp_parse_ul(prog, optarg, "socket count", 1,
-								 MAX_SOCKETS);
+			opt.sockets = (unsigned int)ex_parse_ul(prog, optarg, "socket count", 1,
+								MAX_SOCKETS);
 			break;
 		case 'P':
-			opt.pages = udp_parse_ul(prog, optarg, "page count", 1, 1ul << 24);
+			opt.pages = ex_parse_ul(prog, optarg, "page count", 1, 1ul << 24);
 			break;
 		case OPT_PAGE_SIZE:
 			opt.page_size = parse_page_size(optarg);
 			break;
 		case 'r':
-			opt.ring = (unsigned int)udp_parse_ul(prog, optarg, "ring size", 1, 32768);
+			opt.ring = (unsigned int)ex_parse_ul(prog, optarg, "ring size", 1, 32768);
 			if (opt.ring & (opt.ring - 1)) {
 				fprintf(stderr, "%s: the ring size must be a power of two\n", prog);
 				exit(2);
 			}
 			break;
 		case 'l':
-			opt.low = udp_parse_ul(prog, optarg, "low mark", 1, 1ul << 24);
+			opt.low = ex_parse_ul(prog, optarg, "low mark", 1, 1ul << 24);
 			low_set = true;
 			break;
 		case 'd':
-			opt.duration = udp_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
+			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
 			break;
 		case 'n':
-			opt.expect = udp_parse_ul(prog, optarg, "expected count", 1, ~0ul);
+			opt.expect = ex_parse_ul(prog, optarg, "expected count", 1, ~0ul);
 			break;
 		case 'i':
-			opt.idle_exit = udp_parse_seconds(prog, optarg, "idle time", 0, 1e7);
+			opt.idle_exit = ex_parse_seconds(prog, optarg, "idle time", 0, 1e7);
 			break;
 		case OPT_RCVBUF:
-			opt.rcvbuf = (int)udp_parse_ul(prog, optarg, "receive buffer", 4096,
-						       1ul << 30);
+			opt.rcvbuf = (int)ex_parse_ul(prog, optarg, "receive buffer", 4096,
+						      1ul << 30);
 			break;
 		case 'm':
 			if (!strcmp(optarg, "uring")) {
@@ -924,20 +908,11 @@ static void parse_options(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			opt.batch = (unsigned int)udp_parse_ul(prog, optarg, "batch", 1, 1024);
+			opt.batch = (unsigned int)ex_parse_ul(prog, optarg, "batch", 1, 1024);
 			break;
-		case OPT_STALL: {
-			char *colon = strchr(optarg, ':');
-
-			if (!colon) {
-				fprintf(stderr, "%s: --stall wants AT:FOR (seconds)\n", prog);
-				exit(2);
-			}
-			*colon = '\0';
-			opt.stall_at = udp_parse_seconds(prog, optarg, "stall start", 0, 1e6);
-			opt.stall_for = udp_parse_seconds(prog, colon + 1, "stall length", 0.001, 1e6);
+		case OPT_STALL:
+			ex_parse_stall(prog, optarg, &opt.stall_at, &opt.stall_for);
 			break;
-		}
 		case OPT_RESULT:
 			opt.result_file = optarg;
 			break;
@@ -947,12 +922,8 @@ static void parse_options(int argc, char **argv)
 		case 'q':
 			opt.quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		default: /* -h, or an option getopt refused */
+			ex_usage_exit(usage, c);
 		}
 	}
 	if (optind < argc) {
@@ -973,24 +944,18 @@ int main(int argc, char **argv)
 {
 	struct labyrinth_params params = { .name = "udp-rx" };
 	struct labyrinth_stats st;
-	struct sigaction sa;
 	struct sample prev;
 	double t0, t_end, next_report, cpu0, cpu, elapsed, active;
 	uint64_t inuse_run = 0, posted_run = 0, held_run = 0, inuse_down = 0, drops, span;
 	unsigned int s, nflows;
 	int ret, check_rc = 0, destroy_rc = 0, status = 0;
-	bool accounting_ok = true;
+	bool accounting_ok = true, unlocked;
 	char line[1024];
 
 	parse_options(argc, argv);
 	tty = isatty(STDOUT_FILENO) && !opt.quiet;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ex_catch_stop_signals(SA_RESETHAND);
 
 	ret = open_sockets();
 	if (ret)
@@ -999,18 +964,12 @@ int main(int argc, char **argv)
 	if (opt.mode == MODE_URING) {
 		params.page_size = opt.page_size;
 		params.nr_pages = opt.pages;
-		ret = labyrinth_init(&pool, &params);
-		if (ret == -ENOMEM && !(params.flags & LAB_POOL_NOLOCK)) {
-			/* A normal user may lock only 8 MiB (Debian's default
-			 * RLIMIT_MEMLOCK): receive unlocked rather than not at all. */
-			params.flags |= LAB_POOL_NOLOCK;
-			ret = labyrinth_init(&pool, &params);
-			if (ret == 0)
-				printf("%s: note: a pool of %zu pages cannot be locked under this "
-				       "memlock limit (ulimit -l); it runs with LAB_POOL_NOLOCK: raise "
-				       "the limit or use fewer --pages to lock it\n", prog,
-				       params.nr_pages);
-		}
+		ret = ex_init_pool(&pool, &params, &unlocked);
+		if (unlocked)
+			printf("%s: note: a pool of %zu pages cannot be locked under this "
+			       "memlock limit (ulimit -l); it runs with LAB_POOL_NOLOCK: raise "
+			       "the limit or use fewer --pages to lock it\n", prog,
+			       params.nr_pages);
 		if (ret < 0) {
 			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
 			if (ret == -ENOMEM)
@@ -1042,11 +1001,11 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
-	t0 = udp_now();
+	t0 = ex_now();
 	t_end = t0 + opt.duration;
 	next_report = t0 + 1;
 	prev = (struct sample){ t0, 0, 0 };
-	cpu0 = cpu_seconds();
+	cpu0 = ex_cpu_seconds();
 	if (opt.mode == MODE_URING) {
 		for (s = 0; s < opt.sockets; s++)
 			if (U.posted)
@@ -1054,8 +1013,8 @@ int main(int argc, char **argv)
 		arm_watch();
 	}
 
-	while (!interrupted) {
-		double now = udp_now(), wait = 0.1;
+	while (!ex_interrupted) {
+		double now = ex_now(), wait = 0.1;
 		uint64_t before = rs.packets;
 
 		if (now >= t_end || (opt.expect && rs.packets >= opt.expect))
@@ -1123,7 +1082,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (rs.packets != before) {
-			now = udp_now();
+			now = ex_now();
 			if (!before)
 				rs.t_first = now;
 			rs.t_last = now;
@@ -1131,8 +1090,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.mode == MODE_URING)
 		uring_stop();
-	cpu = cpu_seconds() - cpu0;
-	elapsed = udp_now() - t0;
+	cpu = ex_cpu_seconds() - cpu0;
+	elapsed = ex_now() - t0;
 	drops = kernel_drops();
 	if (tty)
 		printf("\n");
@@ -1177,7 +1136,7 @@ int main(int argc, char **argv)
 	if (active < 1e-3)
 		active = elapsed > 1e-3 ? elapsed : 1e-3;
 	if (!opt.quiet) {
-		printf("%s (%s) after %.2f s:\n", interrupted ? "interrupted" : "done",
+		printf("%s (%s) after %.2f s:\n", ex_interrupted ? "interrupted" : "done",
 		       opt.mode == MODE_URING ? "labyrinth + io_uring" : "malloc + recvmmsg",
 		       elapsed);
 		printf("  datagrams      %12" PRIu64 "  (%.3f M/s, %.2f Gbit/s while traffic flowed)\n",
@@ -1250,16 +1209,7 @@ int main(int argc, char **argv)
 		 held_run, inuse_down, rs.free_errors, rs.cqe_errors, rs.iperf, rs.iperf_gaps,
 		 rcvbuf_real, check_rc, destroy_rc,
 		 status ? "error" : "ok");
-	if (!opt.result_file)
-		printf("%s\n", line); /* with a result file, the line goes there only */
-	fflush(stdout);
-	if (opt.result_file) {
-		FILE *rf = fopen(opt.result_file, "w");
-
-		if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, opt.result_file, strerror(errno));
-			status = 1;
-		}
-	}
+	if (ex_put_result(prog, opt.result_file, line) < 0)
+		status = 1;
 	return status;
 }

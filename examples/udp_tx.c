@@ -28,13 +28,6 @@
 #include "udp_common.h"
 
 static const char *prog = "labyrinth-tx";
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -85,7 +78,6 @@ int main(int argc, char **argv)
 	struct sockaddr_in dst;
 	struct mmsghdr *msgs;
 	struct iovec *iov;
-	struct sigaction sa;
 	unsigned char *bufs;
 	uint64_t *pcsum;
 	char line[512];
@@ -98,29 +90,29 @@ int main(int argc, char **argv)
 			addr = optarg;
 			break;
 		case 'p':
-			port = udp_parse_ul(prog, optarg, "port", 1, 65535);
+			port = ex_parse_ul(prog, optarg, "port", 1, 65535);
 			break;
 		case 's':
-			size = udp_parse_ul(prog, optarg, "size", sizeof(struct udp_hdr),
-					    UDP_MAX_PAYLOAD);
+			size = ex_parse_ul(prog, optarg, "size", sizeof(struct udp_hdr),
+					   UDP_MAX_PAYLOAD);
 			break;
 		case 'r':
-			rate = udp_parse_ul(prog, optarg, "rate", 0, 1000000000ul);
+			rate = ex_parse_ul(prog, optarg, "rate", 0, 1000000000ul);
 			break;
 		case 'd':
-			duration = udp_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
+			duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
 			break;
 		case 'n':
-			count = udp_parse_ul(prog, optarg, "count", 1, ~0ul);
+			count = ex_parse_ul(prog, optarg, "count", 1, ~0ul);
 			break;
 		case 'f':
-			nflows = udp_parse_ul(prog, optarg, "flow count", 1, UDP_MAX_FLOWS);
+			nflows = ex_parse_ul(prog, optarg, "flow count", 1, UDP_MAX_FLOWS);
 			break;
 		case 'b':
-			burst = udp_parse_ul(prog, optarg, "burst", 1, 1024);
+			burst = ex_parse_ul(prog, optarg, "burst", 1, 1024);
 			break;
 		case OPT_DELAY:
-			delay = udp_parse_seconds(prog, optarg, "delay", 0, 3600);
+			delay = ex_parse_seconds(prog, optarg, "delay", 0, 3600);
 			break;
 		case OPT_RESULT:
 			result_file = optarg;
@@ -128,12 +120,8 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h, or an option getopt refused */
+			ex_usage_exit(usage, c);
 		}
 	}
 	if (optind < argc) {
@@ -188,13 +176,9 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ex_catch_stop_signals(0);
 
-	udp_sleep(delay);
+	ex_sleep(delay);
 	if (!quiet) {
 		if (rate)
 			printf("%s: %lu flow%s -> %s:%lu, %lu-byte datagrams, %lu pkt/s, "
@@ -207,12 +191,12 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
-	t0 = last = udp_now();
+	t0 = last = ex_now();
 	t_end = t0 + duration;
 	f = 0;
-	while (!interrupted) {
+	while (!ex_interrupted) {
 		unsigned long want = burst;
-		double now = udp_now();
+		double now = ex_now();
 		int n;
 
 		if (now >= t_end || (count && sent >= count))
@@ -227,7 +211,7 @@ int main(int argc, char **argv)
 			if (tokens < (double)want) {
 				double wait = ((double)want - tokens) / (double)rate;
 
-				udp_sleep(wait < 0.002 ? wait : 0.002);
+				ex_sleep(wait < 0.002 ? wait : 0.002);
 				continue;
 			}
 		}
@@ -246,7 +230,7 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			if (errno == ECONNREFUSED) { /* nobody listening (yet) */
 				refused++;
-				udp_sleep(0.001);
+				ex_sleep(0.001);
 			} else if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) {
 				retries++;
 			} else {
@@ -262,7 +246,7 @@ int main(int argc, char **argv)
 			tokens -= n;
 		f = (f + 1) % nflows;
 	}
-	elapsed = udp_now() - t0;
+	elapsed = ex_now() - t0;
 	if (elapsed <= 0)
 		elapsed = 1e-9;
 
@@ -276,17 +260,8 @@ int main(int argc, char **argv)
 		 " refused=%" PRIu64 " retries=%" PRIu64 " status=%s",
 		 sent, sent * size, size, nflows, elapsed, refused, retries,
 		 failed ? "error" : "ok");
-	if (!result_file)
-		printf("%s\n", line); /* with a result file, the line goes there only */
-	fflush(stdout);
-	if (result_file) {
-		FILE *rf = fopen(result_file, "w");
-
-		if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, result_file, strerror(errno));
-			failed = true;
-		}
-	}
+	if (ex_put_result(prog, result_file, line) < 0)
+		failed = true;
 	for (f = 0; f < nflows; f++)
 		close(fds[f]);
 	free(fds);

@@ -16,7 +16,6 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -143,15 +142,6 @@ static inline int xdp_parse_mac(const char *s, unsigned char mac[6])
 		mac[i] = (unsigned char)b[i];
 	}
 	return 0;
-}
-
-static inline double xdp_cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Does this kernel have AF_XDP (CONFIG_XDP_SOCKETS)?  1 yes, 0 no. */

@@ -66,7 +66,6 @@ enum mode { MODE_LAB, MODE_STACK, MODE_MUTEX };
 static const char *const mode_name[] = { "labyrinth", "stack", "mutex" };
 
 static const char *prog = "labyrinth-xdp-rx";
-static volatile sig_atomic_t interrupted;
 
 static struct {
 	const char *ifname, *result_file;
@@ -257,7 +256,7 @@ static void *worker_main(void *arg)
 		unsigned int n, i;
 
 		if (atomic_load_explicit(&stalled, memory_order_relaxed)) {
-			udp_sleep(0.001); /* a stalled consumer: keeps what it has */
+			ex_sleep(0.001); /* a stalled consumer: keeps what it has */
 			continue;
 		}
 		if (h == t) {
@@ -503,7 +502,7 @@ static void live_line(double t0, double *t_prev, uint64_t *prev)
 {
 	struct xdp_statistics xs;
 	struct labyrinth_stats st = { 0 };
-	double now = udp_now(), dt = now - *t_prev > 1e-9 ? now - *t_prev : 1e-9;
+	double now = ex_now(), dt = now - *t_prev > 1e-9 ? now - *t_prev : 1e-9;
 	char rate[16], pool_txt[96];
 
 	xsk_stats(&xs);
@@ -516,7 +515,7 @@ static void live_line(double t0, double *t_prev, uint64_t *prev)
 			 opt.mode == MODE_STACK ? stack_top : list_top);
 	}
 	printf("%5.1f s %8s pkt/s  drops %" PRIu64 "  fill %u  in flight %" PRIu64 "  %s\n",
-	       now - t0, udp_compact(rate, (double)(rs.received - *prev) / dt),
+	       now - t0, ex_compact(rate, (double)(rs.received - *prev) / dt),
 	       (uint64_t)(xs.rx_dropped + xs.rx_ring_full), fill_ring_count(),
 	       rs.dispatched - returned_total(), pool_txt);
 	fflush(stdout);
@@ -642,7 +641,7 @@ static int setup_xdp(void)
 			break;
 		xsk_umem__delete(X.umem);
 		X.umem = NULL;
-		udp_sleep(0.05);
+		ex_sleep(0.05);
 	}
 	if (ret) {
 		fprintf(stderr, "%s: AF_XDP socket on %s queue %u: %s\n", prog, opt.ifname,
@@ -681,12 +680,6 @@ static int setup_xdp(void)
 }
 
 /* ---- options ---------------------------------------------------------------- */
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -760,17 +753,17 @@ static void parse_options(int argc, char **argv)
 			opt.ifname = optarg;
 			break;
 		case 'Q':
-			opt.queue = (unsigned int)udp_parse_ul(prog, optarg, "queue", 0, 63);
+			opt.queue = (unsigned int)ex_parse_ul(prog, optarg, "queue", 0, 63);
 			break;
 		case 'p':
-			opt.port = (unsigned int)udp_parse_ul(prog, optarg, "port", 1, 65535);
+			opt.port = (unsigned int)ex_parse_ul(prog, optarg, "port", 1, 65535);
 			break;
 		case 'P':
-			opt.frames = udp_parse_ul(prog, optarg, "frame count", 16, 1ul << 20);
+			opt.frames = ex_parse_ul(prog, optarg, "frame count", 16, 1ul << 20);
 			break;
 		case OPT_FILL:
-			opt.fill = (unsigned int)udp_parse_ul(prog, optarg, "fill ring size", 16,
-							      1u << 20);
+			opt.fill = (unsigned int)ex_parse_ul(prog, optarg, "fill ring size", 16,
+							     1u << 20);
 			if (opt.fill & (opt.fill - 1)) {
 				fprintf(stderr, "%s: the fill ring size must be a power of two\n",
 					prog);
@@ -778,8 +771,8 @@ static void parse_options(int argc, char **argv)
 			}
 			break;
 		case 'w':
-			opt.workers = (unsigned int)udp_parse_ul(prog, optarg, "worker count", 1,
-								 MAX_WORKERS);
+			opt.workers = (unsigned int)ex_parse_ul(prog, optarg, "worker count", 1,
+								MAX_WORKERS);
 			break;
 		case 'm':
 			if (!strcmp(optarg, "labyrinth") || !strcmp(optarg, "lab"))
@@ -804,29 +797,20 @@ static void parse_options(int argc, char **argv)
 			opt.zerocopy = true;
 			break;
 		case 'l':
-			opt.low = udp_parse_ul(prog, optarg, "low mark", 1, 1ul << 20);
+			opt.low = ex_parse_ul(prog, optarg, "low mark", 1, 1ul << 20);
 			break;
 		case 'd':
-			opt.duration = udp_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
+			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
 			break;
 		case 'n':
-			opt.expect = udp_parse_ul(prog, optarg, "expected count", 1, ~0ul);
+			opt.expect = ex_parse_ul(prog, optarg, "expected count", 1, ~0ul);
 			break;
 		case 'I':
-			opt.idle_exit = udp_parse_seconds(prog, optarg, "idle time", 0, 1e7);
+			opt.idle_exit = ex_parse_seconds(prog, optarg, "idle time", 0, 1e7);
 			break;
-		case OPT_STALL: {
-			char *colon = strchr(optarg, ':');
-
-			if (!colon) {
-				fprintf(stderr, "%s: --stall wants AT:FOR (seconds)\n", prog);
-				exit(2);
-			}
-			*colon = '\0';
-			opt.stall_at = udp_parse_seconds(prog, optarg, "stall start", 0, 1e6);
-			opt.stall_for = udp_parse_seconds(prog, colon + 1, "stall length", 0.001, 1e6);
+		case OPT_STALL:
+			ex_parse_stall(prog, optarg, &opt.stall_at, &opt.stall_for);
 			break;
-		}
 		case OPT_IPERF:
 			opt.iperf = true;
 			break;
@@ -839,12 +823,8 @@ static void parse_options(int argc, char **argv)
 		case 'q':
 			opt.quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		default: /* -h, or an option getopt refused */
+			ex_usage_exit(usage, c);
 		}
 	}
 	if (optind < argc || !opt.ifname) {
@@ -920,10 +900,10 @@ static void run_loop(double t0)
 	uint64_t prev = 0;
 	bool stall_done = false;
 
-	while (!interrupted) {
+	while (!ex_interrupted) {
 		struct pollfd pfd[2] = { { .fd = X.fd, .events = POLLIN },
 					 { .fd = X.watch_fd, .events = POLLIN } };
-		double now = udp_now();
+		double now = ex_now();
 		unsigned int n;
 
 		if (now >= t_end || (opt.expect && rs.received >= opt.expect))
@@ -966,7 +946,7 @@ static void stop_and_account(struct result *res)
 
 	bpf_xdp_detach(X.ifindex, opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
 	X.attached = false;
-	udp_sleep(0.05);
+	ex_sleep(0.05);
 	while (receive())
 		;
 	atomic_store(&stalled, 0);
@@ -1051,7 +1031,7 @@ static void print_summary(const struct result *res)
 {
 	const struct worker *sum = &res->sum;
 
-	printf("%s (%s) after %.2f s:\n", interrupted ? "interrupted" : "done",
+	printf("%s (%s) after %.2f s:\n", ex_interrupted ? "interrupted" : "done",
 	       mode_name[opt.mode], res->elapsed);
 	printf("  frames         %12" PRIu64 "  (%.3f M/s while traffic flowed, %.2f Gbit/s)\n",
 	       rs.received, (double)rs.received / res->active / 1e6,
@@ -1084,7 +1064,6 @@ static int write_result(const struct result *res, int status)
 {
 	const struct worker *sum = &res->sum;
 	char line[1024];
-	FILE *rf;
 
 	snprintf(line, sizeof(line),
 		 "RESULT tool=xdp-rx mode=%s workers=%u frames_total=%zu seconds=%.3f active=%.3f "
@@ -1105,22 +1084,12 @@ static int write_result(const struct result *res, int status)
 		 res->fill_run, res->in_flight, res->outstanding, res->inuse_down,
 		 sum->free_errors, sum->iperf, sum->iperf_gaps, res->check_rc, res->destroy_rc,
 		 status ? "error" : "ok");
-	if (!opt.result_file) {
-		printf("%s\n", line);
-		return 0;
-	}
-	rf = fopen(opt.result_file, "w");
-	if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, opt.result_file, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return ex_put_result(prog, opt.result_file, line);
 }
 
 int main(int argc, char **argv)
 {
 	static struct result res;
-	struct sigaction sa;
 	double t0, cpu0;
 	uint64_t dev_drops0;
 	int ret, status = 0;
@@ -1146,11 +1115,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: starting the workers failed\n", prog);
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ex_catch_stop_signals(SA_RESETHAND);
 
 	refill();
 	dev_drops0 = dev_counter("rx_dropped");
@@ -1163,12 +1128,12 @@ int main(int argc, char **argv)
 	       X.fill_size, opt.workers, opt.workers == 1 ? "" : "s");
 	fflush(stdout);
 
-	t0 = udp_now();
-	cpu0 = xdp_cpu_seconds();
+	t0 = ex_now();
+	cpu0 = ex_cpu_seconds();
 	run_loop(t0);
 	stop_and_account(&res);
-	res.cpu = xdp_cpu_seconds() - cpu0;
-	res.elapsed = udp_now() - t0;
+	res.cpu = ex_cpu_seconds() - cpu0;
+	res.elapsed = ex_now() - t0;
 	res.dev_drops = dev_counter("rx_dropped") - dev_drops0;
 	teardown(&res);
 	sum_workers(&res);

@@ -27,7 +27,6 @@
 #define MAX_BATCH 256
 
 static const char *prog = "labyrinth-xdp-tx";
-static volatile sig_atomic_t interrupted;
 
 static struct {
 	const char *ifname, *src, *dst, *result_file;
@@ -47,12 +46,6 @@ static struct {
 	.pages = 2048,
 	.duration = 10,
 };
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -119,7 +112,7 @@ static void parse_options(int argc, char **argv)
 			opt.ifname = optarg;
 			break;
 		case 'Q':
-			opt.queue = (unsigned int)udp_parse_ul(prog, optarg, "queue", 0, 63);
+			opt.queue = (unsigned int)ex_parse_ul(prog, optarg, "queue", 0, 63);
 			break;
 		case OPT_SRC:
 			opt.src = optarg;
@@ -135,32 +128,32 @@ static void parse_options(int argc, char **argv)
 			opt.dst_mac_set = true;
 			break;
 		case 'p':
-			opt.port = (unsigned int)udp_parse_ul(prog, optarg, "port", 1, 65535);
+			opt.port = (unsigned int)ex_parse_ul(prog, optarg, "port", 1, 65535);
 			break;
 		case 's':
-			opt.size = udp_parse_ul(prog, optarg, "size", sizeof(struct udp_hdr),
-						XDP_FRAME_SIZE - XDP_HDRS);
+			opt.size = ex_parse_ul(prog, optarg, "size", sizeof(struct udp_hdr),
+					       XDP_FRAME_SIZE - XDP_HDRS);
 			break;
 		case 'r':
-			opt.rate = (double)udp_parse_ul(prog, optarg, "rate", 0, 100000000);
+			opt.rate = (double)ex_parse_ul(prog, optarg, "rate", 0, 100000000);
 			break;
 		case 'd':
-			opt.duration = udp_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
+			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
 			break;
 		case 'n':
-			opt.count = udp_parse_ul(prog, optarg, "count", 1, ~0ul);
+			opt.count = ex_parse_ul(prog, optarg, "count", 1, ~0ul);
 			break;
 		case 'f':
-			opt.flows = (unsigned int)udp_parse_ul(prog, optarg, "flow count", 1, 64);
+			opt.flows = (unsigned int)ex_parse_ul(prog, optarg, "flow count", 1, 64);
 			break;
 		case 'b':
-			opt.batch = (unsigned int)udp_parse_ul(prog, optarg, "batch", 1, MAX_BATCH);
+			opt.batch = (unsigned int)ex_parse_ul(prog, optarg, "batch", 1, MAX_BATCH);
 			break;
 		case 'P':
-			opt.pages = udp_parse_ul(prog, optarg, "page count", 8, 1ul << 20);
+			opt.pages = ex_parse_ul(prog, optarg, "page count", 8, 1ul << 20);
 			break;
 		case OPT_DELAY:
-			opt.delay = udp_parse_seconds(prog, optarg, "delay", 0, 3600);
+			opt.delay = ex_parse_seconds(prog, optarg, "delay", 0, 3600);
 			break;
 		case OPT_RESULT:
 			opt.result_file = optarg;
@@ -168,12 +161,8 @@ static void parse_options(int argc, char **argv)
 		case 'q':
 			opt.quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		default: /* -h, or an option getopt refused */
+			ex_usage_exit(usage, c);
 		}
 	}
 	if (optind < argc || !opt.ifname) {
@@ -205,7 +194,6 @@ int main(int argc, char **argv)
 	struct xsk_umem *umem = NULL;
 	struct xsk_socket *xsk = NULL;
 	struct labyrinth_stats st;
-	struct sigaction sa;
 	labyrinth_t pool;
 	unsigned char src_mac[6], *payload[64];
 	uint64_t pcsum[64], seq[64], sent = 0, completed = 0, no_page = 0, kicks = 0;
@@ -285,7 +273,7 @@ int main(int argc, char **argv)
 			break;
 		xsk_umem__delete(umem);
 		umem = NULL;
-		udp_sleep(0.05);
+		ex_sleep(0.05);
 	}
 	if (ret) {
 		fprintf(stderr, "%s: AF_XDP socket on %s queue %u: %s\n", prog, opt.ifname,
@@ -294,11 +282,7 @@ int main(int argc, char **argv)
 	}
 	fd = xsk_socket__fd(xsk);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ex_catch_stop_signals(SA_RESETHAND);
 	if (!opt.quiet) {
 		printf("%s: %s queue %u, %u flow%s -> %s:%u, %zu-byte datagrams, %s; UMEM = pool "
 		       "of %zu pages\n", prog, opt.ifname, opt.queue, opt.flows,
@@ -306,16 +290,16 @@ int main(int argc, char **argv)
 		       opt.rate > 0 ? "paced" : "flat out", opt.pages);
 		fflush(stdout);
 	}
-	udp_sleep(opt.delay);
+	ex_sleep(opt.delay);
 
-	t0 = udp_now();
+	t0 = ex_now();
 	t_end = t0 + opt.duration;
-	cpu0 = xdp_cpu_seconds();
+	cpu0 = ex_cpu_seconds();
 	for (;;) {
 		unsigned int want = opt.batch, got, i, n;
-		double now = udp_now();
+		double now = ex_now();
 		uint32_t idx;
-		bool done = interrupted || now >= t_end || (opt.count && sent >= opt.count);
+		bool done = ex_interrupted || now >= t_end || (opt.count && sent >= opt.count);
 
 		/* Completions first: each sent frame's page goes back to the pool. */
 		n = xsk_ring_cons__peek(&cq, MAX_BATCH, &idx);
@@ -348,7 +332,7 @@ int main(int argc, char **argv)
 				sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 				kicks++;
 			}
-			udp_sleep(0.0005);
+			ex_sleep(0.0005);
 			continue;
 		}
 		if (opt.count && opt.count - sent < want)
@@ -357,7 +341,7 @@ int main(int argc, char **argv)
 			double allowed = opt.rate * (now - t0) - (double)sent;
 
 			if (allowed < 1) {
-				udp_sleep((1 - allowed) / opt.rate);
+				ex_sleep((1 - allowed) / opt.rate);
 				continue;
 			}
 			if (allowed < want)
@@ -406,10 +390,10 @@ int main(int argc, char **argv)
 			    errno != EBUSY && errno != ENOBUFS && errno != EINTR && kick_errors++ < 3)
 				fprintf(stderr, "%s: sendto: %s\n", prog, strerror(errno));
 			kicks++;
-		} while (xsk_prod_nb_free(&tx, ring) + 64 < ring && !interrupted);
+		} while (xsk_prod_nb_free(&tx, ring) + 64 < ring && !ex_interrupted);
 	}
-	cpu = xdp_cpu_seconds() - cpu0;
-	elapsed = udp_now() - t0;
+	cpu = ex_cpu_seconds() - cpu0;
+	elapsed = ex_now() - t0;
 	xsk_socket__delete(xsk);
 	xsk_umem__delete(umem);
 	if (labyrinth_stats(&pool, &st) == 0)
@@ -420,7 +404,7 @@ int main(int argc, char **argv)
 		status = 1;
 	if (labyrinth_destroy(&pool) != 0)
 		status = 1;
-	if (opt.count && sent < opt.count && !interrupted)
+	if (opt.count && sent < opt.count && !ex_interrupted)
 		status = 1;
 	for (f = 0; f < tmpl; f++)
 		free(payload[f]);
@@ -435,15 +419,7 @@ int main(int argc, char **argv)
 		 "seconds=%.3f cpu=%.3f kicks=%" PRIu64 " no_page=%" PRIu64 " inuse_end=%" PRIu64
 		 " bogus_completions=%" PRIu64 " status=%s", sent, completed, opt.size, opt.flows,
 		 elapsed, cpu, kicks, no_page, inuse_end, bogus, status ? "error" : "ok");
-	if (opt.result_file) {
-		FILE *rf = fopen(opt.result_file, "w");
-
-		if (!rf || fprintf(rf, "%s\n", line) < 0 || fclose(rf) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, opt.result_file, strerror(errno));
-			status = 1;
-		}
-	} else {
-		printf("%s\n", line);
-	}
+	if (ex_put_result(prog, opt.result_file, line) < 0)
+		status = 1;
 	return status;
 }

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * example_common.h - what the example programs share: number options that
+ * refuse nonsense with a clear message (exit status 2), the clock, CPU
+ * time, Ctrl-C, the "RESULT key=value ..." line for scripts and, for the
+ * programs that have a pool, one that falls back to LAB_POOL_NOLOCK.
+ *
+ * Each program is one file, so the static state here (ex_interrupted) is
+ * that program's own.
+ */
+#ifndef LAB_EXAMPLE_COMMON_H
+#define LAB_EXAMPLE_COMMON_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static inline double ex_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void ex_sleep(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* User + system CPU time of the whole process (every thread), in seconds. */
+static inline double ex_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Number options: a clear message and exit status 2 on nonsense. */
+static inline unsigned long ex_parse_ul(const char *prog, const char *s, const char *what,
+					unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "%s: bad %s '%s' (want %lu..%lu)\n", prog, what, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+static inline double ex_parse_seconds(const char *prog, const char *s, const char *what,
+				      double min, double max)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min) || v > max) {
+		fprintf(stderr, "%s: bad %s '%s' (want %g..%g seconds)\n", prog, what, s, min,
+			max);
+		exit(2);
+	}
+	return v;
+}
+
+/* --stall AT:FOR, the receivers' pool-exhaustion option (arg is changed). */
+static inline void ex_parse_stall(const char *prog, char *arg, double *at, double *len)
+{
+	char *colon = strchr(arg, ':');
+
+	if (!colon) {
+		fprintf(stderr, "%s: --stall wants AT:FOR (seconds)\n", prog);
+		exit(2);
+	}
+	*colon = '\0';
+	*at = ex_parse_seconds(prog, arg, "stall start", 0, 1e6);
+	*len = ex_parse_seconds(prog, colon + 1, "stall length", 0.001, 1e6);
+}
+
+/* -h: the usage on stdout and exit 0; anything getopt refused: on stderr,
+ * exit 2. */
+static inline __attribute__((noreturn)) void ex_usage_exit(void (*usage)(FILE *out), int c)
+{
+	usage(c == 'h' ? stdout : stderr);
+	exit(c == 'h' ? 0 : 2);
+}
+
+/* 123456, 1.23M, 4.56G: a count in a few characters. */
+static inline const char *ex_compact(char buf[16], double v)
+{
+	if (v < 1e4)
+		snprintf(buf, 16, "%.0f", v);
+	else if (v < 1e6)
+		snprintf(buf, 16, "%.1fk", v / 1e3);
+	else if (v < 1e9)
+		snprintf(buf, 16, "%.2fM", v / 1e6);
+	else
+		snprintf(buf, 16, "%.2fG", v / 1e9);
+	return buf;
+}
+
+/* SIGINT and SIGTERM set ex_interrupted; the programs' loops look at it
+ * and end the run with its summary. */
+static volatile sig_atomic_t ex_interrupted;
+
+static void ex_on_stop_signal(int sig)
+{
+	(void)sig;
+	ex_interrupted = 1;
+}
+
+/* flags: SA_RESETHAND, so that a second Ctrl-C kills; or 0. */
+static inline void ex_catch_stop_signals(int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ex_on_stop_signal;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The RESULT line: on stdout, or (with a file) only into the file.  -1,
+ * said on stderr, when the file could not be written. */
+static inline int ex_put_result(const char *prog, const char *file, const char *line)
+{
+	FILE *f;
+
+	if (!file) {
+		printf("%s\n", line);
+		fflush(stdout);
+		return 0;
+	}
+	fflush(stdout);
+	f = fopen(file, "w");
+	if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+#ifdef LABYRINTH_H
+/*
+ * labyrinth_init(), and where a locked pool is refused (-ENOMEM: a normal
+ * user may lock only 8 MiB, Debian's default RLIMIT_MEMLOCK) once more
+ * with LAB_POOL_NOLOCK: the example runs unlocked rather than not at all.
+ * *unlocked says whether it fell back, for the program's note.
+ */
+static inline int ex_init_pool(labyrinth_t *pool, struct labyrinth_params *params,
+			       bool *unlocked)
+{
+	int ret = labyrinth_init(pool, params);
+
+	*unlocked = false;
+	if (ret == -ENOMEM && !(params->flags & LAB_POOL_NOLOCK)) {
+		params->flags |= LAB_POOL_NOLOCK;
+		ret = labyrinth_init(pool, params);
+		*unlocked = ret == 0;
+	}
+	return ret;
+}
+#endif
+
+#endif
