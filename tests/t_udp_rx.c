@@ -1,47 +1,14 @@
 /* Description: the real receive path: labyrinth-rx (io_uring provided buffers fed by a pool) gets every datagram labyrinth-tx sent at a sustainable rate, verified end to end, loses no page (in use after the run == posted in the ring, 0 after teardown); the recvmmsg baseline too; a tiny pool with a stalled consumer runs the ring dry (ENOBUFS), fires the watch, and recovers; where io_uring is refused the receiver says so and exits 3; a datagram longer than a page (from labyrinth-tx or anyone) is detected as truncated, counted, reported and fails the run.  Skips (77) with the reason when io_uring is disabled or the programs are not built. */
-#include "check.h"
+#include "spawn.h"
 
-#include <fcntl.h>
-#include <limits.h>
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#define OUT_MAX 65536
 
 static char rx_bin[PATH_MAX + 64], tx_bin[PATH_MAX + 64];
-
-struct run {
-	char rx_out[OUT_MAX], tx_out[4096];
-	int rx_status, tx_status; /* exit code, or 128 + signal */
-	unsigned int port;
-};
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int exit_code(int st)
-{
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
 
 /* seccomp: io_uring_setup fails with EPERM, as with io_uring_disabled=2. */
 static int deny_io_uring(void)
@@ -59,114 +26,6 @@ static int deny_io_uring(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0);
 }
 
-static pid_t spawn(const char *bin, char **args, int out_fd, int how)
-{
-	char *argv[64];
-	pid_t pid;
-	int i;
-
-	argv[0] = (char *)bin;
-	for (i = 0; args[i] && i < 62; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		dup2(out_fd, STDOUT_FILENO);
-		if (how) /* 1: capture stderr too; 2: and refuse io_uring */
-			dup2(out_fd, STDERR_FILENO);
-		if (how == 2 && deny_io_uring() < 0)
-			_exit(99);
-		execv(bin, argv);
-		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Read what fd has into buf (at *len) until EOF or the deadline; 1 at EOF. */
-static int slurp(int fd, char *buf, size_t *len, size_t cap, double deadline, const char *until)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		double left = deadline - now_s();
-		ssize_t n;
-
-		if (until && strstr(buf, until) && strchr(strstr(buf, until), '\n'))
-			return 0;
-		if (left <= 0)
-			return -1;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		n = read(fd, buf + *len, cap - 1 - *len);
-		if (n <= 0)
-			return 1;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-	}
-}
-
-/* Start rx, wait for "listening on ...:PORT", run tx to the end, collect rx.
- * tx_args get "-p PORT" appended. */
-static void run_pair(struct run *r, char **rx_args, char **tx_args, int how, double limit)
-{
-	char *targs[64], portbuf[16];
-	int rx_pipe[2], tx_pipe[2], st, i, eof;
-	size_t rlen = 0, tlen = 0;
-	double deadline = now_s() + limit;
-	const char *at;
-	pid_t rx, tx;
-
-	memset(r, 0, sizeof(*r));
-	r->tx_status = -1;
-	REQUIRE(pipe2(rx_pipe, O_CLOEXEC) == 0 && pipe2(tx_pipe, O_CLOEXEC) == 0, "pipe");
-	fflush(NULL);
-	rx = spawn(rx_bin, rx_args, rx_pipe[1], how);
-	REQUIRE(rx > 0, "fork rx");
-	close(rx_pipe[1]);
-	eof = slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, "listening on ");
-	at = strstr(r->rx_out, "listening on ");
-	if (eof == 0 && at && (at = strchr(at, ':')) && sscanf(at + 1, "%u", &r->port) == 1) {
-		for (i = 0; tx_args[i] && i < 60; i++)
-			targs[i] = tx_args[i];
-		snprintf(portbuf, sizeof(portbuf), "%u", r->port);
-		targs[i++] = "-p";
-		targs[i++] = portbuf;
-		targs[i] = NULL;
-		tx = spawn(tx_bin, targs, tx_pipe[1], 0);
-		REQUIRE(tx > 0, "fork tx");
-		close(tx_pipe[1]);
-		slurp(tx_pipe[0], r->tx_out, &tlen, sizeof(r->tx_out), deadline, NULL);
-		if (waitpid(tx, &st, 0) == tx)
-			r->tx_status = exit_code(st);
-	} else {
-		close(tx_pipe[1]);
-	}
-	close(tx_pipe[0]);
-	if (slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, NULL) < 0) {
-		fprintf(stderr, "labyrinth-rx still running after %.0f s: killing it\n", limit);
-		kill(rx, SIGKILL);
-	}
-	close(rx_pipe[0]);
-	REQUIRE(waitpid(rx, &st, 0) == rx, "waitpid rx");
-	r->rx_status = exit_code(st);
-}
-
-/* key=value from the RESULT line of out; ~0 if absent. */
-static uint64_t val(const char *out, const char *key)
-{
-	const char *res = strstr(out, "RESULT ");
-	char pat[64];
-	const char *p;
-
-	if (!res)
-		return ~(uint64_t)0;
-	snprintf(pat, sizeof(pat), " %s=", key);
-	p = strstr(res, pat);
-	if (!p)
-		return ~(uint64_t)0;
-	return strtoull(p + strlen(pat), NULL, 10);
-}
-
 static int has_status_ok(const char *out)
 {
 	const char *res = strstr(out, "RESULT ");
@@ -176,31 +35,25 @@ static int has_status_ok(const char *out)
 
 static void find_bins(void)
 {
-	char self[PATH_MAX], *slash;
 	const char *dir = getenv("LAB_UDP_BINDIR");
-	ssize_t n;
 
 	if (dir) {
 		snprintf(rx_bin, sizeof(rx_bin), "%s/labyrinth-rx", dir);
 		snprintf(tx_bin, sizeof(tx_bin), "%s/labyrinth-tx", dir);
 		return;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	REQUIRE(n > 0, "readlink /proc/self/exe");
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	REQUIRE(slash, "path of the test");
-	*slash = '\0';
-	/* the build tree: <build>/tests/t_udp_rx -> <build>/examples/ */
-	snprintf(rx_bin, sizeof(rx_bin), "%s/../examples/labyrinth-rx", self);
-	snprintf(tx_bin, sizeof(tx_bin), "%s/../examples/labyrinth-tx", self);
+	example_path(rx_bin, sizeof(rx_bin), "labyrinth-rx");
+	example_path(tx_bin, sizeof(tx_bin), "labyrinth-tx");
 }
 
-static void dump(const struct run *r)
-{
-	fprintf(stderr, "--- labyrinth-rx (exit %d) ---\n%s--- labyrinth-tx (exit %d) ---\n%s---\n",
-		r->rx_status, r->rx_out, r->tx_status, r->tx_out);
-}
+/* labyrinth-tx gets the port labyrinth-rx found.  udp: rx's stderr stays
+ * the test's; udp_err: it is captured too; udp_no_uring: and io_uring is
+ * refused (seccomp). */
+static const struct pair udp = { .rx_bin = rx_bin, .tx_bin = tx_bin, .tx_port = true };
+static const struct pair udp_err = { .rx_bin = rx_bin, .tx_bin = tx_bin, .tx_port = true,
+				     .rx_stderr = true };
+static const struct pair udp_no_uring = { .rx_bin = rx_bin, .tx_bin = tx_bin, .tx_port = true,
+					  .rx_stderr = true, .rx_setup = deny_io_uring };
 
 /* labyrinth-rx on a free port; this test sends one 5000-byte datagram
  * and one of 3 bytes (not labyrinth-tx's format), as socat would. */
@@ -210,20 +63,19 @@ static void foreign_truncated(struct run *r, char *mode)
 			    NULL };
 	static char big[5000];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int p[2], st, fd;
+	int p[2], fd;
 	size_t len = 0;
-	const char *at;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
+	r->pair = &udp_err;
 	REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
 	fflush(NULL);
-	pid = spawn(rx_bin, rx_args, p[1], 1);
+	pid = spawn(NULL, rx_bin, rx_args, p[1], true, NULL);
 	REQUIRE(pid > 0, "fork rx");
 	close(p[1]);
 	slurp(p[0], r->rx_out, &len, OUT_MAX, now_s() + 20, "listening on ");
-	at = strstr(r->rx_out, "listening on ");
-	if (at && (at = strchr(at, ':')) && sscanf(at + 1, "%u", &r->port) == 1) {
+	if (listen_port(r->rx_out, &r->port) == 0) {
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		sin.sin_port = htons((uint16_t)r->port);
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -233,11 +85,7 @@ static void foreign_truncated(struct run *r, char *mode)
 		      "sendto: %s", strerror(errno));
 		close(fd);
 	}
-	if (slurp(p[0], r->rx_out, &len, OUT_MAX, now_s() + 20, NULL) < 0)
-		kill(pid, SIGKILL);
-	close(p[0]);
-	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid rx");
-	r->rx_status = exit_code(st);
+	r->rx_status = finish(pid, p[0], r->rx_out, &len, OUT_MAX, now_s() + 20, 20, rx_bin);
 }
 
 static struct run r;
@@ -292,7 +140,7 @@ int main(void)
 				    "-q", NULL };
 
 		before = check_failed;
-		run_pair(&r, rx_args, tx_args, 0, 60);
+		run_pair(&r, &udp, rx_args, tx_args, 60);
 		if (r.rx_status == 3)
 			SKIP_ALL("labyrinth-rx: io_uring is not available here (see its message "
 				 "above); kernel.io_uring_disabled = %d", disabled);
@@ -331,7 +179,7 @@ int main(void)
 				    "-q", NULL };
 
 		before = check_failed;
-		run_pair(&r, rx_args, tx_args, 0, 60);
+		run_pair(&r, &udp, rx_args, tx_args, 60);
 		CHECK_EQ(r.tx_status, 0);
 		CHECK_EQ(r.rx_status, 0);
 		sent = val(r.tx_out, "sent");
@@ -360,7 +208,7 @@ int main(void)
 		uint64_t got;
 
 		before = check_failed;
-		run_pair(&r, rx_args, tx_args, 0, 30);
+		run_pair(&r, &udp, rx_args, tx_args, 30);
 		CHECK_EQ(r.tx_status, 0);
 		CHECK_EQ(r.rx_status, 0); /* nothing crashed, nothing wrong */
 		sent = val(r.tx_out, "sent");
@@ -391,7 +239,7 @@ int main(void)
 		char *rx_args[] = { "-p", "0", "-P", "64", "-r", "32", "-d", "1", "-q", NULL };
 		char *tx_args[] = { "-n", "1", "-q", NULL };
 
-		run_pair(&r, rx_args, tx_args, 2, 20);
+		run_pair(&r, &udp_no_uring, rx_args, tx_args, 20);
 		if (r.rx_status == 99) {
 			printf("note: seccomp unavailable, the io_uring-refused case is not tried\n");
 		} else {
@@ -417,7 +265,7 @@ int main(void)
 					    NULL };
 
 			before = check_failed;
-			run_pair(&r, rx_args, tx_args, 0, 30);
+			run_pair(&r, &udp, rx_args, tx_args, 30);
 			CHECK_EQ(r.tx_status, 0);
 			CHECK_EQ(r.rx_status, 1);
 			CHECK_EQ(val(r.rx_out, "packets"), 20);
@@ -447,7 +295,7 @@ int main(void)
 		char *rx_args[] = { "-r", "1000", NULL };
 		char *tx_args[] = { NULL };
 
-		run_pair(&r, rx_args, tx_args, 1, 20);
+		run_pair(&r, &udp_err, rx_args, tx_args, 20);
 		CHECK_EQ(r.rx_status, 2);
 		CHECK(strstr(r.rx_out, "power of two") != NULL, "no clear message: %s", r.rx_out);
 	}

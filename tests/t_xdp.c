@@ -1,15 +1,7 @@
 /* Description: AF_XDP end to end on a veth pair between two network namespaces: labyrinth-xdp-tx (frames from a pool, freed from the completion ring) sends, labyrinth-xdp-rx (UMEM = a labyrinth pool, worker threads free the frames) verifies every packet (sequence + checksum), loses none at a sustainable rate and no frame (in use after the run == fill ring + in flight, 0 after teardown); the stack and mutex baselines the same; a tiny pool with stalled workers runs the fill ring dry, fires the watch, drops only what it reports, and recovers; a program left by a SIGKILLed receiver is cleared by the next run; zero-copy on veth is refused clearly; a secret pool cannot be registered as a UMEM (EFAULT), said clearly.  Skips (77) only when not root or without CONFIG_XDP_SOCKETS (or the examples are not built). */
-#include "check.h"
+#include "spawn.h"
 
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #ifndef LAB_SOURCE_DIR
 #define LAB_SOURCE_DIR "."
@@ -19,136 +11,14 @@
 #define NS_B "lab-xb-" TAG
 #define IF_A "lxa-" TAG
 #define IF_B "lxb-" TAG
-#define OUT_MAX 65536
 
 static char rx_bin[PATH_MAX + 64], tx_bin[PATH_MAX + 64], script[PATH_MAX + 64];
 
-struct run {
-	char rx_out[OUT_MAX], tx_out[4096];
-	int rx_status, tx_status;
+/* The receiver in B, the sender in A, both with their stderr captured. */
+static const struct pair xdp = {
+	.rx_bin = rx_bin, .tx_bin = tx_bin, .rx_ns = NS_B, .tx_ns = NS_A,
+	.rx_stderr = true, .tx_stderr = true,
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int exit_code(int st)
-{
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
-
-/* ip netns exec NS BIN ARGS..., stdout and stderr to out_fd. */
-static pid_t spawn(const char *ns, const char *bin, char **args, int out_fd)
-{
-	char *argv[64];
-	pid_t pid;
-	int i, n = 0;
-
-	argv[n++] = "ip";
-	argv[n++] = "netns";
-	argv[n++] = "exec";
-	argv[n++] = (char *)ns;
-	argv[n++] = (char *)bin;
-	for (i = 0; args[i] && n < 62; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		dup2(out_fd, STDOUT_FILENO);
-		dup2(out_fd, STDERR_FILENO);
-		execvp("ip", argv);
-		fprintf(stderr, "exec ip: %s\n", strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-static int slurp(int fd, char *buf, size_t *len, size_t cap, double deadline, const char *until)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		double left = deadline - now_s();
-		ssize_t n;
-
-		if (until && strstr(buf, until) && strchr(strstr(buf, until), '\n'))
-			return 0;
-		if (left <= 0)
-			return -1;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		n = read(fd, buf + *len, cap - 1 - *len);
-		if (n <= 0)
-			return 1;
-		*len += (size_t)n;
-		buf[*len] = '\0';
-	}
-}
-
-/* Start the receiver in B, wait until it listens, run the sender in A to
- * its end, collect the receiver (killed after `limit` seconds). */
-static void run_pair(struct run *r, char **rx_args, char **tx_args, double limit)
-{
-	int rx_pipe[2], tx_pipe[2], st;
-	size_t rlen = 0, tlen = 0;
-	double deadline = now_s() + limit;
-	pid_t rx, tx;
-
-	memset(r, 0, sizeof(*r));
-	r->tx_status = -1;
-	REQUIRE(pipe2(rx_pipe, O_CLOEXEC) == 0 && pipe2(tx_pipe, O_CLOEXEC) == 0, "pipe");
-	fflush(NULL);
-	rx = spawn(NS_B, rx_bin, rx_args, rx_pipe[1]);
-	REQUIRE(rx > 0, "fork rx");
-	close(rx_pipe[1]);
-	if (slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, "listening on ") == 0 &&
-	    tx_args) {
-		tx = spawn(NS_A, tx_bin, tx_args, tx_pipe[1]);
-		REQUIRE(tx > 0, "fork tx");
-		close(tx_pipe[1]);
-		slurp(tx_pipe[0], r->tx_out, &tlen, sizeof(r->tx_out), deadline, NULL);
-		if (waitpid(tx, &st, 0) == tx)
-			r->tx_status = exit_code(st);
-	} else {
-		close(tx_pipe[1]);
-	}
-	close(tx_pipe[0]);
-	if (slurp(rx_pipe[0], r->rx_out, &rlen, OUT_MAX, deadline, NULL) < 0) {
-		fprintf(stderr, "labyrinth-xdp-rx still running after %.0f s: killing it\n", limit);
-		kill(rx, SIGKILL);
-	}
-	close(rx_pipe[0]);
-	REQUIRE(waitpid(rx, &st, 0) == rx, "waitpid rx");
-	r->rx_status = exit_code(st);
-}
-
-static uint64_t val(const char *out, const char *key)
-{
-	const char *res = strstr(out, "RESULT ");
-	char pat[64];
-	const char *p;
-
-	if (!res)
-		return ~(uint64_t)0;
-	snprintf(pat, sizeof(pat), " %s=", key);
-	p = strstr(res, pat);
-	if (!p)
-		return ~(uint64_t)0;
-	return strtoull(p + strlen(pat), NULL, 10);
-}
-
-static void dump(const struct run *r)
-{
-	fprintf(stderr, "--- labyrinth-xdp-rx (exit %d) ---\n%s--- labyrinth-xdp-tx (exit %d) ---\n"
-		"%s---\n", r->rx_status, r->rx_out, r->tx_status, r->tx_out);
-}
 
 static void netns(const char *what)
 {
@@ -175,16 +45,8 @@ static void on_signal(int sig)
 
 static void find_bins(void)
 {
-	char self[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	REQUIRE(n > 0, "readlink /proc/self/exe");
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	REQUIRE(slash, "path of the test");
-	*slash = '\0';
-	snprintf(rx_bin, sizeof(rx_bin), "%s/../examples/labyrinth-xdp-rx", self);
-	snprintf(tx_bin, sizeof(tx_bin), "%s/../examples/labyrinth-xdp-tx", self);
+	example_path(rx_bin, sizeof(rx_bin), "labyrinth-xdp-rx");
+	example_path(tx_bin, sizeof(tx_bin), "labyrinth-xdp-tx");
 	snprintf(script, sizeof(script), "%s/examples/xdp_netns.sh", LAB_SOURCE_DIR);
 }
 
@@ -260,7 +122,7 @@ int main(void)
 				    "-q", NULL };
 
 		before = check_failed;
-		run_pair(&r, rx_args, tx_args, 40);
+		run_pair(&r, &xdp, rx_args, tx_args, 40);
 		check_clean(&r, 30000, 4);
 		CHECK_EQ(val(r.rx_out, "in_flight"), 0);
 		if (check_failed != before)
@@ -279,7 +141,7 @@ int main(void)
 					    "-f", "3", "-q", NULL };
 
 			before = check_failed;
-			run_pair(&r, rx_args, tx_args, 30);
+			run_pair(&r, &xdp, rx_args, tx_args, 30);
 			check_clean(&r, 20000, 3);
 			if (check_failed != before)
 				dump(&r);
@@ -297,7 +159,7 @@ int main(void)
 		uint64_t sent;
 
 		before = check_failed;
-		run_pair(&r, rx_args, tx_args, 30);
+		run_pair(&r, &xdp, rx_args, tx_args, 30);
 		CHECK_EQ(r.tx_status, 0);
 		CHECK_EQ(r.rx_status, 0); /* nothing crashed, nothing wrong */
 		sent = val(r.tx_out, "sent");
@@ -334,7 +196,7 @@ int main(void)
 		before = check_failed;
 		REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
 		fflush(NULL);
-		pid = spawn(NS_B, rx_bin, rx_args, p[1]);
+		pid = spawn(NS_B, rx_bin, rx_args, p[1], true, NULL);
 		close(p[1]);
 		CHECK(slurp(p[0], out, &len, sizeof(out), now_s() + 20, "listening on ") == 0,
 		      "no listening line: %s", out);
@@ -347,7 +209,7 @@ int main(void)
 		out[len] = '\0';
 		pclose(f);
 		CHECK(strstr(out, "xdp") != NULL, "no XDP program left after SIGKILL: %s", out);
-		run_pair(&r, rx2_args, tx_args, 30);
+		run_pair(&r, &xdp, rx2_args, tx_args, 30);
 		CHECK(strstr(r.rx_out, "left by a run that could not clean up") != NULL,
 		      "the stale program was not reported");
 		check_clean(&r, 1000, 4);
@@ -359,7 +221,7 @@ int main(void)
 	{
 		char *rx_args[] = { "-i", IF_B, "-z", "-d", "1", "-q", NULL };
 
-		run_pair(&r, rx_args, NULL, 20);
+		run_pair(&r, &xdp, rx_args, NULL, 20);
 		CHECK_EQ(r.rx_status, 1);
 		CHECK(strstr(r.rx_out, "no zero-copy") != NULL, "no clear message: %s", r.rx_out);
 	}
@@ -368,7 +230,7 @@ int main(void)
 	{
 		char *rx_args[] = { "-i", IF_B, "--secret", "-P", "64", "-d", "1", "-q", NULL };
 
-		run_pair(&r, rx_args, NULL, 20);
+		run_pair(&r, &xdp, rx_args, NULL, 20);
 		if (strstr(r.rx_out, "labyrinth_init")) {
 			printf("note: no secret pool here (%s): the secret-UMEM case is not tried\n",
 			       r.rx_out);
