@@ -23,17 +23,14 @@
 # 1 otherwise (a receiver without io_uring is reported and skipped).
 set -u
 
-BUILD=${BUILD:-build}
-BIN=${BIN:-$BUILD/examples}
 DURATION=${DURATION:-10}
 PORT=${PORT:-9000}
 RATE=${RATE:-50000}
-SIZE=${SIZE:-1400}
-FLOWS=${FLOWS:-4}
 SOCKETS=${SOCKETS:-1}
 PAGES=${PAGES:-4096}
 RING=${RING:-1024}
 ADDR=${ADDR:-127.0.0.1}
+. "$(dirname "$0")/demo_common.sh"
 
 rx=$BIN/labyrinth-rx
 tx=$BIN/labyrinth-tx
@@ -45,7 +42,6 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-udp.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 status=0
-if [ "$RATE" = 0 ]; then pace="flat out"; else pace="$RATE pkt/s"; fi
 
 # run MODE TITLE: one receiver run with the sender beside it
 run() {
@@ -80,17 +76,7 @@ run mmsg "malloc + recvmmsg (baseline)"
 [ -f "$tmp/rx.mmsg" ] || { echo "FAIL: the recvmmsg receiver did not finish cleanly"; status=1; }
 
 # The table: one column per receiver that ran.
-awk -v dur="$DURATION" -v pace="$pace" '
-function get(file, key,    line, n, i, kv) {
-	line = res[file]
-	n = split(line, kv, " ")
-	for (i = 1; i <= n; i++)
-		if (index(kv[i], key "=") == 1)
-			return substr(kv[i], length(key) + 2)
-	return ""
-}
-FNR == 1 { files[++nf] = FILENAME }
-/^RESULT / { res[FILENAME] = $0 }
+awk -v dur="$DURATION" -v pace="$pace" "$result_awk"'
 END {
 	printf "\n== summary: the same offered rate (%s) into both receivers; compare CPU per datagram ==\n", pace
 	printf "%-34s", ""
@@ -182,7 +168,7 @@ function err_row(    i) {
 			get(files[i], "reorders")
 	printf "\n"
 }
-' $(for m in uring mmsg; do [ -f "$tmp/rx.$m" ] && echo "$tmp/rx.$m $tmp/tx.$m"; done) </dev/null
+' $(result_files uring mmsg) </dev/null
 
 echo
 if [ "$RATE" = 0 ]; then

@@ -20,17 +20,14 @@
 # demo was skipped (with the reason); 1 otherwise.
 set -u
 
-BUILD=${BUILD:-build}
-BIN=${BIN:-$BUILD/examples}
 DURATION=${DURATION:-5}
 RATE=${RATE:-0}
-SIZE=${SIZE:-1400}
-FLOWS=${FLOWS:-4}
 WORKERS=${WORKERS:-2}
 FRAMES=${FRAMES:-4096}
 MODE=${MODE:-native}
 TAG=${TAG:-demo}
 here=$(dirname "$0")
+. "$here/demo_common.sh"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "AF_XDP demo skipped: it needs root (network namespaces, XDP programs, AF_XDP sockets); run: sudo make demo"
@@ -56,7 +53,6 @@ trap 'exit 1' INT TERM
 sh "$here/xdp_netns.sh" up "$TAG" || { echo "FAIL: could not set up the namespaces"; exit 1; }
 flag=--native
 [ "$MODE" = generic ] && flag=--generic
-if [ "$RATE" = 0 ]; then pace="flat out"; else pace="$RATE pkt/s"; fi
 status=0
 
 for m in labyrinth stack mutex; do
@@ -72,16 +68,7 @@ for m in labyrinth stack mutex; do
 	[ -f "$tmp/rx.$m" ] && [ -f "$tmp/tx.$m" ] || { echo "FAIL: the $m run did not finish"; status=1; }
 done
 
-awk '
-function get(file, key,    n, i, kv) {
-	n = split(res[file], kv, " ")
-	for (i = 1; i <= n; i++)
-		if (index(kv[i], key "=") == 1)
-			return substr(kv[i], length(key) + 2)
-	return ""
-}
-FNR == 1 { files[++nf] = FILENAME }
-/^RESULT / { res[FILENAME] = $0 }
+awk "$result_awk"'
 END {
 	printf "\n== summary: the same traffic into three frame allocators ==\n"
 	printf "%-36s", ""
@@ -116,7 +103,7 @@ function row(title, key, tx,    i) {
 	for (i = 1; i <= nf; i += 2) printf "%16s", get(files[i + tx], key)
 	printf "\n"
 }
-' $(for m in labyrinth stack mutex; do [ -f "$tmp/rx.$m" ] && echo "$tmp/rx.$m $tmp/tx.$m"; done) </dev/null
+' $(result_files labyrinth stack mutex) </dev/null
 
 echo
 echo "veth runs AF_XDP in copy mode (the kernel copies each frame into the UMEM page);"
