@@ -104,6 +104,55 @@ static inline __attribute__((noreturn)) void ex_usage_exit(void (*usage)(FILE *o
 	exit(c == 'h' ? 0 : 2);
 }
 
+/*
+ * What both receivers (labyrinth-rx, labyrinth-xdp-rx) take alike: when to
+ * stop, the pool-exhaustion stall, iperf's sequence numbers, where the
+ * RESULT line goes.  EX_RX_LONGOPTS(idle) ends the getopt_long table (idle:
+ * the short letter of --idle-exit); ex_rx_option() is the switch's default.
+ */
+struct ex_rx_opts {
+	double duration, idle_exit, stall_at, stall_for;
+	uint64_t expect;
+	const char *result_file;
+	bool iperf, quiet;
+};
+
+enum { EX_OPT_STALL = 512, EX_OPT_IPERF, EX_OPT_RESULT }; /* above a program's own */
+
+#define EX_RX_LONGOPTS(idle)                                                  \
+	{ "duration", required_argument, NULL, 'd' },                         \
+	{ "expect", required_argument, NULL, 'n' },                           \
+	{ "idle-exit", required_argument, NULL, (idle) },                     \
+	{ "stall", required_argument, NULL, EX_OPT_STALL },                   \
+	{ "iperf", no_argument, NULL, EX_OPT_IPERF },                         \
+	{ "result-file", required_argument, NULL, EX_OPT_RESULT },            \
+	{ "quiet", no_argument, NULL, 'q' },                                  \
+	{ "help", no_argument, NULL, 'h' },                                   \
+	{ NULL, 0, NULL, 0 }
+
+/* c (with its argument arg) is one of EX_RX_LONGOPTS, or -h, or something
+ * getopt refused. */
+static inline void ex_rx_option(const char *prog, struct ex_rx_opts *o, int c, char *arg,
+				int idle, void (*usage)(FILE *out))
+{
+	if (c == 'd')
+		o->duration = ex_parse_seconds(prog, arg, "duration", 0.001, 1e7);
+	else if (c == 'n')
+		o->expect = ex_parse_ul(prog, arg, "expected count", 1, ~0ul);
+	else if (c == idle)
+		o->idle_exit = ex_parse_seconds(prog, arg, "idle time", 0, 1e7);
+	else if (c == EX_OPT_STALL)
+		ex_parse_stall(prog, arg, &o->stall_at, &o->stall_for);
+	else if (c == EX_OPT_IPERF)
+		o->iperf = true;
+	else if (c == EX_OPT_RESULT)
+		o->result_file = arg;
+	else if (c == 'q')
+		o->quiet = true;
+	else
+		ex_usage_exit(usage, c);
+}
+
 /* 123456, 1.23M, 4.56G: a count in a few characters. */
 static inline const char *ex_compact(char buf[16], double v)
 {

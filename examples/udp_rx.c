@@ -78,12 +78,9 @@ static struct {
 	unsigned int port;
 	size_t pages, page_size, low;
 	unsigned int ring, sockets, batch;
-	double duration, idle_exit, stall_at, stall_for;
-	uint64_t expect;
 	int rcvbuf;
 	enum mode mode;
-	bool quiet;
-	const char *result_file;
+	struct ex_rx_opts run;
 } opt = {
 	.addr = "127.0.0.1",
 	.port = UDP_DEFAULT_PORT,
@@ -92,7 +89,7 @@ static struct {
 	.ring = 1024,
 	.sockets = 1,
 	.batch = 64,
-	.duration = 10,
+	.run.duration = 10,
 	.rcvbuf = 8 << 20,
 };
 
@@ -113,7 +110,6 @@ struct flow {
 
 static struct flow flows[UDP_MAX_FLOWS];
 static struct flow iperf_flow;
-static bool iperf_mode;
 static int socks[MAX_SOCKETS];
 static ino_t sock_ino[MAX_SOCKETS];
 static labyrinth_t pool;
@@ -187,7 +183,7 @@ static void process(unsigned char *buf, size_t len, size_t full)
 	if (h.magic != UDP_MAGIC) { /* not from labyrinth-tx: iperf, nc, ... */
 		rs.foreign++;
 		rs.foreign_sum += sum;
-		if (iperf_mode)
+		if (opt.run.iperf)
 			iperf_seq(buf);
 		return;
 	}
@@ -352,7 +348,7 @@ static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (opt.quiet)
+	if (opt.run.quiet)
 		return;
 	if (tty)
 		printf("\r\033[K");
@@ -581,12 +577,13 @@ static void uring_stop(void)
 
 static void stall_step(double now, double t0)
 {
-	if (opt.stall_for <= 0)
+	if (opt.run.stall_for <= 0)
 		return;
-	if (!U.stalled && !U.stall_done && now >= t0 + opt.stall_at) {
+	if (!U.stalled && !U.stall_done && now >= t0 + opt.run.stall_at) {
 		U.stalled = true;
-		say("consumer stalls for %.2f s: it keeps every page it receives", opt.stall_for);
-	} else if (U.stalled && now >= t0 + opt.stall_at + opt.stall_for) {
+		say("consumer stalls for %.2f s: it keeps every page it receives",
+		    opt.run.stall_for);
+	} else if (U.stalled && now >= t0 + opt.run.stall_at + opt.run.stall_for) {
 		unsigned int freed = labyrinth_free_bulk(&pool, U.held, (unsigned int)U.nheld);
 
 		if (freed != U.nheld)
@@ -829,7 +826,7 @@ static size_t parse_page_size(const char *s)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { OPT_PAGE_SIZE = 256, OPT_RCVBUF, OPT_STALL, OPT_RESULT, OPT_IPERF };
+	enum { OPT_PAGE_SIZE = 256, OPT_RCVBUF };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
@@ -838,18 +835,10 @@ static void parse_options(int argc, char **argv)
 		{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 		{ "ring", required_argument, NULL, 'r' },
 		{ "low", required_argument, NULL, 'l' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "expect", required_argument, NULL, 'n' },
-		{ "idle-exit", required_argument, NULL, 'i' },
 		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "batch", required_argument, NULL, 'b' },
-		{ "stall", required_argument, NULL, OPT_STALL },
-		{ "result-file", required_argument, NULL, OPT_RESULT },
-		{ "iperf", no_argument, NULL, OPT_IPERF },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		EX_RX_LONGOPTS('i'),
 	};
 	bool low_set = false;
 	int c;
@@ -883,15 +872,6 @@ static void parse_options(int argc, char **argv)
 			opt.low = ex_parse_ul(prog, optarg, "low mark", 1, 1ul << 24);
 			low_set = true;
 			break;
-		case 'd':
-			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
-			break;
-		case 'n':
-			opt.expect = ex_parse_ul(prog, optarg, "expected count", 1, ~0ul);
-			break;
-		case 'i':
-			opt.idle_exit = ex_parse_seconds(prog, optarg, "idle time", 0, 1e7);
-			break;
 		case OPT_RCVBUF:
 			opt.rcvbuf = (int)ex_parse_ul(prog, optarg, "receive buffer", 4096,
 						      1ul << 30);
@@ -910,20 +890,8 @@ static void parse_options(int argc, char **argv)
 		case 'b':
 			opt.batch = (unsigned int)ex_parse_ul(prog, optarg, "batch", 1, 1024);
 			break;
-		case OPT_STALL:
-			ex_parse_stall(prog, optarg, &opt.stall_at, &opt.stall_for);
-			break;
-		case OPT_RESULT:
-			opt.result_file = optarg;
-			break;
-		case OPT_IPERF:
-			iperf_mode = true;
-			break;
-		case 'q':
-			opt.quiet = true;
-			break;
-		default: /* -h, or an option getopt refused */
-			ex_usage_exit(usage, c);
+		default:
+			ex_rx_option(prog, &opt.run, c, optarg, 'i', usage);
 		}
 	}
 	if (optind < argc) {
@@ -932,7 +900,7 @@ static void parse_options(int argc, char **argv)
 	}
 	if (!low_set)
 		opt.low = opt.pages / 8 ? opt.pages / 8 : 1;
-	if (opt.stall_for > 0 && opt.mode != MODE_URING) {
+	if (opt.run.stall_for > 0 && opt.mode != MODE_URING) {
 		fprintf(stderr, "%s: --stall is about the pool: it needs --mode uring\n", prog);
 		exit(2);
 	}
@@ -953,7 +921,7 @@ int main(int argc, char **argv)
 	char line[1024];
 
 	parse_options(argc, argv);
-	tty = isatty(STDOUT_FILENO) && !opt.quiet;
+	tty = isatty(STDOUT_FILENO) && !opt.run.quiet;
 
 	ex_catch_stop_signals(SA_RESETHAND);
 
@@ -1002,7 +970,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	t0 = ex_now();
-	t_end = t0 + opt.duration;
+	t_end = t0 + opt.run.duration;
 	next_report = t0 + 1;
 	prev = (struct sample){ t0, 0, 0 };
 	cpu0 = ex_cpu_seconds();
@@ -1017,12 +985,12 @@ int main(int argc, char **argv)
 		double now = ex_now(), wait = 0.1;
 		uint64_t before = rs.packets;
 
-		if (now >= t_end || (opt.expect && rs.packets >= opt.expect))
+		if (now >= t_end || (opt.run.expect && rs.packets >= opt.run.expect))
 			break;
-		if (opt.idle_exit > 0 && rs.packets && now - rs.t_last >= opt.idle_exit)
+		if (opt.run.idle_exit > 0 && rs.packets && now - rs.t_last >= opt.run.idle_exit)
 			break;
 		if (now >= next_report) {
-			if (!opt.quiet)
+			if (!opt.run.quiet)
 				live_line(t0, &prev);
 			next_report += 1;
 			if (next_report < now)
@@ -1040,8 +1008,9 @@ int main(int argc, char **argv)
 			struct io_uring_cqe *cqe;
 
 			stall_step(now, t0);
-			if (opt.stall_for > 0 && !U.stall_done) {
-				double edge = t0 + opt.stall_at + (U.stalled ? opt.stall_for : 0);
+			if (opt.run.stall_for > 0 && !U.stall_done) {
+				double edge = t0 + opt.run.stall_at +
+					      (U.stalled ? opt.run.stall_for : 0);
 
 				if (edge > now && edge - now < wait)
 					wait = edge - now;
@@ -1135,7 +1104,7 @@ int main(int argc, char **argv)
 	active = rs.t_last - rs.t_first;
 	if (active < 1e-3)
 		active = elapsed > 1e-3 ? elapsed : 1e-3;
-	if (!opt.quiet) {
+	if (!opt.run.quiet) {
 		printf("%s (%s) after %.2f s:\n", ex_interrupted ? "interrupted" : "done",
 		       opt.mode == MODE_URING ? "labyrinth + io_uring" : "malloc + recvmmsg",
 		       elapsed);
@@ -1144,7 +1113,7 @@ int main(int argc, char **argv)
 		       (double)rs.bytes * 8 / active / 1e9);
 		printf("  verified       %12" PRIu64 "  from %u labyrinth-tx flow%s; %" PRIu64
 		       " other datagrams\n", rs.verified, nflows, nflows == 1 ? "" : "s", rs.foreign);
-		if (iperf_mode)
+		if (opt.run.iperf)
 			printf("  iperf          %12" PRIu64 "  iperf 2 datagrams in sequence order: %" PRIu64
 			       " lost (gaps), %" PRIu64 " late; %" PRIu64 " closing datagrams\n",
 			       rs.iperf, rs.iperf_gaps, rs.iperf_late, rs.iperf_fin);
@@ -1172,7 +1141,7 @@ int main(int argc, char **argv)
 			       ")\n", rs.enobufs, rs.rearms, rs.no_page, rs.short_max);
 			printf("  watch          %12" PRIu64 "  low-watermark events (mark %zu pages)\n",
 			       rs.watch_events, opt.low);
-			if (opt.stall_for > 0)
+			if (opt.run.stall_for > 0)
 				printf("  stall          %12" PRIu64 "  pages held at most; %" PRIu64
 				       " datagrams after the consumer came back\n",
 				       rs.held_max, rs.after_stall);
@@ -1209,7 +1178,7 @@ int main(int argc, char **argv)
 		 held_run, inuse_down, rs.free_errors, rs.cqe_errors, rs.iperf, rs.iperf_gaps,
 		 rcvbuf_real, check_rc, destroy_rc,
 		 status ? "error" : "ok");
-	if (ex_put_result(prog, opt.result_file, line) < 0)
+	if (ex_put_result(prog, opt.run.result_file, line) < 0)
 		status = 1;
 	return status;
 }

@@ -68,18 +68,17 @@ static const char *const mode_name[] = { "labyrinth", "stack", "mutex" };
 static const char *prog = "labyrinth-xdp-rx";
 
 static struct {
-	const char *ifname, *result_file;
+	const char *ifname;
 	unsigned int queue, port, workers, fill;
 	size_t frames, low;
-	double duration, idle_exit, stall_at, stall_for;
-	uint64_t expect;
 	enum mode mode;
-	bool generic, zerocopy, iperf, quiet, secret;
+	bool generic, zerocopy, secret;
+	struct ex_rx_opts run;
 } opt = {
 	.port = XDP_DEFAULT_PORT,
 	.workers = 2,
 	.frames = 4096,
-	.duration = 10,
+	.run.duration = 10,
 };
 
 /* ---- frames: where they are ------------------------------------------------ */
@@ -163,7 +162,7 @@ static void check_payload(struct worker *w, const unsigned char *p, uint32_t len
 	sum = udp_payload_csum(p + sizeof(h), len - sizeof(h)); /* reads every byte */
 	if (h.magic != UDP_MAGIC) {
 		w->foreign++;
-		if (opt.iperf && len >= 4) { /* iperf 2: big-endian sequence first */
+		if (opt.run.iperf && len >= 4) { /* iperf 2: big-endian sequence first */
 			int32_t id = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 					       (uint32_t)p[2] << 8 | p[3]);
 
@@ -448,7 +447,7 @@ static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (opt.quiet)
+	if (opt.run.quiet)
 		return;
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -721,7 +720,7 @@ static void usage(FILE *out)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { OPT_FILL = 256, OPT_STALL, OPT_IPERF, OPT_RESULT, OPT_SECRET };
+	enum { OPT_FILL = 256, OPT_SECRET };
 	static const struct option longopts[] = {
 		{ "ifname", required_argument, NULL, 'i' },
 		{ "queue", required_argument, NULL, 'Q' },
@@ -734,16 +733,8 @@ static void parse_options(int argc, char **argv)
 		{ "generic", no_argument, NULL, 'S' },
 		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "low", required_argument, NULL, 'l' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "expect", required_argument, NULL, 'n' },
-		{ "idle-exit", required_argument, NULL, 'I' },
-		{ "stall", required_argument, NULL, OPT_STALL },
-		{ "iperf", no_argument, NULL, OPT_IPERF },
 		{ "secret", no_argument, NULL, OPT_SECRET },
-		{ "result-file", required_argument, NULL, OPT_RESULT },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		EX_RX_LONGOPTS('I'),
 	};
 	int c;
 
@@ -799,32 +790,11 @@ static void parse_options(int argc, char **argv)
 		case 'l':
 			opt.low = ex_parse_ul(prog, optarg, "low mark", 1, 1ul << 20);
 			break;
-		case 'd':
-			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
-			break;
-		case 'n':
-			opt.expect = ex_parse_ul(prog, optarg, "expected count", 1, ~0ul);
-			break;
-		case 'I':
-			opt.idle_exit = ex_parse_seconds(prog, optarg, "idle time", 0, 1e7);
-			break;
-		case OPT_STALL:
-			ex_parse_stall(prog, optarg, &opt.stall_at, &opt.stall_for);
-			break;
-		case OPT_IPERF:
-			opt.iperf = true;
-			break;
 		case OPT_SECRET:
 			opt.secret = true;
 			break;
-		case OPT_RESULT:
-			opt.result_file = optarg;
-			break;
-		case 'q':
-			opt.quiet = true;
-			break;
-		default: /* -h, or an option getopt refused */
-			ex_usage_exit(usage, c);
+		default:
+			ex_rx_option(prog, &opt.run, c, optarg, 'I', usage);
 		}
 	}
 	if (optind < argc || !opt.ifname) {
@@ -868,12 +838,12 @@ static int start_workers(void)
 
 static void stall_step(double now, double t0, bool *stall_done)
 {
-	if (opt.stall_for <= 0 || *stall_done)
+	if (opt.run.stall_for <= 0 || *stall_done)
 		return;
-	if (!atomic_load(&stalled) && now >= t0 + opt.stall_at) {
+	if (!atomic_load(&stalled) && now >= t0 + opt.run.stall_at) {
 		atomic_store(&stalled, 1);
-		say("workers stall for %.2f s: they keep every frame they get", opt.stall_for);
-	} else if (atomic_load(&stalled) && now >= t0 + opt.stall_at + opt.stall_for) {
+		say("workers stall for %.2f s: they keep every frame they get", opt.run.stall_for);
+	} else if (atomic_load(&stalled) && now >= t0 + opt.run.stall_at + opt.run.stall_for) {
 		atomic_store(&stalled, 0);
 		*stall_done = true;
 		say("workers back: %" PRIu64 " frames return; the fill ring refills",
@@ -896,7 +866,7 @@ struct result {
 /* Receive until the time, the count or the idle limit says stop. */
 static void run_loop(double t0)
 {
-	double t_end = t0 + opt.duration, t_prev = t0, next_report = t0 + 1;
+	double t_end = t0 + opt.run.duration, t_prev = t0, next_report = t0 + 1;
 	uint64_t prev = 0;
 	bool stall_done = false;
 
@@ -906,12 +876,12 @@ static void run_loop(double t0)
 		double now = ex_now();
 		unsigned int n;
 
-		if (now >= t_end || (opt.expect && rs.received >= opt.expect))
+		if (now >= t_end || (opt.run.expect && rs.received >= opt.run.expect))
 			break;
-		if (opt.idle_exit > 0 && rs.received && now - rs.t_last >= opt.idle_exit)
+		if (opt.run.idle_exit > 0 && rs.received && now - rs.t_last >= opt.run.idle_exit)
 			break;
 		if (now >= next_report) {
-			if (!opt.quiet)
+			if (!opt.run.quiet)
 				live_line(t0, &t_prev, &prev);
 			next_report = now + 1;
 		}
@@ -1038,7 +1008,7 @@ static void print_summary(const struct result *res)
 	       (double)sum->bytes * 8 / res->active / 1e9);
 	printf("  verified       %12" PRIu64 "  from %u flow%s; %" PRIu64 " other frames\n",
 	       sum->verified, res->nflows, res->nflows == 1 ? "" : "s", sum->foreign);
-	if (opt.iperf)
+	if (opt.run.iperf)
 		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost\n",
 		       sum->iperf, sum->iperf_gaps);
 	printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring empty %" PRIu64
@@ -1084,7 +1054,7 @@ static int write_result(const struct result *res, int status)
 		 res->fill_run, res->in_flight, res->outstanding, res->inuse_down,
 		 sum->free_errors, sum->iperf, sum->iperf_gaps, res->check_rc, res->destroy_rc,
 		 status ? "error" : "ok");
-	return ex_put_result(prog, opt.result_file, line);
+	return ex_put_result(prog, opt.run.result_file, line);
 }
 
 int main(int argc, char **argv)
@@ -1145,7 +1115,7 @@ int main(int argc, char **argv)
 	    res.sum.free_errors || !res.accounting_ok || res.check_rc || res.destroy_rc ||
 	    res.sum.packets != rs.received)
 		status = 1;
-	if (!opt.quiet)
+	if (!opt.run.quiet)
 		print_summary(&res);
 	if (write_result(&res, status) < 0)
 		status = 1;
