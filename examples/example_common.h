@@ -117,7 +117,7 @@ struct ex_rx_opts {
 	bool iperf, quiet;
 };
 
-enum { EX_OPT_STALL = 512, EX_OPT_IPERF, EX_OPT_RESULT }; /* above a program's own */
+enum { EX_OPT_STALL = 512, EX_OPT_IPERF, EX_OPT_RESULT, EX_OPT_DELAY }; /* above a program's own */
 
 #define EX_RX_LONGOPTS(idle)                                                  \
 	{ "duration", required_argument, NULL, 'd' },                         \
@@ -145,6 +145,47 @@ static inline void ex_rx_option(const char *prog, struct ex_rx_opts *o, int c, c
 		ex_parse_stall(prog, arg, &o->stall_at, &o->stall_for);
 	else if (c == EX_OPT_IPERF)
 		o->iperf = true;
+	else if (c == EX_OPT_RESULT)
+		o->result_file = arg;
+	else if (c == 'q')
+		o->quiet = true;
+	else
+		ex_usage_exit(usage, c);
+}
+
+/*
+ * What both senders (labyrinth-tx, labyrinth-xdp-tx) take alike: how long,
+ * how many, the delay before the first packet, where the RESULT line goes.
+ * EX_TX_LONGOPTS ends the getopt_long table; ex_tx_option() is the
+ * switch's default.
+ */
+struct ex_tx_opts {
+	double duration, delay;
+	uint64_t count;
+	const char *result_file;
+	bool quiet;
+};
+
+#define EX_TX_LONGOPTS                                                        \
+	{ "duration", required_argument, NULL, 'd' },                         \
+	{ "count", required_argument, NULL, 'n' },                            \
+	{ "delay", required_argument, NULL, EX_OPT_DELAY },                   \
+	{ "result-file", required_argument, NULL, EX_OPT_RESULT },            \
+	{ "quiet", no_argument, NULL, 'q' },                                  \
+	{ "help", no_argument, NULL, 'h' },                                   \
+	{ NULL, 0, NULL, 0 }
+
+/* c (with its argument arg) is one of EX_TX_LONGOPTS, or -h, or something
+ * getopt refused. */
+static inline void ex_tx_option(const char *prog, struct ex_tx_opts *o, int c, char *arg,
+				void (*usage)(FILE *out))
+{
+	if (c == 'd')
+		o->duration = ex_parse_seconds(prog, arg, "duration", 0.001, 1e7);
+	else if (c == 'n')
+		o->count = ex_parse_ul(prog, arg, "count", 1, ~0ul);
+	else if (c == EX_OPT_DELAY)
+		o->delay = ex_parse_seconds(prog, arg, "delay", 0, 3600);
 	else if (c == EX_OPT_RESULT)
 		o->result_file = arg;
 	else if (c == 'q')

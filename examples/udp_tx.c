@@ -54,26 +54,20 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DELAY = 256, OPT_RESULT };
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "size", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "count", required_argument, NULL, 'n' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "burst", required_argument, NULL, 'b' },
-		{ "delay", required_argument, NULL, OPT_DELAY },
-		{ "result-file", required_argument, NULL, OPT_RESULT },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		EX_TX_LONGOPTS,
 	};
-	const char *addr = "127.0.0.1", *result_file = NULL;
-	unsigned long port = UDP_DEFAULT_PORT, size = 1400, rate = 0, count = 0;
+	struct ex_tx_opts run = { .duration = 10 };
+	const char *addr = "127.0.0.1";
+	unsigned long port = UDP_DEFAULT_PORT, size = 1400, rate = 0;
 	unsigned long nflows = 4, burst = 32, f, i;
-	double duration = 10, delay = 0, t0, t_end, elapsed, tokens = 0, last;
+	double t0, t_end, elapsed, tokens = 0, last;
 	uint64_t sent = 0, refused = 0, retries = 0, *seq;
 	struct sockaddr_in dst;
 	struct mmsghdr *msgs;
@@ -81,7 +75,7 @@ int main(int argc, char **argv)
 	unsigned char *bufs;
 	uint64_t *pcsum;
 	char line[512];
-	bool quiet = false, failed = false;
+	bool failed = false;
 	int c, *fds;
 
 	while ((c = getopt_long(argc, argv, "a:p:s:r:d:n:f:b:qh", longopts, NULL)) != -1) {
@@ -99,29 +93,14 @@ int main(int argc, char **argv)
 		case 'r':
 			rate = ex_parse_ul(prog, optarg, "rate", 0, 1000000000ul);
 			break;
-		case 'd':
-			duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
-			break;
-		case 'n':
-			count = ex_parse_ul(prog, optarg, "count", 1, ~0ul);
-			break;
 		case 'f':
 			nflows = ex_parse_ul(prog, optarg, "flow count", 1, UDP_MAX_FLOWS);
 			break;
 		case 'b':
 			burst = ex_parse_ul(prog, optarg, "burst", 1, 1024);
 			break;
-		case OPT_DELAY:
-			delay = ex_parse_seconds(prog, optarg, "delay", 0, 3600);
-			break;
-		case OPT_RESULT:
-			result_file = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default: /* -h, or an option getopt refused */
-			ex_usage_exit(usage, c);
+		default:
+			ex_tx_option(prog, &run, c, optarg, usage);
 		}
 	}
 	if (optind < argc) {
@@ -178,31 +157,31 @@ int main(int argc, char **argv)
 
 	ex_catch_stop_signals(0);
 
-	ex_sleep(delay);
-	if (!quiet) {
+	ex_sleep(run.delay);
+	if (!run.quiet) {
 		if (rate)
 			printf("%s: %lu flow%s -> %s:%lu, %lu-byte datagrams, %lu pkt/s, "
 			       "bursts of %lu, %.1f s\n", prog, nflows, nflows == 1 ? "" : "s",
-			       addr, port, size, rate, burst, duration);
+			       addr, port, size, rate, burst, run.duration);
 		else
 			printf("%s: %lu flow%s -> %s:%lu, %lu-byte datagrams, flat out, "
 			       "bursts of %lu, %.1f s\n", prog, nflows, nflows == 1 ? "" : "s",
-			       addr, port, size, burst, duration);
+			       addr, port, size, burst, run.duration);
 		fflush(stdout);
 	}
 
 	t0 = last = ex_now();
-	t_end = t0 + duration;
+	t_end = t0 + run.duration;
 	f = 0;
 	while (!ex_interrupted) {
 		unsigned long want = burst;
 		double now = ex_now();
 		int n;
 
-		if (now >= t_end || (count && sent >= count))
+		if (now >= t_end || (run.count && sent >= run.count))
 			break;
-		if (count && count - sent < want)
-			want = (unsigned long)(count - sent);
+		if (run.count && run.count - sent < want)
+			want = (unsigned long)(run.count - sent);
 		if (rate) {
 			tokens += (now - last) * (double)rate;
 			last = now;
@@ -250,7 +229,7 @@ int main(int argc, char **argv)
 	if (elapsed <= 0)
 		elapsed = 1e-9;
 
-	if (!quiet)
+	if (!run.quiet)
 		printf("%s: sent %" PRIu64 " datagrams (%" PRIu64 " bytes) in %.2f s: "
 		       "%.0f pkt/s, %.2f Gbit/s%s\n", prog, sent, sent * size, elapsed,
 		       (double)sent / elapsed, (double)(sent * size) * 8 / elapsed / 1e9,
@@ -260,7 +239,7 @@ int main(int argc, char **argv)
 		 " refused=%" PRIu64 " retries=%" PRIu64 " status=%s",
 		 sent, sent * size, size, nflows, elapsed, refused, retries,
 		 failed ? "error" : "ok");
-	if (ex_put_result(prog, result_file, line) < 0)
+	if (ex_put_result(prog, run.result_file, line) < 0)
 		failed = true;
 	for (f = 0; f < nflows; f++)
 		close(fds[f]);

@@ -29,13 +29,13 @@
 static const char *prog = "labyrinth-xdp-tx";
 
 static struct {
-	const char *ifname, *src, *dst, *result_file;
+	const char *ifname, *src, *dst;
 	unsigned char dst_mac[6];
-	bool dst_mac_set, quiet;
+	bool dst_mac_set;
 	unsigned int queue, port, flows, batch;
 	size_t size, pages;
-	double rate, duration, delay;
-	uint64_t count;
+	double rate;
+	struct ex_tx_opts run;
 } opt = {
 	.src = XDP_DEFAULT_SRC,
 	.dst = XDP_DEFAULT_DST,
@@ -44,7 +44,7 @@ static struct {
 	.batch = 64,
 	.size = 1400,
 	.pages = 2048,
-	.duration = 10,
+	.run.duration = 10,
 };
 
 static void usage(FILE *out)
@@ -83,7 +83,7 @@ static void usage(FILE *out)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { OPT_SRC = 256, OPT_DELAY, OPT_RESULT };
+	enum { OPT_SRC = 256 };
 	static const struct option longopts[] = {
 		{ "ifname", required_argument, NULL, 'i' },
 		{ "queue", required_argument, NULL, 'Q' },
@@ -93,16 +93,10 @@ static void parse_options(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "size", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "count", required_argument, NULL, 'n' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "pages", required_argument, NULL, 'P' },
-		{ "delay", required_argument, NULL, OPT_DELAY },
-		{ "result-file", required_argument, NULL, OPT_RESULT },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		EX_TX_LONGOPTS,
 	};
 	int c;
 
@@ -137,12 +131,6 @@ static void parse_options(int argc, char **argv)
 		case 'r':
 			opt.rate = (double)ex_parse_ul(prog, optarg, "rate", 0, 100000000);
 			break;
-		case 'd':
-			opt.duration = ex_parse_seconds(prog, optarg, "duration", 0.001, 1e7);
-			break;
-		case 'n':
-			opt.count = ex_parse_ul(prog, optarg, "count", 1, ~0ul);
-			break;
 		case 'f':
 			opt.flows = (unsigned int)ex_parse_ul(prog, optarg, "flow count", 1, 64);
 			break;
@@ -152,17 +140,8 @@ static void parse_options(int argc, char **argv)
 		case 'P':
 			opt.pages = ex_parse_ul(prog, optarg, "page count", 8, 1ul << 20);
 			break;
-		case OPT_DELAY:
-			opt.delay = ex_parse_seconds(prog, optarg, "delay", 0, 3600);
-			break;
-		case OPT_RESULT:
-			opt.result_file = optarg;
-			break;
-		case 'q':
-			opt.quiet = true;
-			break;
-		default: /* -h, or an option getopt refused */
-			ex_usage_exit(usage, c);
+		default:
+			ex_tx_option(prog, &opt.run, c, optarg, usage);
 		}
 	}
 	if (optind < argc || !opt.ifname) {
@@ -283,23 +262,24 @@ int main(int argc, char **argv)
 	fd = xsk_socket__fd(xsk);
 
 	ex_catch_stop_signals(SA_RESETHAND);
-	if (!opt.quiet) {
+	if (!opt.run.quiet) {
 		printf("%s: %s queue %u, %u flow%s -> %s:%u, %zu-byte datagrams, %s; UMEM = pool "
 		       "of %zu pages\n", prog, opt.ifname, opt.queue, opt.flows,
 		       opt.flows == 1 ? "" : "s", opt.dst, opt.port, opt.size,
 		       opt.rate > 0 ? "paced" : "flat out", opt.pages);
 		fflush(stdout);
 	}
-	ex_sleep(opt.delay);
+	ex_sleep(opt.run.delay);
 
 	t0 = ex_now();
-	t_end = t0 + opt.duration;
+	t_end = t0 + opt.run.duration;
 	cpu0 = ex_cpu_seconds();
 	for (;;) {
 		unsigned int want = opt.batch, got, i, n;
 		double now = ex_now();
 		uint32_t idx;
-		bool done = ex_interrupted || now >= t_end || (opt.count && sent >= opt.count);
+		bool done = ex_interrupted || now >= t_end ||
+			    (opt.run.count && sent >= opt.run.count);
 
 		/* Completions first: each sent frame's page goes back to the pool. */
 		n = xsk_ring_cons__peek(&cq, MAX_BATCH, &idx);
@@ -335,8 +315,8 @@ int main(int argc, char **argv)
 			ex_sleep(0.0005);
 			continue;
 		}
-		if (opt.count && opt.count - sent < want)
-			want = (unsigned int)(opt.count - sent);
+		if (opt.run.count && opt.run.count - sent < want)
+			want = (unsigned int)(opt.run.count - sent);
 		if (opt.rate > 0) {
 			double allowed = opt.rate * (now - t0) - (double)sent;
 
@@ -404,12 +384,12 @@ int main(int argc, char **argv)
 		status = 1;
 	if (labyrinth_destroy(&pool) != 0)
 		status = 1;
-	if (opt.count && sent < opt.count && !ex_interrupted)
+	if (opt.run.count && sent < opt.run.count && !ex_interrupted)
 		status = 1;
 	for (f = 0; f < tmpl; f++)
 		free(payload[f]);
 	free(queued);
-	if (!opt.quiet)
+	if (!opt.run.quiet)
 		printf("%s: sent %" PRIu64 " frames in %.2f s (%.0f/s), %" PRIu64 " completed, "
 		       "%.0f ns CPU per frame, pool in use at the end %" PRIu64 "\n", prog, sent,
 		       elapsed, (double)sent / (elapsed > 0 ? elapsed : 1), completed,
@@ -419,7 +399,7 @@ int main(int argc, char **argv)
 		 "seconds=%.3f cpu=%.3f kicks=%" PRIu64 " no_page=%" PRIu64 " inuse_end=%" PRIu64
 		 " bogus_completions=%" PRIu64 " status=%s", sent, completed, opt.size, opt.flows,
 		 elapsed, cpu, kicks, no_page, inuse_end, bogus, status ? "error" : "ok");
-	if (ex_put_result(prog, opt.result_file, line) < 0)
+	if (ex_put_result(prog, opt.run.result_file, line) < 0)
 		status = 1;
 	return status;
 }
