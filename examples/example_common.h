@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * example_common.h - what the example programs share: number options that
- * refuse nonsense with a clear message (exit status 2), the clock, CPU
- * time, Ctrl-C, the "RESULT key=value ..." line for scripts and, for the
- * programs that have a pool, one that falls back to LAB_POOL_NOLOCK.
+ * refuse nonsense with a clear message (exit status 2), the options the two
+ * receivers and the two senders take alike, the clock, CPU time, Ctrl-C,
+ * the "RESULT key=value ..." line for scripts and, for the programs that
+ * have a pool, one that falls back to LAB_POOL_NOLOCK.
  *
  * Each program is one file, so the static state here (ex_interrupted) is
  * that program's own.
@@ -12,6 +13,7 @@
 #define LAB_EXAMPLE_COMMON_H
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,6 +106,27 @@ static inline __attribute__((noreturn)) void ex_usage_exit(void (*usage)(FILE *o
 	exit(c == 'h' ? 0 : 2);
 }
 
+enum { EX_OPT_STALL = 512, EX_OPT_IPERF, EX_OPT_RESULT, EX_OPT_DELAY }; /* above a program's own */
+
+/* How the traffic programs' getopt_long tables end: --result-file,
+ * --quiet, --help; ex_end_option() takes them (anything else: usage). */
+#define EX_LONGOPTS_END                                                       \
+	{ "result-file", required_argument, NULL, EX_OPT_RESULT },            \
+	{ "quiet", no_argument, NULL, 'q' },                                  \
+	{ "help", no_argument, NULL, 'h' },                                   \
+	{ NULL, 0, NULL, 0 }
+
+static inline void ex_end_option(int c, char *arg, const char **result_file, bool *quiet,
+				 void (*usage)(FILE *out))
+{
+	if (c == EX_OPT_RESULT)
+		*result_file = arg;
+	else if (c == 'q')
+		*quiet = true;
+	else
+		ex_usage_exit(usage, c);
+}
+
 /*
  * What both receivers (labyrinth-rx, labyrinth-xdp-rx) take alike: when to
  * stop, the pool-exhaustion stall, iperf's sequence numbers, where the
@@ -117,18 +140,13 @@ struct ex_rx_opts {
 	bool iperf, quiet;
 };
 
-enum { EX_OPT_STALL = 512, EX_OPT_IPERF, EX_OPT_RESULT, EX_OPT_DELAY }; /* above a program's own */
-
 #define EX_RX_LONGOPTS(idle)                                                  \
 	{ "duration", required_argument, NULL, 'd' },                         \
 	{ "expect", required_argument, NULL, 'n' },                           \
 	{ "idle-exit", required_argument, NULL, (idle) },                     \
 	{ "stall", required_argument, NULL, EX_OPT_STALL },                   \
 	{ "iperf", no_argument, NULL, EX_OPT_IPERF },                         \
-	{ "result-file", required_argument, NULL, EX_OPT_RESULT },            \
-	{ "quiet", no_argument, NULL, 'q' },                                  \
-	{ "help", no_argument, NULL, 'h' },                                   \
-	{ NULL, 0, NULL, 0 }
+	EX_LONGOPTS_END
 
 /* c (with its argument arg) is one of EX_RX_LONGOPTS, or -h, or something
  * getopt refused. */
@@ -145,12 +163,8 @@ static inline void ex_rx_option(const char *prog, struct ex_rx_opts *o, int c, c
 		ex_parse_stall(prog, arg, &o->stall_at, &o->stall_for);
 	else if (c == EX_OPT_IPERF)
 		o->iperf = true;
-	else if (c == EX_OPT_RESULT)
-		o->result_file = arg;
-	else if (c == 'q')
-		o->quiet = true;
 	else
-		ex_usage_exit(usage, c);
+		ex_end_option(c, arg, &o->result_file, &o->quiet, usage);
 }
 
 /*
@@ -170,10 +184,7 @@ struct ex_tx_opts {
 	{ "duration", required_argument, NULL, 'd' },                         \
 	{ "count", required_argument, NULL, 'n' },                            \
 	{ "delay", required_argument, NULL, EX_OPT_DELAY },                   \
-	{ "result-file", required_argument, NULL, EX_OPT_RESULT },            \
-	{ "quiet", no_argument, NULL, 'q' },                                  \
-	{ "help", no_argument, NULL, 'h' },                                   \
-	{ NULL, 0, NULL, 0 }
+	EX_LONGOPTS_END
 
 /* c (with its argument arg) is one of EX_TX_LONGOPTS, or -h, or something
  * getopt refused. */
@@ -186,12 +197,8 @@ static inline void ex_tx_option(const char *prog, struct ex_tx_opts *o, int c, c
 		o->count = ex_parse_ul(prog, arg, "count", 1, ~0ul);
 	else if (c == EX_OPT_DELAY)
 		o->delay = ex_parse_seconds(prog, arg, "delay", 0, 3600);
-	else if (c == EX_OPT_RESULT)
-		o->result_file = arg;
-	else if (c == 'q')
-		o->quiet = true;
 	else
-		ex_usage_exit(usage, c);
+		ex_end_option(c, arg, &o->result_file, &o->quiet, usage);
 }
 
 /* 123456, 1.23M, 4.56G: a count in a few characters. */
