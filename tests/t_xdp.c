@@ -82,16 +82,6 @@ int main(void)
 {
 	int fd, before;
 
-#ifdef LAB_UNDER_TSAN
-	/* Known problem: labyrinth-xdp-tx built with ThreadSanitizer now and
-	 * then reads far more completions than it sent (the plain, clang and
-	 * ASan builds do not); until that is understood the AF_XDP test runs
-	 * in those builds only. */
-	if (!getenv("LAB_XDP_UNDER_TSAN")) /* set it to look into the problem */
-		SKIP_ALL("under ThreadSanitizer labyrinth-xdp-tx misreads the AF_XDP completion "
-			 "ring (known problem, docs/xdp.md); the plain and ASan builds run this "
-			 "test");
-#endif
 	if (geteuid() != 0)
 		SKIP_ALL("AF_XDP and network namespaces need root: run as root to test them");
 	fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
