@@ -141,8 +141,28 @@ struct worker {
 	struct completion done;
 	unsigned int cpu;
 	unsigned long deadline;
+	unsigned long preempted; /* involuntary context switches */
 	int ctx;
+	bool bulk; /* t_pinning: mostly bulk steps, long inside a cache */
 };
+
+/*
+ * A bulk round trip: a batch from the cache, each page claimed and marked
+ * free again, the batch back into the cache.  Both calls stay inside the
+ * cache for a while, so another task that barges into the same cache
+ * meanwhile (no pin) meets the pages being moved.
+ */
+static void bulk_step(struct stress *s, u64 id)
+{
+	void *pages[16];
+	unsigned int i, got = labyrinth_alloc_bulk(s->lab, LAB_GFP_NOWAIT, pages, 16);
+
+	for (i = 0; i < got; i++)
+		if (own(pages[i], id))
+			WRITE_ONCE(*(u64 *)pages[i], MARK_FREE);
+	if (labyrinth_free_bulk(s->lab, pages, got) != got)
+		error("bulk free refused pages", pages[0]);
+}
 
 static int worker_fn(void *arg)
 {
@@ -152,6 +172,8 @@ static int worker_fn(void *arg)
 	unsigned int n = 0;
 
 	while (time_before(jiffies, w->deadline)) {
+		if (w->bulk)
+			bulk_step(w->s, id);
 		stress_step(w->s, &seed, id, w->ctx);
 		/* Now and then a bulk round trip, and the scheduler. */
 		if (++n % 64 == 0) {
@@ -167,6 +189,7 @@ static int worker_fn(void *arg)
 			cond_resched();
 		}
 	}
+	w->preempted = current->nivcsw;
 	complete(&w->done);
 	return 0;
 }
@@ -459,27 +482,49 @@ stop:
 
 /*
  * The cache slot is the CPU, so a task must not be preempted or migrated
- * inside a cache operation (lab_os_cpu_pin).  Two kthreads bound to one
- * CPU, time-sliced against each other (preempt=full, PREEMPT_RT) and woken
- * past by a third that sleeps for a few microseconds at a time, and one
- * unbound kthread that another moves between the CPUs all the time, all
+ * inside a cache operation (lab_os_cpu_pin).  Two kthreads bound to CPU 0
+ * that a hard-interrupt hrtimer preempts every few tens of microseconds
+ * (preempt=full, PREEMPT_RT: the other one runs next), and one unbound
+ * kthread that another moves between the CPUs all the time, all
  * allocating, claiming and freeing: without the pin two of them meet in
  * one cache and a page goes to two owners, or is lost.
  */
 struct pin_ctl {
-	struct stress *s;
 	struct task_struct *roamer;
 	struct completion done;
 	unsigned long deadline;
 };
 
-static int pin_kicker_fn(void *arg)
-{
-	struct pin_ctl *c = arg;
+static struct hrtimer pin_hrt;
+static struct task_struct *pin_tasks[2];
+static bool pin_stop;
+static unsigned int pin_samples, pin_inside;
 
-	while (time_before(jiffies, c->deadline))
-		usleep_range(20, 60);
-	complete(&c->done);
+/*
+ * Preempt whichever of the two CPU 0 kthreads this interrupted.  Also
+ * look at what it was doing: the kthreads disable preemption nowhere but
+ * in the pool's calls, so an interrupt that finds it disabled landed
+ * inside a pinned cache operation.  Races that need the pin gone are
+ * rare to hit under qemu; the pin itself is seen at once.
+ */
+static enum hrtimer_restart pin_hard_fn(struct hrtimer *t)
+{
+	if (READ_ONCE(pin_stop))
+		return HRTIMER_NORESTART;
+	if (current == pin_tasks[0] || current == pin_tasks[1]) {
+		pin_samples++;
+		pin_inside += (preempt_count() & PREEMPT_MASK) != 0;
+		set_tsk_need_resched(current);
+		set_preempt_need_resched();
+	}
+	hrtimer_forward_now(t, ns_to_ktime(30 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static int pin_starter(void *arg)
+{
+	hrtimer_start(&pin_hrt, ns_to_ktime(30 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	complete(arg);
 	return 0;
 }
 
@@ -508,6 +553,7 @@ static int pin_roamer_fn(void *arg)
 	unsigned int n = 0, cpu = 0;
 
 	while (time_before(jiffies, w->deadline)) {
+		bulk_step(w->s, 0x4000);
 		stress_step(w->s, &seed, 0x4000, w->ctx);
 		if (++n % 256 == 0) {
 			cpu = cpumask_next(cpu, cpu_online_mask);
@@ -516,6 +562,7 @@ static int pin_roamer_fn(void *arg)
 			set_cpus_allowed_ptr(current, cpumask_of(cpu));
 		}
 	}
+	w->preempted = current->se.nr_migrations;
 	complete(&w->done);
 	return 0;
 }
@@ -524,14 +571,15 @@ static int t_pinning(void)
 {
 	struct labyrinth_params pr = { .name = "kt-pin", .nr_pages = 1024 };
 	static struct worker workers[3];
-	static struct pin_ctl kick, move;
+	static struct pin_ctl move;
+	DECLARE_COMPLETION_ONSTACK(started);
 	static void *slots[64];
 	struct stress s = { .slots = slots, .nr_slots = ARRAY_SIZE(slots) };
 	unsigned long deadline = jiffies + 2 * HZ;
 	labyrinth_t lab = { 0 };
 	struct task_struct *t;
 	unsigned int i, n = 0;
-	bool kicking = false, moving = false;
+	bool preempting = false, moving = false;
 	int ret = 0;
 
 	atomic_set(&errors, 0);
@@ -540,18 +588,24 @@ static int t_pinning(void)
 	EXPECT(labyrinth_init(&lab, &pr) == 0);
 	EXPECT(prime(&lab, 1024) == 0);
 	/* Two on CPU 0, sharing its cache by turns. */
-	for (i = 0; i < 2; i++) {
-		t = start_worker(&workers[n], &s, 0, deadline, 0);
-		EXPECT_OR(!IS_ERR(t), stop);
-		n++;
-	}
-	kick.deadline = deadline;
-	init_completion(&kick.done);
-	t = kthread_create(pin_kicker_fn, &kick, "lab-pin-kick");
-	EXPECT_OR(!IS_ERR(t), stop);
+	pin_tasks[0] = pin_tasks[1] = NULL;
+	pin_samples = pin_inside = 0;
+	WRITE_ONCE(pin_stop, false);
+	hrtimer_init(&pin_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	pin_hrt.function = pin_hard_fn;
+	t = kthread_create(pin_starter, &started, "lab-pin-start");
+	EXPECT(!IS_ERR(t));
 	kthread_bind(t, 0);
 	wake_up_process(t);
-	kicking = true;
+	wait_for_completion(&started);
+	preempting = true;
+	for (i = 0; i < 2; i++) {
+		workers[n].bulk = true;
+		t = start_worker(&workers[n], &s, 0, deadline, 0);
+		EXPECT_OR(!IS_ERR(t), stop);
+		WRITE_ONCE(pin_tasks[i], t);
+		n++;
+	}
 	/* One everywhere. */
 	workers[n].s = &s;
 	workers[n].deadline = deadline;
@@ -574,8 +628,10 @@ static int t_pinning(void)
 stop:	/* everything above uses s and lab, on this stack */
 	for (i = 0; i < n; i++)
 		wait_for_completion(&workers[i].done);
-	if (kicking)
-		wait_for_completion(&kick.done);
+	if (preempting) {
+		WRITE_ONCE(pin_stop, true);
+		hrtimer_cancel(&pin_hrt);
+	}
 	if (moving) {
 		wait_for_completion(&move.done);
 		put_task_struct(move.roamer);
@@ -583,10 +639,15 @@ stop:	/* everything above uses s and lab, on this stack */
 	if (ret)
 		return ret;
 	stress_drain(&s);
-	printk(KERN_INFO "# steps: 2 kthreads on cpu0 %d, roaming kthread %d; %d failed allocations\n",
-	       atomic_read(&s.ops[0]), atomic_read(&s.ops[1]), atomic_read(&s.failed));
+	printk(KERN_INFO "# steps: 2 kthreads on cpu0 %d (preempted %lu and %lu times), "
+	       "roaming kthread %d (migrated %lu times); %d failed allocations\n",
+	       atomic_read(&s.ops[0]), workers[0].preempted, workers[1].preempted,
+	       atomic_read(&s.ops[1]), workers[2].preempted, atomic_read(&s.failed));
+	printk(KERN_INFO "# %u interrupts landed in them, %u inside a pinned cache operation\n",
+	       pin_samples, pin_inside);
 	EXPECT(atomic_read(&errors) == 0);
 	EXPECT(atomic_read(&s.ops[0]) > 0 && atomic_read(&s.ops[1]) > 0);
+	EXPECT(!IS_ENABLED(CONFIG_PREEMPT_COUNT) || pin_inside > 0);
 	EXPECT(pool_idle(&lab) == 0);
 	EXPECT(labyrinth_destroy(&lab) == 0);
 	return 0;
