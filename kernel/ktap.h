@@ -24,6 +24,20 @@ struct ktap_case {
 		}							\
 	} while (0)
 
+/*
+ * The same once timers or threads run on the case's stack: set ret and
+ * jump to the label that stops them, never return past it.
+ */
+#define EXPECT_OR(cond, label)						\
+	do {								\
+		if (!(cond)) {						\
+			printk(KERN_INFO "# %s:%d: expected %s\n",	\
+			       __func__, __LINE__, #cond);		\
+			ret = -1;					\
+			goto label;					\
+		}							\
+	} while (0)
+
 static inline int ktap_run(const struct ktap_case *cases, int n)
 {
 	int i, failed = 0;

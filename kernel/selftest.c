@@ -12,8 +12,11 @@
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
+#include <asm/irq_regs.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timer.h>
@@ -139,17 +142,39 @@ struct worker {
 	struct completion done;
 	unsigned int cpu;
 	unsigned long deadline;
+	unsigned long preempted; /* involuntary context switches */
 	int ctx;
+	bool bulk; /* t_pinning: mostly bulk steps, long inside a cache */
 };
+
+/*
+ * A bulk round trip: a batch from the cache, each page claimed and marked
+ * free again, the batch back into the cache.  Both calls stay inside the
+ * cache for a while, so another task that barges into the same cache
+ * meanwhile (no pin) meets the pages being moved.
+ */
+static void bulk_step(struct stress *s, u64 id)
+{
+	void *pages[16];
+	unsigned int i, got = labyrinth_alloc_bulk(s->lab, LAB_GFP_NOWAIT, pages, 16);
+
+	for (i = 0; i < got; i++)
+		if (own(pages[i], id))
+			WRITE_ONCE(*(u64 *)pages[i], MARK_FREE);
+	if (labyrinth_free_bulk(s->lab, pages, got) != got)
+		error("bulk free refused pages", pages[0]);
+}
 
 static int worker_fn(void *arg)
 {
 	struct worker *w = arg;
-	u32 seed = 2463534242u + w->cpu * 7919;
+	u32 seed = (2463534242u + w->cpu * 7919) ^ (u32)(unsigned long)w; /* several a CPU */
 	u64 id = 0x1000 + w->cpu;
 	unsigned int n = 0;
 
 	while (time_before(jiffies, w->deadline)) {
+		if (w->bulk)
+			bulk_step(w->s, id);
 		stress_step(w->s, &seed, id, w->ctx);
 		/* Now and then a bulk round trip, and the scheduler. */
 		if (++n % 64 == 0) {
@@ -165,6 +190,7 @@ static int worker_fn(void *arg)
 			cond_resched();
 		}
 	}
+	w->preempted = current->nivcsw;
 	complete(&w->done);
 	return 0;
 }
@@ -328,6 +354,7 @@ static int t_exclusive_all_cpus(void)
 	labyrinth_t lab = { 0 };
 	unsigned long deadline = jiffies + HZ;
 	unsigned int cpu, n = 0, i;
+	int ret = 0;
 
 	atomic_set(&errors, 0);
 	s.lab = &lab;
@@ -336,11 +363,14 @@ static int t_exclusive_all_cpus(void)
 	for_each_online_cpu(cpu) {
 		if (n == ARRAY_SIZE(workers))
 			break;
-		EXPECT(!IS_ERR(start_worker(&workers[n], &s, cpu, deadline, 0)));
+		EXPECT_OR(!IS_ERR(start_worker(&workers[n], &s, cpu, deadline, 0)), join);
 		n++;
 	}
+join:	/* the workers use s and lab, on this stack */
 	for (i = 0; i < n; i++)
 		wait_for_completion(&workers[i].done);
+	if (ret)
+		return ret;
 	stress_drain(&s);
 	printk(KERN_INFO "# %u threads, %d steps, %d failed allocations\n", n,
 	       atomic_read(&s.ops[0]), atomic_read(&s.failed));
@@ -403,6 +433,7 @@ static int t_irq_contexts(void)
 	struct task_struct *t;
 	unsigned long deadline;
 	unsigned int i, n = 0;
+	int ret = 0;
 
 	atomic_set(&errors, 0);
 	memset(&irq_s, 0, sizeof(irq_s));
@@ -419,16 +450,24 @@ static int t_irq_contexts(void)
 	kthread_bind(t, 0);
 	wake_up_process(t);
 	wait_for_completion(&started);
+	/* From here the timers run on lab, on this stack: leave through stop. */
 	deadline = jiffies + HZ;
-	EXPECT(!IS_ERR(start_worker(&workers[n++], &irq_s, 0, deadline, 0)));
-	if (num_online_cpus() > 1)
-		EXPECT(!IS_ERR(start_worker(&workers[n++], &irq_s, cpumask_last(cpu_online_mask),
-					    deadline, 3)));
+	t = start_worker(&workers[n], &irq_s, 0, deadline, 0);
+	EXPECT_OR(!IS_ERR(t), stop);
+	n++;
+	if (num_online_cpus() > 1) {
+		t = start_worker(&workers[n], &irq_s, cpumask_last(cpu_online_mask), deadline, 3);
+		EXPECT_OR(!IS_ERR(t), stop);
+		n++;
+	}
+stop:
 	for (i = 0; i < n; i++)
 		wait_for_completion(&workers[i].done);
 	WRITE_ONCE(irq_s.stop, true);
 	hrtimer_cancel(&irq_hrt);
 	del_timer_sync(&irq_timer);
+	if (ret)
+		return ret;
 	stress_drain(&irq_s);
 	printk(KERN_INFO "# steps: cpu0 kthread %d, hardirq %d, softirq %d, other cpu %d\n",
 	       atomic_read(&irq_s.ops[0]), atomic_read(&irq_s.ops[1]),
@@ -438,6 +477,284 @@ static int t_irq_contexts(void)
 	EXPECT(atomic_read(&irq_s.ops[1]) > 0);
 	EXPECT(atomic_read(&irq_s.ops[2]) > 0);
 	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/*
+ * The cache slot is the CPU, so a task must not be preempted or migrated
+ * inside a cache operation (lab_os_cpu_pin).  Two kthreads bound to CPU 0
+ * that a hard-interrupt hrtimer preempts every few tens of microseconds
+ * (preempt=full, PREEMPT_RT: the other one runs next), and one unbound
+ * kthread that another moves between the CPUs all the time, all
+ * allocating, claiming and freeing: without the pin two of them meet in
+ * one cache and a page goes to two owners, or is lost.
+ */
+struct pin_ctl {
+	struct task_struct *roamer;
+	struct completion done;
+	unsigned long deadline;
+};
+
+static struct hrtimer pin_hrt;
+static struct task_struct *pin_tasks[2];
+static bool pin_stop;
+static unsigned int pin_samples, pin_inside;
+static unsigned long lab_text_lo, lab_text_hi;
+
+/* Roughly labyrinth.ko's code: the span of its exported functions. */
+static void find_lab_text(void)
+{
+	const unsigned long fns[] = {
+		(unsigned long)labyrinth_init, (unsigned long)labyrinth_destroy,
+		(unsigned long)labyrinth_alloc_pages, (unsigned long)labyrinth_alloc_page,
+		(unsigned long)labyrinth_free_pages, (unsigned long)labyrinth_free_page,
+		(unsigned long)labyrinth_alloc_bulk, (unsigned long)labyrinth_free_bulk,
+		(unsigned long)labyrinth_stats, (unsigned long)labyrinth_check,
+		(unsigned long)labyrinth_owns, (unsigned long)labyrinth_version,
+	};
+	unsigned int i;
+
+	lab_text_lo = lab_text_hi = fns[0];
+	for (i = 1; i < ARRAY_SIZE(fns); i++) {
+		lab_text_lo = min(lab_text_lo, fns[i]);
+		lab_text_hi = max(lab_text_hi, fns[i]);
+	}
+}
+
+/*
+ * Preempt whichever of the two CPU 0 kthreads this interrupted.  Also
+ * look at what it was doing: an interrupt that lands in the pool's code
+ * and finds preemption disabled landed inside a pinned cache operation.
+ * Races that need the pin gone are rare to hit under qemu; the pin
+ * itself is seen at once (without it, never).
+ */
+static enum hrtimer_restart pin_hard_fn(struct hrtimer *t)
+{
+	struct pt_regs *regs = get_irq_regs();
+
+	if (READ_ONCE(pin_stop))
+		return HRTIMER_NORESTART;
+	if (current == pin_tasks[0] || current == pin_tasks[1]) {
+		if (regs && instruction_pointer(regs) >= lab_text_lo &&
+		    instruction_pointer(regs) <= lab_text_hi) {
+			pin_samples++;
+			pin_inside += (preempt_count() & PREEMPT_MASK) != 0;
+		}
+		set_tsk_need_resched(current);
+		set_preempt_need_resched();
+	}
+	hrtimer_forward_now(t, ns_to_ktime(30 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static int pin_starter(void *arg)
+{
+	hrtimer_start(&pin_hrt, ns_to_ktime(30 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	complete(arg);
+	return 0;
+}
+
+/* Moves the roamer to the next CPU every ~100 us: mid-operation too. */
+static int pin_mover_fn(void *arg)
+{
+	struct pin_ctl *c = arg;
+	unsigned int cpu = 0;
+
+	while (time_before(jiffies, c->deadline)) {
+		cpu = cpumask_next(cpu, cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+		set_cpus_allowed_ptr(c->roamer, cpumask_of(cpu));
+		usleep_range(50, 150);
+	}
+	complete(&c->done);
+	return 0;
+}
+
+/* The roamer also moves itself now and then, between two steps. */
+static int pin_roamer_fn(void *arg)
+{
+	struct worker *w = arg;
+	u32 seed = 1234567u;
+	unsigned int n = 0, cpu = 0;
+
+	while (time_before(jiffies, w->deadline)) {
+		bulk_step(w->s, 0x4000);
+		stress_step(w->s, &seed, 0x4000, w->ctx);
+		if (++n % 256 == 0) {
+			cpu = cpumask_next(cpu, cpu_online_mask);
+			if (cpu >= nr_cpu_ids)
+				cpu = cpumask_first(cpu_online_mask);
+			set_cpus_allowed_ptr(current, cpumask_of(cpu));
+		}
+	}
+	w->preempted = current->se.nr_migrations;
+	complete(&w->done);
+	return 0;
+}
+
+static int t_pinning(void)
+{
+	struct labyrinth_params pr = { .name = "kt-pin", .nr_pages = 1024 };
+	static struct worker workers[3];
+	static struct pin_ctl move;
+	DECLARE_COMPLETION_ONSTACK(started);
+	static void *slots[64];
+	struct stress s = { .slots = slots, .nr_slots = ARRAY_SIZE(slots) };
+	unsigned long deadline = jiffies + 2 * HZ;
+	labyrinth_t lab = { 0 };
+	struct task_struct *t;
+	unsigned int i, n = 0;
+	bool preempting = false, moving = false;
+	int ret = 0;
+
+	atomic_set(&errors, 0);
+	s.lab = &lab;
+	memset(slots, 0, sizeof(slots));
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(prime(&lab, 1024) == 0);
+	/* Two on CPU 0, sharing its cache by turns. */
+	pin_tasks[0] = pin_tasks[1] = NULL;
+	pin_samples = pin_inside = 0;
+	find_lab_text();
+	WRITE_ONCE(pin_stop, false);
+	hrtimer_init(&pin_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	pin_hrt.function = pin_hard_fn;
+	t = kthread_create(pin_starter, &started, "lab-pin-start");
+	EXPECT(!IS_ERR(t));
+	kthread_bind(t, 0);
+	wake_up_process(t);
+	wait_for_completion(&started);
+	preempting = true;
+	for (i = 0; i < 2; i++) {
+		workers[n].bulk = true;
+		t = start_worker(&workers[n], &s, 0, deadline, 0);
+		EXPECT_OR(!IS_ERR(t), stop);
+		WRITE_ONCE(pin_tasks[i], t);
+		n++;
+	}
+	/* One everywhere. */
+	workers[n].s = &s;
+	workers[n].deadline = deadline;
+	workers[n].ctx = 1;
+	init_completion(&workers[n].done);
+	t = kthread_run(pin_roamer_fn, &workers[n], "lab-pin-roam");
+	EXPECT_OR(!IS_ERR(t), stop);
+	n++;
+	if (num_online_cpus() > 1) {
+		move.deadline = deadline;
+		move.roamer = t;
+		get_task_struct(t); /* the mover may outlive it by a step */
+		init_completion(&move.done);
+		t = kthread_run(pin_mover_fn, &move, "lab-pin-move");
+		if (IS_ERR(t))
+			put_task_struct(move.roamer);
+		EXPECT_OR(!IS_ERR(t), stop);
+		moving = true;
+	}
+stop:	/* everything above uses s and lab, on this stack */
+	for (i = 0; i < n; i++)
+		wait_for_completion(&workers[i].done);
+	if (preempting) {
+		WRITE_ONCE(pin_stop, true);
+		hrtimer_cancel(&pin_hrt);
+	}
+	if (moving) {
+		wait_for_completion(&move.done);
+		put_task_struct(move.roamer);
+	}
+	if (ret)
+		return ret;
+	stress_drain(&s);
+	printk(KERN_INFO "# steps: 2 kthreads on cpu0 %d (preempted %lu and %lu times), "
+	       "roaming kthread %d (migrated %lu times); %d failed allocations\n",
+	       atomic_read(&s.ops[0]), workers[0].preempted, workers[1].preempted,
+	       atomic_read(&s.ops[1]), workers[2].preempted, atomic_read(&s.failed));
+	printk(KERN_INFO "# %u interrupts landed in their pool calls, %u in a pinned section\n",
+	       pin_samples, pin_inside);
+	EXPECT(atomic_read(&errors) == 0);
+	EXPECT(atomic_read(&s.ops[0]) > 0 && atomic_read(&s.ops[1]) > 0);
+	EXPECT(!IS_ENABLED(CONFIG_PREEMPT_COUNT) || pin_inside > 0);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+/*
+ * SPEC: all caches of a pool together hold at most an eighth of its
+ * pages.  Each online CPU takes every page it can and frees them all,
+ * which leaves its cache as full as the core lets it be; then one CPU
+ * must still get all pages but that eighth.  (With 2 CPUs the per-CPU
+ * limit of nr_pages / 16 keeps to it; more CPUs need a pool-wide budget:
+ * LAB_KERNEL_SMP=4 sh scripts/test-kernel.sh.)
+ */
+struct budget_ctl {
+	labyrinth_t *lab;
+	void **pages;
+	unsigned int nr, got;
+	int bad;
+};
+
+static int budget_fill(void *arg)
+{
+	struct budget_ctl *b = arg;
+	unsigned int i;
+
+	preempt_disable(); /* this CPU's cache only */
+	for (b->got = 0; b->got < b->nr; b->got++)
+		if (!(b->pages[b->got] = labyrinth_alloc_page(b->lab, LAB_GFP_ATOMIC)))
+			break;
+	for (i = 0; i < b->got; i++)
+		b->bad |= labyrinth_free_page(b->lab, b->pages[i]) != 0;
+	preempt_enable();
+	return 0;
+}
+
+static int t_cache_budget(void)
+{
+	struct labyrinth_params pr = { .name = "kt-budget", .nr_pages = 1024 };
+	struct budget_ctl b = { .nr = 1024 };
+	struct labyrinth_stats st;
+	labyrinth_t lab = { 0 };
+	unsigned int cpu, first = cpumask_first(cpu_online_mask);
+
+	b.lab = &lab;
+	b.pages = vmalloc(1024 * sizeof(void *));
+	EXPECT(b.pages && labyrinth_init(&lab, &pr) == 0);
+	for_each_online_cpu(cpu)
+		if (cpu != first)
+			EXPECT(smp_call_on_cpu(cpu, budget_fill, &b, false) == 0 && !b.bad);
+	EXPECT(smp_call_on_cpu(first, budget_fill, &b, false) == 0 && !b.bad);
+	/* Once more on the first CPU: now every cache has had its fill. */
+	EXPECT(smp_call_on_cpu(first, budget_fill, &b, false) == 0 && !b.bad);
+	printk(KERN_INFO "# %u online CPUs; one CPU got %u of 1024 pages (at least %u expected)\n",
+	       num_online_cpus(), b.got, 1024 - 1024 / 8);
+	EXPECT(b.got >= 1024 - 1024 / 8);
+	EXPECT(labyrinth_stats(&lab, &st) == 0 && st.pages_free == 1024);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	vfree(b.pages);
+	return 0;
+}
+
+/*
+ * A max_pages the machine cannot hold: init fails with -ENOMEM, quietly
+ * (no allocation-failure splat on the console, which test-kernel.sh
+ * fails on), and leaves lab as it was.
+ */
+static int t_huge_max_pages(void)
+{
+	struct labyrinth_params pr = { .name = "kt-huge", .nr_pages = 64 };
+	labyrinth_t lab = { 0 };
+	unsigned long ram = totalram_pages();
+
+	pr.max_pages = 2 * ram + 1; /* not a multiple of 2 MiB */
+	EXPECT(labyrinth_init(&lab, &pr) == -ENOMEM);
+	pr.max_pages = 4 * ram; /* whole 2 MiB: the vmalloc_huge path */
+	EXPECT(labyrinth_init(&lab, &pr) == -ENOMEM);
+	EXPECT(lab.lab_private_magic == 0 && lab.lab_private_core == NULL);
+	pr.max_pages = 0;
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
 	EXPECT(labyrinth_destroy(&lab) == 0);
 	return 0;
 }
@@ -558,41 +875,96 @@ static int t_kernel_growth(void)
 	return 0;
 }
 
-/* A LAB_GFP_KERNEL caller sleeps; a hard interrupt's free wakes it. */
+/*
+ * A LAB_GFP_KERNEL caller sleeps; a free wakes it: from a hard interrupt
+ * and from a softirq (both hand the wake-up to an irq_work) and from a
+ * kthread (a direct wake-up).  The core's sleepers also look again every
+ * LAB_SLEEP_SLICE_MS, which would hide a wake-up that never comes; the
+ * test build (scripts/test-kernel.sh) makes that slice 2 s, and the
+ * sleeper must then have its page well within half of it.
+ */
 static labyrinth_t wait_lab;
 static void *wait_page;
 static struct hrtimer wait_hrt;
+static struct timer_list wait_timer;
 static atomic_t wait_freed;
+static u64 wait_freed_ns;
+
+static void wait_free(int want_ctx)
+{
+	int ctx = in_hardirq() ? 1 : in_serving_softirq() ? 2 : 3;
+
+	WRITE_ONCE(wait_freed_ns, ktime_get_ns());
+	if (labyrinth_free_page(&wait_lab, wait_page) == 0 && ctx == want_ctx)
+		atomic_inc(&wait_freed);
+}
 
 static enum hrtimer_restart wait_hard_fn(struct hrtimer *t)
 {
-	if (labyrinth_free_page(&wait_lab, wait_page) == 0 && in_hardirq())
-		atomic_inc(&wait_freed);
+	wait_free(1);
 	return HRTIMER_NORESTART;
+}
+
+static void wait_soft_fn(struct timer_list *t)
+{
+	wait_free(2);
+}
+
+static int wait_thread_fn(void *arg)
+{
+	msleep(100);
+	wait_free(3);
+	complete(arg);
+	return 0;
 }
 
 static int t_kernel_wait(void)
 {
+	static const char *const how[] = { "", "hardirq", "softirq", "kthread" };
 	struct labyrinth_params pr = { .name = "kt-wait", .nr_pages = 64, .wait_ms = 10000 };
+	DECLARE_COMPLETION_ONSTACK(freed);
 	struct labyrinth_stats st;
 	void *pages[64], *got;
-	int i, bad = 0;
+	struct task_struct *t;
+	int i, ctx, bad = 0;
+	u64 late_ms;
 
 	memset(&wait_lab, 0, sizeof(wait_lab));
 	EXPECT(labyrinth_init(&wait_lab, &pr) == 0);
 	for (i = 0; i < 64; i++)
 		bad |= !(pages[i] = labyrinth_alloc_page(&wait_lab, LAB_GFP_ATOMIC));
 	EXPECT(!bad);
-	wait_page = pages[17];
-	atomic_set(&wait_freed, 0);
 	hrtimer_init(&wait_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	wait_hrt.function = wait_hard_fn;
-	hrtimer_start(&wait_hrt, ms_to_ktime(100), HRTIMER_MODE_REL_HARD);
-	got = labyrinth_alloc_page(&wait_lab, LAB_GFP_KERNEL);
-	hrtimer_cancel(&wait_hrt);
-	EXPECT(atomic_read(&wait_freed) == 1);
-	EXPECT(got == wait_page);
-	EXPECT(labyrinth_stats(&wait_lab, &st) == 0 && st.waits >= 1 && st.alloc_failed == 0);
+	timer_setup(&wait_timer, wait_soft_fn, 0);
+	for (ctx = 1; ctx <= 3; ctx++) {
+		wait_page = pages[17 + ctx];
+		atomic_set(&wait_freed, 0);
+		reinit_completion(&freed);
+		if (ctx == 1) {
+			hrtimer_start(&wait_hrt, ms_to_ktime(100), HRTIMER_MODE_REL_HARD);
+		} else if (ctx == 2) {
+			mod_timer(&wait_timer, jiffies + msecs_to_jiffies(100));
+		} else {
+			t = kthread_run(wait_thread_fn, &freed, "lab-wait-free");
+			EXPECT(!IS_ERR(t));
+		}
+		got = labyrinth_alloc_page(&wait_lab, LAB_GFP_KERNEL);
+		late_ms = div_u64(ktime_get_ns() - READ_ONCE(wait_freed_ns), NSEC_PER_MSEC);
+		hrtimer_cancel(&wait_hrt);
+		del_timer_sync(&wait_timer);
+		if (ctx == 3)
+			wait_for_completion(&freed);
+		printk(KERN_INFO "# freed from %s: the sleeper had it %llu ms later\n", how[ctx],
+		       late_ms);
+		EXPECT(atomic_read(&wait_freed) == 1);
+		EXPECT(got == wait_page);
+#ifdef LAB_SLEEP_SLICE_MS
+		/* Woken, not found by the next look of its slice. */
+		EXPECT(LAB_SLEEP_SLICE_MS < 1000 || late_ms < LAB_SLEEP_SLICE_MS / 2);
+#endif
+	}
+	EXPECT(labyrinth_stats(&wait_lab, &st) == 0 && st.waits >= 3 && st.alloc_failed == 0);
 	for (i = 0; i < 64; i++)
 		bad |= labyrinth_free_page(&wait_lab, pages[i]) != 0;
 	EXPECT(!bad && pool_idle(&wait_lab) == 0);
@@ -733,6 +1105,13 @@ static int t_debugfs_stats(void)
 	EXPECT(labyrinth_destroy(&lab) == 0);
 	f = filp_open("/sys/kernel/debug/labyrinth/kt-debugfs/stats", O_RDONLY, 0);
 	EXPECT(IS_ERR(f)); /* gone with the pool */
+	/* A '/' in the name cannot be in a file name: '_' instead. */
+	pr.name = "kt/slash";
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	f = filp_open("/sys/kernel/debug/labyrinth/kt_slash/stats", O_RDONLY, 0);
+	EXPECT(!IS_ERR(f));
+	filp_close(f, NULL);
+	EXPECT(labyrinth_destroy(&lab) == 0);
 	kfree(buf);
 	return 0;
 }
@@ -784,10 +1163,13 @@ static const struct ktap_case cases[] = {
 	{ "bad_frees", t_bad_frees },
 	{ "exclusive_kthreads_all_cpus", t_exclusive_all_cpus },
 	{ "hardirq_softirq_process_same_cpu", t_irq_contexts },
+	{ "cpu_pinning_same_cpu_and_migrating", t_pinning },
+	{ "caches_hold_at_most_an_eighth", t_cache_budget },
+	{ "huge_max_pages_enomem_quietly", t_huge_max_pages },
 	{ "reserve_exact_per_cpu", t_reserve },
 	{ "blocks_every_order_and_merging", t_blocks },
 	{ "gfp_kernel_growth", t_kernel_growth },
-	{ "gfp_kernel_wait_woken_by_hardirq_free", t_kernel_wait },
+	{ "gfp_kernel_wait_woken_by_hardirq_softirq_kthread_free", t_kernel_wait },
 	{ "gfp_kernel_wait_timeout", t_kernel_wait_timeout },
 	{ "stats_add_up", t_stats_add_up },
 	{ "destroy_busy", t_destroy_busy },

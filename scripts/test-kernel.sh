@@ -13,6 +13,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LAB_KERNEL_CACHE:-$here/build-kernel}
 timeout_s=${LAB_KERNEL_TIMEOUT:-300}
 flavours=${LAB_KERNEL_FLAVOURS:-"amd64 rt-amd64"}
+smp=${LAB_KERNEL_SMP:-2} # more CPUs: slower under TCG, but more caches (the budget case)
+# The test build's sleepers look again only every 2 s instead of 10 ms, so
+# a LAB_GFP_KERNEL wake-up that never comes fails the self-test's
+# wake-up cases instead of hiding behind the polling.
+kcflags="-DLAB_SLEEP_SLICE_MS=2000"
 pkgs="linux-headers-amd64 linux-headers-rt-amd64 qemu-system-x86 busybox-static cpio"
 
 if [ "${1:-}" = --check ]; then
@@ -47,7 +52,8 @@ for fl in $flavours; do
 
 	echo "== test-kernel: building the modules for $name"
 	mod=$cache/mod-$name
-	make -s -C "$here/kernel" KDIR="/usr/src/linux-headers-$name" MODDIR="$mod" >"$cache/build-$name.log" 2>&1 ||
+	make -s -C "$here/kernel" KDIR="/usr/src/linux-headers-$name" MODDIR="$mod" \
+		LAB_KCFLAGS="$kcflags" >"$cache/build-$name.log" 2>&1 ||
 		{ cat "$cache/build-$name.log"; exit 1; }
 	if grep -q 'warning:' "$cache/build-$name.log"; then
 		cat "$cache/build-$name.log"
@@ -83,9 +89,9 @@ EOF
 	append="console=ttyS0 panic_on_warn=1 oops=panic panic=-1"
 	[ "$fl" = amd64 ] && append="$append preempt=full" # PREEMPT_DYNAMIC: voluntary by default
 	log=$cache/console-$name.log
-	echo "== test-kernel: booting $name under qemu (TCG, 2 CPUs)"
+	echo "== test-kernel: booting $name under qemu (TCG, $smp CPUs)"
 	rc=0
-	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 512 -smp 2 -nographic -no-reboot \
+	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 512 -smp "$smp" -nographic -no-reboot \
 		-net none -device pvpanic-pci -action panic=exit-failure \
 		-kernel "$img/boot/vmlinuz-$name" -initrd "$cache/initramfs-$name.cpio" \
 		-append "$append" </dev/null >"$log" 2>&1 || rc=$?
@@ -95,7 +101,10 @@ EOF
 	why=""
 	[ "$rc" = 124 ] && why="$why time-out after ${timeout_s}s;"
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] && why="$why qemu exited $rc (a panic with pvpanic);"
-	grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection' "$log.txt" &&
+	# Panics, BUGs (sleeping in atomic context, scheduling while atomic,
+	# lockups), warnings, RCU stalls, hung tasks, and any stack dump
+	# (an allocation failure's splat has only "Call Trace").
+	grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection|Call Trace|scheduling while atomic|rcu.*detected.*stall|self-detected stall|blocked for more than|soft lockup|hard LOCKUP' "$log.txt" &&
 		why="$why the kernel complained;"
 	grep -q 'labyrinth-test: no pvpanic' "$log.txt" && why="$why pvpanic did not load;"
 	grep -q '^labyrinth-test: done' "$log.txt" || why="$why init did not finish;"

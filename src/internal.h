@@ -52,7 +52,9 @@
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
 #define LAB_BLOCK_PAGES (1u << LAB_MAX_ORDER)  /* pages of a max-order block */
 #define LAB_MAX_WATCHES 8
+#ifndef LAB_SLEEP_SLICE_MS /* the kernel self-test makes it long: a lost wake-up shows */
 #define LAB_SLEEP_SLICE_MS 10 /* a LAB_GFP_KERNEL sleeper looks again at least this often */
+#endif
 
 /*
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a

@@ -65,6 +65,8 @@ void lab_os_meta_free(void *addr, size_t len);
  */
 int lab_os_futex_wait(uint32_t *word, uint32_t val, long timeout_ms);
 void lab_os_futex_wake(uint32_t *word, int nr_waiters);
+/* A LAB_GFP_KERNEL caller may sleep from here on: the kernel's might_sleep(). */
+void lab_os_might_sleep(void);
 uint64_t lab_os_monotonic_ms(void);
 
 /* Watches. */

@@ -11,7 +11,8 @@
  *   owns visible.  Pool pages are kernel memory: never swapped, never in a
  *   user core dump, not inherited by anything (docs/kernel.md says why
  *   vmalloc and not physically contiguous memory).
- * - Metadata: vzalloc().  Both need process context: init and destroy.
+ * - Metadata: vmalloc'd and zeroed.  Both need process context: init and
+ *   destroy, and both fail with -ENOMEM, quietly, when memory is short.
  * - Cache slots are CPUs (LAB_HOST_CPU_SLOTS): pinning disables
  *   preemption, which is a per-CPU counter, not a lock; the busy-flag
  *   argument of cache.h covers hard and soft interrupts on the same CPU.
@@ -64,9 +65,11 @@ static void emit_seq(void *ctx, const char *s, size_t n)
 
 /*
  * The file is created "unsafe" (debugfs hands our fops to the open file,
- * so kernel_read() works through read_iter); the pool may be destroyed
- * while the file is open, so each read dumps only a pool still listed,
- * under the lock that destroy takes to unlist it.
+ * so kernel_read() works through read_iter, and debugfs_remove() does not
+ * wait for its readers); the pool may be destroyed while the file is open.
+ * So each read dumps only a pool still listed, under the lock that
+ * destroy takes to unlist it, before it marks the pool dead
+ * (labyrinth_destroy closes the backing first).  A pool unlisted: -ENODEV.
  */
 static int stats_show(struct seq_file *m, void *unused)
 {
@@ -77,8 +80,7 @@ static int stats_show(struct seq_file *m, void *unused)
 	mutex_lock(&debug_lock);
 	list_for_each_entry(d, &debug_dirs, node) {
 		if (d->pool == p && lab_pool_of(p->owner) == p) {
-			lab_dump(p, emit_seq, m);
-			err = 0;
+			err = lab_dump(p, emit_seq, m);
 			break;
 		}
 	}
@@ -99,11 +101,15 @@ static const struct file_operations stats_fops = {
 	.release = single_release,
 };
 
-/* A directory named after the pool; "<name>.N" when that name is taken. */
+/*
+ * A directory named after the pool, '/' made '_' (a file name cannot hold
+ * one); "<name>.N" when that name is taken.  The pool works without it: a
+ * failure is a warning, not an init failure.
+ */
 static void debug_add(struct lab_pool *p)
 {
 	struct debug_dir *d = kzalloc(sizeof(*d), GFP_KERNEL);
-	char name[LAB_NAME_MAX + 12];
+	char base[LAB_NAME_MAX + 1], name[LAB_NAME_MAX + 12];
 	struct dentry *old;
 	int n = 0;
 
@@ -111,14 +117,19 @@ static void debug_add(struct lab_pool *p)
 		kfree(d);
 		return;
 	}
+	strscpy(base, p->name, sizeof(base));
+	strreplace(base, '/', '_');
 	mutex_lock(&debug_lock);
-	strscpy(name, p->name, sizeof(name));
+	strscpy(name, base, sizeof(name));
 	while ((old = debugfs_lookup(name, debug_root)) != NULL) {
 		dput(old);
-		snprintf(name, sizeof(name), "%s.%d", p->name, ++n);
+		snprintf(name, sizeof(name), "%s.%d", base, ++n);
 	}
 	d->pool = p;
 	d->dir = debugfs_create_dir(name, debug_root);
+	if (IS_ERR(d->dir))
+		pr_warn("labyrinth: pool %s: no debugfs directory %s (%ld)\n", p->name, name,
+			PTR_ERR(d->dir));
 	debugfs_create_file_unsafe("stats", 0444, d->dir, p, &stats_fops);
 	list_add(&d->node, &debug_dirs);
 	mutex_unlock(&debug_lock);
@@ -131,7 +142,8 @@ static void debug_remove(struct lab_pool *p)
 	mutex_lock(&debug_lock);
 	list_for_each_entry_safe(d, tmp, &debug_dirs, node) {
 		if (d->pool == p) {
-			/* Waits for readers of stats still inside lab_dump. */
+			/* Does not wait for readers of an unsafe file: the
+			 * lock does; later ones find the pool unlisted. */
 			debugfs_remove(d->dir);
 			list_del(&d->node);
 			kfree(d);
@@ -176,15 +188,22 @@ void lab_os_backing_close(struct lab_backing *b)
  * alignment; vmalloc gives page alignment (2 MiB for 2 MiB pools), which
  * is all the core relies on: indexes are relative to base.
  */
+/*
+ * A max_pages the machine cannot hold must fail init cleanly with -ENOMEM:
+ * no allocation-failure splat, no OOM killer (__GFP_RETRY_MAYFAIL), the
+ * same flags for the metadata, which grows with max_pages too.
+ */
+#define LAB_VMALLOC_GFP (GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
 int lab_os_reserve(size_t len, size_t align, void **out)
 {
 	void *mem;
 
 	(void)align;
 	if (len >= PMD_SIZE && !(len & (PMD_SIZE - 1)))
-		mem = vmalloc_huge(len, GFP_KERNEL | __GFP_NOWARN);
+		mem = vmalloc_huge(len, LAB_VMALLOC_GFP);
 	else
-		mem = vmalloc(len);
+		mem = __vmalloc(len, LAB_VMALLOC_GFP);
 	if (!mem)
 		return -ENOMEM;
 	*out = mem;
@@ -210,7 +229,7 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 
 int lab_os_meta_alloc(size_t len, int nolock, void **out)
 {
-	void *mem = vzalloc(len);
+	void *mem = __vmalloc(len, LAB_VMALLOC_GFP | __GFP_ZERO);
 
 	(void)nolock; /* kernel memory is never swapped */
 	if (!mem)
@@ -268,6 +287,14 @@ void lab_os_futex_wake(uint32_t *word, int nr_waiters)
 		wake_up_all(&lab_waitq);
 	else
 		irq_work_queue(&wake_work);
+}
+
+/* A LAB_GFP_KERNEL caller about to grow or sleep: a kernel built with
+ * CONFIG_DEBUG_ATOMIC_SLEEP reports one in atomic context (Debian's are
+ * not, there it costs nothing). */
+void lab_os_might_sleep(void)
+{
+	might_sleep();
 }
 
 uint64_t lab_os_monotonic_ms(void)

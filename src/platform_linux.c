@@ -298,6 +298,11 @@ void lab_os_futex_wake(uint32_t *word, int nr_waiters)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, nr_waiters, NULL, NULL, 0);
 }
 
+/* User space has no atomic context to catch. */
+void lab_os_might_sleep(void)
+{
+}
+
 uint64_t lab_os_monotonic_ms(void)
 {
 	struct timespec ts;
@@ -561,10 +566,13 @@ static void emit_to_file(void *ctx, const char *s, size_t n)
 int labyrinth_dump(labyrinth_t *lab, FILE *out)
 {
 	struct lab_pool *p = lab_pool_of(lab);
+	int err;
 
 	if (!p || !out)
 		return -EINVAL;
-	lab_dump(p, emit_to_file, out);
+	err = lab_dump(p, emit_to_file, out);
+	if (err)
+		return err;
 	if (fflush(out) || ferror(out))
 		return errno ? -errno : -EIO;
 	return 0;

@@ -303,12 +303,14 @@ int labyrinth_destroy(labyrinth_t *lab)
 		}
 		return -LAB_EBUSY;
 	}
+	/* The backing first, while the pool is still whole: in the kernel it
+	 * takes the debugfs file away, so no reader meets a dying pool. */
+	lab_os_backing_close(&p->backing);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
 	lab_os_release(p->base, p->reserved_len);
-	lab_os_backing_close(&p->backing);
 	p->magic = 0;
 	lab_os_meta_free(p, p->meta_len);
 	return 0;

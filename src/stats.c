@@ -69,8 +69,12 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 	char line[256];
 	size_t len;
 	unsigned int o;
+	int err;
 
-	labyrinth_stats((labyrinth_t *)p->owner, &st);
+	/* A pool being destroyed under a reader: say so, print nothing. */
+	err = labyrinth_stats((labyrinth_t *)p->owner, &st);
+	if (err)
+		return err;
 	len = lab_fmt(line, sizeof(line),
 		      "pool %s: page size %s, backing %s%s%s%s%s\n", p->name,
 		      size_name(p->page_size), backing_name(&p->backing),

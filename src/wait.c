@@ -123,6 +123,7 @@ LAB_NOINLINE void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned in
 	uint32_t idx;
 
 	if (gfp & LAB_GFP_KERNEL) {
+		lab_os_might_sleep();
 		if (take_or_grow(p, order, &idx) ||
 		    (p->wait_ms && take_or_sleep(p, order, &idx))) {
 			lab_count(p, allocs, 1);
