@@ -358,7 +358,7 @@ static const char *err_name(int err, char *buf, size_t size)
 	case EPERM: return "EPERM";
 	case ENOSPC: return "ENOSPC";
 	}
-	snprintf(buf, size, "errno %d", -err);
+	(void)snprintf(buf, size, "errno %d", -err);
 	return buf;
 }
 
@@ -371,7 +371,7 @@ static const char *limit_text(int resource, char *buf, size_t size)
 		return "unknown";
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return "unlimited";
-	snprintf(buf, size, "%llu bytes", (unsigned long long)rl.rlim_cur);
+	(void)snprintf(buf, size, "%llu bytes", (unsigned long long)rl.rlim_cur);
 	return buf;
 }
 
@@ -424,7 +424,7 @@ static int explain_hugetlb(char *s, size_t size, const struct lab_init_failure *
 	size_t kb = os_fail.unit >> 10;
 	long long free_pages;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages", kb);
+	(void)snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages", kb);
 	free_pages = read_number(path, NULL);
 	if (free_pages < 0)
 		return snprintf(s, size, "this machine has no %zu kB huge pages (no %s); fix: "
