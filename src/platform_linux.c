@@ -72,13 +72,15 @@ enum os_fail_op {
 	FAIL_META,        /* mapping the allocator's metadata */
 };
 
+/* initial-exec, like the core's TLS: no __tls_get_addr, which may allocate
+ * (a failed init must leave the process's mappings as they were). */
 static __thread struct {
 	enum os_fail_op op;
 	int err;         /* the kernel's errno, before as_enomem() */
 	size_t len;      /* bytes of the failed call */
 	size_t unit;     /* huge page size for FAIL_HUGETLB */
 	size_t meta_len; /* metadata bytes of the last init */
-} os_fail;
+} os_fail __attribute__((tls_model("initial-exec")));
 
 static void note_fail(enum os_fail_op op, int err, size_t len)
 {
