@@ -101,6 +101,7 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 		uint32_t cached = lab_load_relaxed(&c->count);
 
 		lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
+		lab_cache_grant_less(p, c, c->grant);
 		lab_cache_leave(c);
 		if (cached)
 			idx = lab_block_take(p, order, lab_floor(p, gfp));

@@ -10,6 +10,18 @@
  * page.  The platform's thread-exit hook gives the slot's pages back to
  * each live pool and frees the slot.  The safety argument against signal
  * handlers is in cache.h.
+ *
+ * The budget: caches must not strand the pool (labyrinth(7), "Per-thread
+ * caches").  Pool-wide, cache_granted counts the pages the caches may
+ * hold; it never exceeds nr_total / LAB_CACHE_FRACTION.  A cache holds a
+ * grant (count <= grant <= cache_cap, busy held to change it), takes it a
+ * batch at a time with one CAS when a refill or a free finds it too small,
+ * and gives it all back when it empties itself for a block allocation and
+ * at thread exit.  So however many threads there are, the pages in caches are at
+ * most an eighth of the pool, and an allocation that finds no cache budget
+ * takes its page from the store, where the other seven eighths are.  The
+ * steady state (pages going round one cache) costs nothing: the budget is
+ * touched once per batch moved, as the store is.
  */
 #include "cache.h"
 
@@ -107,6 +119,7 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
 	lab_cache_flush(p, c, lab_load_relaxed(&c->count), true);
+	lab_cache_grant_less(p, c, c->grant);
 	lab_cache_leave(c);
 }
 
@@ -120,16 +133,65 @@ void lab_cache_fork_child(void)
 		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
 }
 
-/* The cache is empty: move a batch in from the shared store (busy held). */
+/* Up to want pages of the pool's cache budget for c (busy held). */
+static uint32_t grant_more(struct lab_pool *p, struct lab_cache *c, uint32_t want)
+{
+	uint32_t old = lab_load_relaxed(&p->cache_granted), limit, got;
+
+	if (want > p->cache_cap - c->grant)
+		want = p->cache_cap - c->grant;
+	do {
+		limit = lab_load_acquire(&p->nr_total) / LAB_CACHE_FRACTION;
+		got = old < limit ? limit - old : 0;
+		if (got > want)
+			got = want;
+		if (!got)
+			return 0;
+	} while (!lab_cas_weak_acquire(&p->cache_granted, &old, old + got));
+	lab_store_relaxed(&c->grant, c->grant + got);
+	return got;
+}
+
+/* Give back n pages of c's grant (busy held). */
+void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n)
+{
+	if (!n)
+		return;
+	lab_store_relaxed(&c->grant, c->grant - n);
+	lab_fetch_sub_relaxed(&p->cache_granted, n);
+}
+
+/*
+ * The cache is empty: move a batch in from the shared store (busy held),
+ * as much of it as the cache's grant covers after asking for more.
+ */
 LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 {
 	/* While a LAB_GFP_KERNEL caller sleeps, take one page only: a batch
 	 * would keep the pages it waits for in this cache. */
-	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch;
-	uint32_t got = lab_store_take_upto(p, want, c->pages, &c->cursor);
+	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch, got;
 
+	if (c->grant < want)
+		grant_more(p, c, want - c->grant);
+	if (want > c->grant)
+		want = c->grant;
+	got = want ? lab_store_take_upto(p, want, c->pages, &c->cursor) : 0;
 	lab_store_relaxed(&c->refilled, c->refilled + got);
 	lab_store_relaxed(&c->count, got);
+}
+
+/*
+ * A free found the cache at its grant (busy held): take a batch more of
+ * the budget, or, when the cache is full or no budget is left, flush a
+ * batch.  false only if there is still no room (then the page goes to
+ * the store).
+ */
+LAB_NOINLINE bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c)
+{
+	if (c->grant < p->cache_cap && grant_more(p, c, p->cache_batch))
+		return true;
+	lab_cache_flush(p, c, p->cache_batch, true);
+	return lab_load_relaxed(&c->count) < c->grant;
 }
 
 /*
@@ -231,7 +293,9 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	if (lab_load_relaxed(&p->waiters) || !lab_cache_enter(c))
 		return 0;
 	count = lab_load_relaxed(&c->count);
-	room = p->cache_cap - count;
+	if (count + n > c->grant)
+		grant_more(p, c, count + n - c->grant);
+	room = c->grant - count;
 	if (n > room)
 		n = room;
 	for (i = 0; i < n; i++)

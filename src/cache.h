@@ -111,8 +111,9 @@ lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow,
  * Free page idx into the cache: mark it free and push it, in the busy
  * window so that a handler on this thread never sees one without the
  * other.  Not while a LAB_GFP_KERNEL caller sleeps: then the page must
- * reach it through the shared store, which wakes it.  A full cache is
- * flushed in part first, or, with slow = false, refused.  false: nothing
+ * reach it through the shared store, which wakes it.  A cache at its
+ * grant first takes more budget or, when full, flushes in part
+ * (lab_cache_make_room); with slow = false it is refused.  false: nothing
  * done.
  */
 static inline __attribute__((always_inline)) bool
@@ -123,12 +124,11 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 	if (lab_unlikely(lab_load_relaxed(&p->waiters)) || !lab_cache_enter(c))
 		return false;
 	n = lab_load_relaxed(&c->count);
-	if (lab_unlikely(n == p->cache_cap)) {
-		if (!slow) {
+	if (lab_unlikely(n == c->grant)) {
+		if (!slow || !lab_cache_make_room(p, c)) {
 			lab_cache_leave(c);
 			return false;
 		}
-		lab_cache_flush(p, c, p->cache_batch, true);
 		n = lab_load_relaxed(&c->count);
 	}
 	lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);

@@ -59,11 +59,15 @@
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
  * and moves a batch of an eighth of that (at least 8 pages) to or from
- * the shared store at a time.
+ * the shared store at a time.  All caches of a pool together hold at most
+ * nr_total / LAB_CACHE_FRACTION pages, whatever the number of threads: a
+ * cache may only hold pages it has a grant for, taken from the pool's
+ * budget a batch at a time (see cache.c).
  */
 #define LAB_CACHE_THREADS 256
 #define LAB_CACHE_MAX 256u
 #define LAB_CACHE_SHARE 16u
+#define LAB_CACHE_FRACTION 8u
 #define LAB_NAME_MAX 32
 
 /*
@@ -113,7 +117,8 @@ struct lab_cache {
 	uint64_t flushed;           /* pages moved out to the store */
 	uint64_t reserve_allocs;
 	uint32_t cursor;            /* bitmap word where this cache's refills look */
-	uint32_t pad;
+	uint32_t grant;             /* pages of the pool's cache budget held:
+	                               count <= grant <= cache_cap */
 	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
 };
 
@@ -159,6 +164,8 @@ struct lab_pool {
 	__attribute__((aligned(LAB_CACHELINE)))
 	uint32_t nr_free;           /* free pages in bits[], less promised ones */
 	uint32_t cursor;            /* word where order-0 searches start */
+	uint32_t cache_granted;     /* sum of the caches' grants, at most
+	                               nr_total / LAB_CACHE_FRACTION */
 	__attribute__((aligned(LAB_CACHELINE)))
 	struct lab_counters count;
 
@@ -253,6 +260,8 @@ LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
 LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
 				bool wake);
+LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
+LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			       uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,

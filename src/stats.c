@@ -57,7 +57,8 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
 	}
 	lab_block_free_counts(p, st->free_blocks);
-	st->free_blocks[0] += lab_cached_pages(p); /* cached pages are single */
+	st->pages_cached = lab_cached_pages(p);
+	st->free_blocks[0] += st->pages_cached; /* cached pages are single */
 	return 0;
 }
 
@@ -77,10 +78,10 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 		      (p->flags & LAB_POOL_DEBUG) ? ", debug" : "", "");
 	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line),
-		      "pool %s: pages total %lu free %lu inuse %lu reserve %lu max %lu\n",
+		      "pool %s: pages total %lu free %lu inuse %lu reserve %lu max %lu cached %lu\n",
 		      p->name, (unsigned long)st.pages_total, (unsigned long)st.pages_free,
 		      (unsigned long)st.pages_inuse, (unsigned long)st.reserve_pages,
-		      (unsigned long)st.max_pages);
+		      (unsigned long)st.max_pages, (unsigned long)st.pages_cached);
 	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line),
 		      "pool %s: allocs %lu frees %lu failed %lu reserve_allocs %lu "
@@ -152,6 +153,7 @@ int labyrinth_check(labyrinth_t *lab)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t total, nr_free, i, w, len, in_bitmap = 0, marked_free = 0, inuse = 0, cached = 0;
+	uint32_t granted = 0;
 	struct labyrinth_stats st;
 	int32_t slot;
 	int err;
@@ -188,8 +190,9 @@ int labyrinth_check(labyrinth_t *lab)
 		const struct lab_cache *c = lab_cache_at(p, slot);
 		uint32_t n = lab_load_relaxed(&c->count);
 
-		if (n > p->cache_cap)
+		if (n > c->grant || c->grant > p->cache_cap)
 			return check_failed(p, "cache over its bound", (unsigned long)slot, n);
+		granted += c->grant;
 		for (i = 0; i < n; i++) {
 			uint32_t pg = c->pages[i];
 
@@ -205,6 +208,10 @@ int labyrinth_check(labyrinth_t *lab)
 		}
 		cached += n;
 	}
+	if (granted != lab_load_relaxed(&p->cache_granted) ||
+	    granted > total / LAB_CACHE_FRACTION)
+		return check_failed(p, "cache grants differ from the pool's budget", granted,
+				    lab_load_relaxed(&p->cache_granted));
 	if (marked_free != nr_free + cached)
 		return check_failed(p, "pages marked free differ from free pages", marked_free,
 				    nr_free + cached);
