@@ -61,29 +61,33 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 	return lab_alloc_slow(p, gfp, 0, call);
 }
 
-static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp,
-					 const char *call)
+/* One page, every case but the fast path's: checks the pool and gfp. */
+static LAB_NOINLINE void *alloc_page_slow(labyrinth_t *lab, lab_gfp_t gfp, const char *call)
 {
-	return hand_out(p, idx, 0, gfp, call);
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
+		return fail_einval();
+	return alloc_one_slow(p, gfp, call);
 }
 
-/* One page.  Fast path: this thread's cache, then mark the page taken. */
-static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
-							      lab_gfp_t gfp, const char *call)
+/*
+ * One page.  Fast path: this thread's cache in the pool it used last
+ * (cache.h), a plain gfp type (a modifier such as LAB_GFP_ZERO, and every
+ * bad argument, take the slow path), then mark the page taken.
+ */
+static inline __attribute__((always_inline)) void *alloc_one(labyrinth_t *lab, lab_gfp_t gfp,
+							      const char *call)
 {
-	int32_t slot = lab_my_slot;
+	struct lab_cache *c = lab_fast_cache(lab);
 	uint32_t idx;
 
-	/* A pool without caches (a debug pool too) has a forever busy one. */
-	if (lab_likely(slot >= 0)) {
-		if (lab_likely(lab_cache_pop(p, lab_cache_at(p, slot), gfp, false, &idx))) {
-			if (lab_unlikely(gfp & LAB_GFP_ZERO))
-				return hand_out_page(p, idx, gfp, call);
-			lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
-			return lab_page_addr(p, idx);
-		}
+	if (lab_likely(c != NULL) && lab_likely(gfp < 8 && ((0x16u >> gfp) & 1)) &&
+	    lab_likely(lab_fast_pop(c, &idx))) {
+		lab_store_relaxed(&c->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+		return c->base + ((size_t)idx << c->shift);
 	}
-	return alloc_one_slow(p, gfp, call);
+	return alloc_page_slow(lab, gfp, call);
 }
 
 /*
@@ -112,33 +116,30 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 	return hand_out(p, idx, order, gfp, call);
 }
 
-void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
+static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || order > LAB_MAX_ORDER))
 		return fail_einval();
+	return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
+}
+
+void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
+{
 	if (lab_unlikely(order))
-		return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
-	return alloc_one(p, gfp, "labyrinth_alloc_pages");
+		return alloc_pages_slow(lab, gfp, order);
+	return alloc_one(lab, gfp, "labyrinth_alloc_pages");
 }
 
 void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-
-	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
-		return fail_einval();
-	return alloc_one(p, gfp, "labyrinth_alloc_page");
+	return alloc_one(lab, gfp, "labyrinth_alloc_page");
 }
 
 void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-
-	if (lab_unlikely(!p))
-		return fail_einval();
-	return alloc_one(p, LAB_GFP_ATOMIC, "labyrinth_void_alloc_page_gfp_atomic_exclusive");
+	return alloc_one(lab, LAB_GFP_ATOMIC, "labyrinth_void_alloc_page_gfp_atomic_exclusive");
 }
 
 unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
@@ -170,7 +171,7 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 	}
 	/* Then page by page: the pool may hold less than a batch. */
 	while (done < n) {
-		void *page = alloc_one(p, gfp, "labyrinth_alloc_bulk");
+		void *page = alloc_one_slow(p, gfp, "labyrinth_alloc_bulk");
 
 		if (!page) {
 			/* alloc_one counted this page's failure; count the rest. */
@@ -259,29 +260,39 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 	return 0;
 }
 
+static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned int order,
+					 const char *call)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	return free_slow(p, addr, order, call);
+}
+
 /*
- * Fast path: an allocated order-0 page freed into this thread's cache
- * (lab_cache_push marks it free; a debug pool's cache is forever busy).
- * Anything else, including every misuse, takes free_slow().
+ * Fast path: an allocated order-0 page freed into this thread's cache in
+ * the pool it used last (cache.h).  The page's index is checked against
+ * the pool's whole state array (max_pages entries): pages not mapped yet
+ * are FREE there, so an address past nr_total fails the state check and
+ * the slow path rejects it.  Anything else, including every misuse, takes
+ * free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
 							 unsigned int order, const char *call)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-	uintptr_t off;
-	int32_t slot = lab_my_slot;
-	uint32_t idx;
+	struct lab_cache *c = lab_fast_cache(lab);
 
-	if (lab_unlikely(!p))
-		return -LAB_EINVAL;
-	off = (uintptr_t)addr - (uintptr_t)p->base;
-	idx = (uint32_t)(off >> p->page_shift);
-	if (lab_likely(!order && !(off & p->page_mask) &&
-		       (off >> p->page_shift) < lab_load_acquire(&p->nr_total) && slot >= 0 &&
-		       lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
-		       lab_cache_push(p, lab_cache_at(p, slot), idx, false)))
-		return 0;
-	return free_slow(p, addr, order, call);
+	if (lab_likely(c != NULL) && lab_likely(!order)) {
+		uintptr_t off = (uintptr_t)addr - (uintptr_t)c->base;
+		uintptr_t idx = off >> c->shift;
+
+		if (lab_likely((idx << c->shift) == off && idx < c->limit &&
+			       lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
+			       lab_fast_push(c, (uint32_t)idx)))
+			return 0;
+	}
+	return free_pages_slow(lab, addr, order, call);
 }
 
 int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)

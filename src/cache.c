@@ -26,6 +26,9 @@
 #include "cache.h"
 
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
+__thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) = {
+	.key = LAB_TICKET_NONE,
+};
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
 static int hook_state; /* 0 not asked yet, 1 the thread-exit hook works, -1 not */
@@ -103,6 +106,7 @@ void lab_thread_exit(uintptr_t hook_value)
 	int32_t slot = (int32_t)hook_value - 1;
 
 	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
+	lab_tls_forget();
 	lab_signal_fence();
 	lab_for_each_live_pool(lab_cache_thread_exit, slot);
 	lab_fetch_and_release(&slot_map[slot / 64], ~(1ull << (slot % 64)));
@@ -129,6 +133,7 @@ void lab_cache_fork_child(void)
 	unsigned int w;
 	int32_t me = lab_my_slot;
 
+	lab_tls_forget(); /* every inherited pool is dead in the child */
 	for (w = 0; w < LAB_CACHE_THREADS / 64; w++)
 		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
 }

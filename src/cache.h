@@ -41,19 +41,88 @@
 /* This thread's cache slot, the same index in every pool. */
 extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
 
+/*
+ * The fast paths' way to this thread's cache: the cache of the pool this
+ * thread used last, and that pool's ticket.  No ticket is LAB_TICKET_NONE,
+ * and a destroyed or never-initialised labyrinth_t has ticket 0: neither
+ * is ever a pool's (tickets start at 1).
+ *
+ * Why it is safe against signal handlers and destroyed pools
+ * ------------------------------------------------------------
+ * lab_fast_cache() reads key, then cache, and uses the cache only if the
+ * caller's labyrinth_t holds that key: then the key's pool is live (the
+ * caller is calling on it), and only then is the cache dereferenced.  A
+ * handler on this thread may switch the pair to another pool between the
+ * two reads (lab_tls_adopt, which writes cache before key): the reader
+ * then holds an old key and a new cache, which belongs to the pool the
+ * handler just used (mapped), and whose own ticket differs from the key,
+ * so the reader falls back to the slow path.  A handler never switches the
+ * pair while its thread is in the middle of switching it (updating).
+ * cache->lab catches a copy of a live labyrinth_t, which has its ticket.
+ */
+#define LAB_TICKET_NONE (~0ull)
+
+struct lab_tls {
+	uint64_t key;              /* ticket of cache's pool, or LAB_TICKET_NONE */
+	struct lab_cache *cache;
+	uint32_t updating;         /* lab_tls_adopt() at work: a handler keeps off */
+};
+extern __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+
+static inline __attribute__((always_inline)) struct lab_cache *
+lab_fast_cache(const labyrinth_t *lab)
+{
+	uint64_t key = lab_load_relaxed(&lab_tls.key);
+	struct lab_cache *c;
+
+	lab_signal_fence();
+	c = lab_load_relaxed(&lab_tls.cache);
+	if (lab_unlikely(!lab || lab_load_relaxed(&lab_ticket_of(lab)) != key))
+		return NULL;
+	if (lab_unlikely(((c->ticket ^ key) | ((uintptr_t)c->lab ^ (uintptr_t)lab)) != 0))
+		return NULL;
+	return c;
+}
+
+/* Make c (this thread's cache in a live pool) the fast paths' cache. */
+static inline void lab_tls_adopt(struct lab_cache *c)
+{
+	if (lab_load_relaxed(&lab_tls.key) == c->ticket || lab_load_relaxed(&lab_tls.updating))
+		return;
+	lab_store_relaxed(&lab_tls.updating, 1u);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.cache, c);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.key, c->ticket);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.updating, 0u);
+}
+
+/* No fast cache any more (thread exit, fork child). */
+static inline void lab_tls_forget(void)
+{
+	lab_store_relaxed(&lab_tls.key, LAB_TICKET_NONE);
+}
+
 static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t slot)
 {
 	return (struct lab_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
 }
 
-/* This thread's cache in p, or NULL when it has none. */
+/* This thread's cache in p, or NULL when it has none; it becomes the
+ * fast paths' cache. */
 static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;
+	struct lab_cache *c;
 
 	if (lab_likely(slot >= 0))
-		return lab_cache_at(p, slot); /* no_cache if the pool has none */
-	return slot == LAB_SLOT_NONE ? lab_cache_claim(p) : NULL;
+		c = lab_cache_at(p, slot); /* no_cache if the pool has none */
+	else if (slot != LAB_SLOT_NONE || (c = lab_cache_claim(p)) == NULL)
+		return NULL;
+	if (p->cache_cap)
+		lab_tls_adopt(c);
+	return c;
 }
 
 /* Pages in this thread's cache of p: free pages, as exact as they can be. */
@@ -137,6 +206,53 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 	lab_store_relaxed(&c->frees, c->frees + 1);
 	lab_cache_leave(c);
 	return true;
+}
+
+/*
+ * The fast paths proper: the cache alone, with the pool's constants from
+ * its first line.  Pop one page into *idx, or false (busy, empty, or a
+ * reserve or watch to judge: the slow path, lab_cache_pop, does those).
+ */
+static inline __attribute__((always_inline)) bool lab_fast_pop(struct lab_cache *c, uint32_t *idx)
+{
+	uint32_t n;
+	bool ok = false;
+
+	if (!lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_likely(n && !(lab_load_relaxed(&c->flags) & LAB_CF_GATE))) {
+		*idx = c->pages[n - 1];
+		lab_store_relaxed(&c->count, n - 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/*
+ * Push allocated page idx (its state byte checked by the caller) freed:
+ * mark it free and push it in one busy window, or false (busy, no room
+ * in the grant, or a LAB_GFP_KERNEL sleeper, whom the page must reach
+ * through the store).
+ */
+static inline __attribute__((always_inline)) bool lab_fast_push(struct lab_cache *c, uint32_t idx)
+{
+	uint32_t n;
+	bool ok = false;
+
+	if (lab_unlikely(lab_load_relaxed(&c->flags) & LAB_CF_WAITERS) || !lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_likely(n != c->grant)) {
+		lab_store_relaxed(&c->state[idx], (uint8_t)LAB_PS_FREE);
+		c->pages[n] = idx;
+		lab_store_relaxed(&c->count, n + 1);
+		lab_store_relaxed(&c->frees, c->frees + 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
 }
 
 #endif /* LAB_CACHE_H */

@@ -41,6 +41,13 @@
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
 #define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
 
+/*
+ * Each init gives its pool a ticket, never given before in this process
+ * (a 64-bit counter), and keeps it in the labyrinth_t too; destroy clears
+ * it.  A thread's fast paths find their cache by the ticket (cache.h).
+ */
+#define lab_ticket_of(lab) ((lab)->lab_private_reserved[0])
+
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
 #define LAB_POOL_ALL (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE | \
@@ -98,16 +105,34 @@ struct lab_counters {
 	uint64_t block_contended;
 };
 
+/* lab_cache.flags: why the fast paths must step aside (set by other threads) */
+#define LAB_CF_GATE    1u /* a reserve or a watch: allocations must judge it */
+#define LAB_CF_WAITERS 2u /* a LAB_GFP_KERNEL caller sleeps: frees go to the store */
+
 /*
  * One thread's cache in one pool.  Only its owner thread writes it, except
- * at destroy; other threads read count and the counters (stats, check).
- * busy is set while the owner works on the cache: a signal handler that
- * interrupts the owner there finds busy set and uses the shared store, so
- * the cache never sees two operations at once (see cache.c).
+ * flags, and at init and destroy; other threads read count and the
+ * counters (stats, check).  busy is set while the owner works on the
+ * cache: a signal handler that interrupts the owner there finds busy set
+ * and uses the shared store, so the cache never sees two operations at
+ * once (see cache.h).
+ *
+ * The first line is everything the fast paths touch: the cache's own
+ * state, and copies of the pool's constants (written at init), so that a
+ * pair reads no line of the pool but the page's state byte.
  */
 struct lab_cache {
 	uint32_t busy;
 	uint32_t count;             /* pages held in pages[] */
+	uint32_t grant;             /* pages of the pool's cache budget held:
+	                               count <= grant <= cache_cap */
+	uint32_t flags;             /* LAB_CF_* */
+	uint64_t ticket;            /* the pool's ticket (labyrinth_t) */
+	const labyrinth_t *lab;     /* the pool's labyrinth_t */
+	unsigned char *base;        /* the pool's first page */
+	uint8_t *state;             /* the pool's state bytes */
+	uint32_t shift;             /* the pool's page_shift */
+	uint32_t limit;             /* the pool's max_pages: state[] entries */
 	/* This thread's share of the pool's counters.  Allocations are not
 	 * counted on the fast path: they are refilled + frees - flushed -
 	 * count (lab_cache_allocs), since every page leaves the cache to its
@@ -117,8 +142,7 @@ struct lab_cache {
 	uint64_t flushed;           /* pages moved out to the store */
 	uint64_t reserve_allocs;
 	uint32_t cursor;            /* bitmap word where this cache's refills look */
-	uint32_t grant;             /* pages of the pool's cache budget held:
-	                               count <= grant <= cache_cap */
+	uint32_t pad;
 	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
 };
 
@@ -151,6 +175,7 @@ struct lab_pool {
 	uint32_t cache_stride;
 	uint32_t cache_cap;         /* 0: no caches in this pool (or a debug pool) */
 	uint32_t cache_batch;       /* pages moved per refill or flush */
+	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */
@@ -273,6 +298,7 @@ LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
 LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
 
 /* pool.c: growth (LAB_GFP_KERNEL only), fork */
+LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);
 LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
 LAB_HIDDEN void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg);
 

@@ -195,6 +195,43 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	return 0;
 }
 
+/* Tickets given so far: each init takes the next (never 0, never reused). */
+static uint64_t last_ticket;
+
+/* Each cache's copy of the pool's constants (its fast path reads only
+ * its own cache), set before the pool is published. */
+static void init_caches(struct lab_pool *p, const labyrinth_t *lab)
+{
+	uint32_t slot;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
+
+		c->ticket = p->ticket;
+		c->lab = lab;
+		c->base = p->base;
+		c->state = p->state;
+		c->shift = p->page_shift;
+		c->limit = p->max_pages;
+		c->flags = p->gate ? LAB_CF_GATE : 0;
+	}
+}
+
+/* Set or clear flag in every cache of p (watches, KERNEL sleepers). */
+void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on)
+{
+	uint32_t slot;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
+
+		if (on)
+			lab_fetch_or_release(&c->flags, flag);
+		else
+			lab_fetch_and_release(&c->flags, ~flag);
+	}
+}
+
 int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 {
 	struct labyrinth_params defaults = { 0 };
@@ -241,10 +278,13 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 		goto fail_reserve;
 	add_pages(p, 0, g.nr_pages);
 
+	p->ticket = lab_fetch_add_relaxed(&last_ticket, 1) + 1;
+	init_caches(p, lab);
 	p->owner = lab;
 	p->magic = LAB_CORE_MAGIC;
 	live_add(p);
 	lab->lab_private_core = p;
+	lab_store_release(&lab_ticket_of(lab), p->ticket);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
 	return 0;
 
@@ -276,6 +316,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 		return -LAB_EBUSY;
 	}
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
+	lab_store_release(&lab_ticket_of(lab), 0);
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
