@@ -311,12 +311,21 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	return n;
 }
 
+/* This thread's slot is about to be used in p: raise p->slots_seen past it. */
+LAB_NOINLINE void lab_cache_seen(struct lab_pool *p)
+{
+	uint32_t want = (uint32_t)lab_my_slot + 1, old = lab_load_relaxed(&p->slots_seen);
+
+	while (old < want && !lab_cas_weak_acq_rel(&p->slots_seen, &old, want))
+		;
+}
+
 /* Pages in all caches of p (exact when no call is in flight). */
 uint32_t lab_cached_pages(const struct lab_pool *p)
 {
-	uint32_t slot, sum = 0;
+	uint32_t slot, sum = 0, seen = lab_load_acquire(&p->slots_seen);
 
-	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++)
+	for (slot = 0; p->cache_cap && slot < seen; slot++)
 		sum += lab_load_relaxed(&lab_cache_at(p, (int32_t)slot)->count);
 	return sum;
 }

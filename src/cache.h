@@ -120,8 +120,13 @@ static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 		c = lab_cache_at(p, slot); /* no_cache if the pool has none */
 	else if (slot != LAB_SLOT_NONE || (c = lab_cache_claim(p)) == NULL)
 		return NULL;
-	if (p->cache_cap)
+	if (p->cache_cap) {
+		/* Every use of a cache starts here (the fast paths only after
+		 * lab_tls_adopt): stats and check need not look further. */
+		if (lab_unlikely((uint32_t)lab_my_slot >= lab_load_relaxed(&p->slots_seen)))
+			lab_cache_seen(p);
 		lab_tls_adopt(c);
+	}
 	return c;
 }
 

@@ -175,6 +175,8 @@ struct lab_pool {
 	uint32_t cache_stride;
 	uint32_t cache_cap;         /* 0: no caches in this pool (or a debug pool) */
 	uint32_t cache_batch;       /* pages moved per refill or flush */
+	uint32_t slots_seen;        /* caches [0, slots_seen) may hold pages: the
+	                               walks of stats and check stop there */
 	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
@@ -285,6 +287,7 @@ LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
 LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
 				bool wake);
+LAB_HIDDEN void lab_cache_seen(struct lab_pool *p);
 LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
 LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,

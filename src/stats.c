@@ -24,14 +24,15 @@ static const char *size_name(size_t page_size)
 int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t total, nr_free;
+	uint32_t total, nr_free, cached;
 	int32_t slot;
 
 	if (!p || !st)
 		return -LAB_EINVAL;
 	__builtin_memset(st, 0, sizeof(*st));
 	total = lab_load_acquire(&p->nr_total);
-	nr_free = lab_load_acquire(&p->nr_free) + lab_cached_pages(p);
+	cached = lab_cached_pages(p);
+	nr_free = lab_load_acquire(&p->nr_free) + cached;
 	if (nr_free > total) /* a page in flight between cache and store */
 		nr_free = total;
 	st->page_size = p->page_size;
@@ -49,7 +50,7 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	st->waits = lab_load_relaxed(&p->count.waits);
 	st->watch_events = lab_load_relaxed(&p->count.watch_events);
 	st->block_contended = lab_load_relaxed(&p->count.block_contended);
-	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+	for (slot = 0; p->cache_cap && slot < (int32_t)lab_load_acquire(&p->slots_seen); slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 
 		st->allocs += lab_cache_allocs(c);
@@ -57,7 +58,7 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
 	}
 	lab_block_free_counts(p, st->free_blocks);
-	st->pages_cached = lab_cached_pages(p);
+	st->pages_cached = cached;
 	st->free_blocks[0] += st->pages_cached; /* cached pages are single */
 	return 0;
 }
@@ -186,6 +187,7 @@ int labyrinth_check(labyrinth_t *lab)
 	}
 	if (in_bitmap != nr_free)
 		return check_failed(p, "free bits differ from the free count", in_bitmap, nr_free);
+	/* Every slot: one past slots_seen holding anything is a bug too. */
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 		uint32_t n = lab_load_relaxed(&c->count);
