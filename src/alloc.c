@@ -154,18 +154,22 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 		fail_einval();
 		return 0;
 	}
-	/* This thread's cache first, then whole batches from the shared
-	 * store: one count CAS and one stack CAS per batch. */
+	/* This thread's cache first, straight into pages[] (a debug pool has
+	 * none); then whole batches from the shared store: one count CAS and
+	 * a claim per bitmap word per batch. */
 	c = lab_my_cache(p);
 	while (done < n) {
 		got = n - done < BULK_BATCH ? n - done : BULK_BATCH;
-		if (c && (i = lab_cache_pop_bulk(p, c, gfp, idx, got)) != 0) {
-			got = i;
-		} else if (lab_store_take(p, got, lab_floor(p, gfp), idx)) {
-			lab_count(p, allocs, got);
-		} else {
-			break;
+		if (c && (i = lab_cache_pop_bulk(p, c, gfp, pages + done, got)) != 0) {
+			if (gfp & LAB_GFP_ZERO)
+				for (got = 0; got < i; got++)
+					__builtin_memset(pages[done + got], 0, p->page_size);
+			done += i;
+			continue;
 		}
+		if (!lab_store_take(p, got, lab_floor(p, gfp), idx))
+			break;
+		lab_count(p, allocs, got);
 		for (i = 0; i < got; i++)
 			pages[done++] = hand_out(p, idx[i], 0, gfp, "labyrinth_alloc_bulk");
 	}
@@ -319,9 +323,10 @@ static void give_back(struct lab_pool *p, struct lab_cache *c, const uint32_t *i
 unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t idx[BULK_BATCH];
+	uint32_t idx[BULK_BATCH], total, shift;
 	struct lab_cache *c;
 	unsigned int i, batched = 0, freed = 0;
+	uintptr_t base;
 	int err;
 
 	if (lab_unlikely(!p || (!pages && n))) {
@@ -329,10 +334,26 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 		return 0;
 	}
 	c = lab_my_cache(p);
+	/* The pages were allocated before this call: the pool's size now
+	 * covers them all.  A debug pool takes free_check's CAS instead. */
+	base = (uintptr_t)p->base;
+	shift = p->page_shift;
+	total = (p->flags & LAB_POOL_DEBUG) ? 0 : lab_load_acquire(&p->nr_total);
 	for (i = 0; i < n; i++) {
-		if (!pages[i])
+		uintptr_t off = (uintptr_t)pages[i] - base, pg = off >> shift;
+
+		/* An allocated page, by the tight loop; anything else (NULL,
+		 * misuse, a debug pool) by free_check. */
+		if (lab_likely((pg << shift) == off && pg < total &&
+			       lab_load_relaxed(&p->state[pg]) == (uint8_t)(LAB_PS_HEAD | 0))) {
+			lab_store_relaxed(&p->state[pg], (uint8_t)LAB_PS_FREE);
+			idx[batched] = (uint32_t)pg;
+			err = 0;
+		} else if (!pages[i]) {
 			continue;
-		err = free_check(p, pages[i], 0, &idx[batched]);
+		} else {
+			err = free_check(p, pages[i], 0, &idx[batched]);
+		}
 		if (lab_unlikely(err)) {
 			bad_free(p, "labyrinth_free_bulk", pages[i], err);
 			continue;

@@ -263,9 +263,13 @@ LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gf
 	return true;
 }
 
-/* Take up to n pages for a bulk allocation from the cache; returns how many. */
+/*
+ * Hand up to n pages of the cache out to a bulk allocation: each marked
+ * allocated and its address stored in out[], in one pass over the top of
+ * the LIFO.  Returns how many.
+ */
 uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-			    uint32_t *pages, uint32_t n)
+			    void **out, uint32_t n)
 {
 	uint32_t count, have, i;
 
@@ -282,8 +286,12 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		if (have)
 			lab_cache_gate(p, c, gfp, have);
 	}
-	for (i = 0; i < have; i++)
-		pages[i] = c->pages[count - 1 - i];
+	for (i = 0; i < have; i++) {
+		uint32_t pg = c->pages[count - 1 - i];
+
+		lab_store_relaxed(&p->state[pg], (uint8_t)(LAB_PS_HEAD | 0));
+		out[i] = lab_page_addr(p, pg);
+	}
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
 	return have;

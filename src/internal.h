@@ -293,7 +293,7 @@ LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			       uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-				       uint32_t *pages, uint32_t n);
+				       void **out, uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
 					const uint32_t *pages, uint32_t n);
 LAB_HIDDEN void lab_cache_fork_child(void);
