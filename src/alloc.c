@@ -101,13 +101,21 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 	struct lab_cache *c;
 	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp));
 
-	if (idx == LAB_NIL && (c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
-		uint32_t cached = lab_load_relaxed(&c->count);
+	if (idx == LAB_NIL) {
+		bool more = false;
 
-		lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
-		lab_cache_grant_less(p, c, c->grant);
-		lab_cache_leave(c);
-		if (cached)
+		if ((c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
+			uint32_t cached = lab_load_relaxed(&c->count);
+
+			lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
+			lab_cache_grant_less(p, c, c->grant);
+			lab_cache_leave(c);
+			more = cached != 0;
+		}
+		/* The depot's magazines too: in the bitmap their pages merge. */
+		while (lab_depot_drain_one(p))
+			more = true;
+		if (more)
 			idx = lab_block_take(p, order, lab_floor(p, gfp));
 	}
 	if (idx == LAB_NIL)

@@ -180,7 +180,11 @@ LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 		grant_more(p, c, want - c->grant);
 	if (want > c->grant)
 		want = c->grant;
-	got = want ? lab_store_take_upto(p, want, c->pages, &c->cursor) : 0;
+	/* A whole magazine from the depot if there is one (the common case
+	 * of a consumer's frees coming back), else a search of the bitmap. */
+	got = want == p->cache_batch ? lab_depot_get(p, c->pages) : 0;
+	if (!got && want)
+		got = lab_store_take_upto(p, want, c->pages, &c->cursor);
 	lab_store_relaxed(&c->refilled, c->refilled + got);
 	lab_store_relaxed(&c->count, got);
 }
@@ -193,8 +197,24 @@ LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
  */
 LAB_NOINLINE bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c)
 {
+	uint32_t count = lab_load_relaxed(&c->count);
+
 	if (c->grant < p->cache_cap && grant_more(p, c, p->cache_batch))
 		return true;
+	/* The top batch as one magazine into the depot, out of the cache's
+	 * count first (see lab_cache_flush); unless a LAB_GFP_KERNEL caller
+	 * sleeps (the bitmap wakes it) or no empty magazine is left. */
+	if (count >= p->cache_batch && !lab_load_relaxed(&p->waiters)) {
+		lab_store_relaxed(&c->flushed, c->flushed + p->cache_batch);
+		lab_store_relaxed(&c->count, count - p->cache_batch);
+		lab_signal_fence();
+		if (lab_depot_put(p, c->pages + count - p->cache_batch))
+			return true;
+		/* No magazine: back into the count, then the bitmap. */
+		lab_store_relaxed(&c->count, count);
+		lab_store_relaxed(&c->flushed, c->flushed - p->cache_batch);
+		lab_signal_fence();
+	}
 	lab_cache_flush(p, c, p->cache_batch, true);
 	return lab_load_relaxed(&c->count) < c->grant;
 }
@@ -249,7 +269,8 @@ LAB_NOINLINE uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c
 LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 				 uint32_t n)
 {
-	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&c->count);
+	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&p->depot_pages) +
+			  lab_load_relaxed(&c->count);
 	uint32_t floor = lab_floor(p, gfp), after;
 
 	if (before < floor || before - floor < n)
@@ -278,7 +299,8 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	count = lab_load_relaxed(&c->count);
 	have = n < count ? n : count;
 	if (have && lab_load_relaxed(&p->gate)) {
-		uint32_t before = lab_load_relaxed(&p->nr_free) + count;
+		uint32_t before = lab_load_relaxed(&p->nr_free) +
+				  lab_load_relaxed(&p->depot_pages) + count;
 		uint32_t floor = lab_floor(p, gfp);
 
 		if (before - have < floor)

@@ -152,6 +152,17 @@ static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
 	       lab_load_relaxed(&c->flushed) - lab_load_relaxed(&c->count);
 }
 
+/*
+ * A magazine: cache_batch free pages that travel between caches as one
+ * unit through the depot (freelist.c).  next links it on one of the
+ * depot's two stacks: index + 1 of the next magazine, 0 at the bottom.
+ */
+struct lab_mag {
+	uint32_t next;
+	uint32_t pad;
+	uint32_t pages[];           /* cache_batch page indexes */
+};
+
 struct lab_pool {
 	/* Read-mostly: written at init, and nr_total/watches in slow paths. */
 	uint64_t magic;
@@ -177,6 +188,9 @@ struct lab_pool {
 	uint32_t cache_batch;       /* pages moved per refill or flush */
 	uint32_t slots_seen;        /* caches [0, slots_seen) may hold pages: the
 	                               walks of stats and check stop there */
+	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
+	uint32_t mag_stride;
+	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */
 	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
@@ -195,6 +209,14 @@ struct lab_pool {
 	                               nr_total / LAB_CACHE_FRACTION */
 	__attribute__((aligned(LAB_CACHELINE)))
 	struct lab_counters count;
+
+	/* The depot: two tagged stacks of magazines (tag << 32 | index + 1),
+	 * full ones and empty ones, and the pages in full magazines, less
+	 * those a refill or a drain has reserved and not popped yet. */
+	__attribute__((aligned(LAB_CACHELINE)))
+	uint64_t depot_full;
+	uint64_t depot_empty;
+	uint32_t depot_pages;
 
 	/* Slow path: growth and LAB_GFP_KERNEL waiting. */
 	__attribute__((aligned(LAB_CACHELINE)))
@@ -270,6 +292,13 @@ LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
 			       uint32_t *before);
 LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n, bool wake);
 LAB_HIDDEN void lab_took(struct lab_pool *p, uint32_t before, uint32_t n);
+LAB_HIDDEN uint32_t lab_depot_get(struct lab_pool *p, uint32_t *pages);
+LAB_HIDDEN bool lab_depot_put(struct lab_pool *p, const uint32_t *pages);
+LAB_HIDDEN bool lab_depot_drain_one(struct lab_pool *p);
+LAB_HIDDEN void lab_depot_init(struct lab_pool *p);
+LAB_HIDDEN uint32_t lab_depot_walk(const struct lab_pool *p, uint64_t head,
+				   bool (*fn)(const struct lab_pool *p, const uint32_t *pages,
+					      void *arg), void *arg);
 
 /* buddy.c: multi-page blocks */
 LAB_HIDDEN uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor);

@@ -162,14 +162,28 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
 	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride, slot;
-	size_t len;
+	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
+	size_t len, mags_off;
 	struct lab_pool *p;
 	void *mem;
 	int err;
 
 	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
-	len = caches_off + (size_t)stride * LAB_CACHE_THREADS;
+	/* A batch is an eighth of the cache, at least 8 pages (half of a
+	 * tiny cache): small enough to keep a refill (the worst case of a
+	 * get) short, large enough that a producer and a consumer on two
+	 * CPUs meet on the shared words once per batch. */
+	batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	/* The depot: magazines of a batch each, for up to a quarter of the
+	 * pool's pages (the rest of the free pages stay in the bitmap, where
+	 * blocks merge), and at least a few. */
+	nr_mags = cap ? g->max_pages / 4 / batch : 0;
+	if (cap && nr_mags < 4)
+		nr_mags = 4;
+	mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + batch * sizeof(uint32_t),
+				       LAB_CACHELINE);
+	mags_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
+	len = mags_off + (size_t)mag_stride * nr_mags;
 	err = lab_os_meta_alloc(len, flags & LAB_POOL_NOLOCK, &mem);
 	if (err)
 		return err;
@@ -186,11 +200,11 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
 		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
 			(uint32_t)(((uint64_t)slot * 0x9e3779b1u) % ((g->nr_pages + 63) / 64));
-	/* A batch is an eighth of the cache, at least 8 pages (half of a
-	 * tiny cache): small enough to keep a refill (the worst case of a
-	 * get) short, large enough that a producer and a consumer on two
-	 * CPUs meet on the shared words once per batch. */
-	p->cache_batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	p->cache_batch = batch;
+	p->mags = (unsigned char *)mem + mags_off;
+	p->mag_stride = mag_stride;
+	p->nr_mags = nr_mags;
+	lab_depot_init(p);
 	*out = p;
 	return 0;
 }
@@ -304,7 +318,8 @@ int labyrinth_destroy(labyrinth_t *lab)
 
 	if (!p)
 		return -LAB_EINVAL;
-	inuse = lab_load_acquire(&p->nr_total) - lab_load_acquire(&p->nr_free) - lab_cached_pages(p);
+	inuse = lab_load_acquire(&p->nr_total) - lab_load_acquire(&p->nr_free) -
+		lab_load_acquire(&p->depot_pages) - lab_cached_pages(p);
 	if (inuse || lab_load_acquire(&p->waiters)) {
 		if (p->flags & LAB_POOL_DEBUG) {
 			char what[64];

@@ -203,7 +203,8 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 	/* Already below the mark: readable at once.  The free pages are the
 	 * store's and this thread's cache's, exact for a single thread. */
 	c = lab_my_cache(p);
-	if (lab_load_acquire(&p->nr_free) + (c ? lab_load_relaxed(&c->count) : 0) < low_pages) {
+	if (lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) +
+	    (c ? lab_load_relaxed(&c->count) : 0) < low_pages) {
 		lab_os_eventfd_signal(own);
 		lab_count(p, watch_events, 1);
 	}
