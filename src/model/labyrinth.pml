@@ -102,12 +102,13 @@
  *      sleeper never leaves its page in a cache (assertion in free_one).
  *   A legitimate free is never refused: release_state finds HEAD|order.
  *
- * Depot mutants: depot_pages added before the full magazine's push
- * (caught: P3's dmags >= dpages + dres), no drain before a failure or a
- * sleep (caught with the sleeper: invalid end state).  Not caught: a pop
- * whose CAS ignores the tag (ABA): the model's depot never holds two full
- * magazines at once, which an ABA needs (pop A, pop B, push A between a
- * pop's load and its CAS); the C code's tag argument is in freelist.c.
+ * Depot mutants: depot_pages added before the full magazine's push is
+ * caught (P3's dmags >= dpages + dres).  Not caught, because the scenario
+ * is too small: a pop whose CAS ignores the tag (ABA needs two full
+ * magazines at once: pop A, pop B, push A between a pop's load and its
+ * CAS; the model's depot holds one at most), and no drain before a
+ * failure or a sleep (another page always comes back to the bitmap for
+ * the sleeper).  The C code's tag argument is in freelist.c.
  *
  * Checked against mutants (each one caught): the handler not checking busy
  * (P1/P2), the exit flush without slot-off and busy (P1), the cache gate
