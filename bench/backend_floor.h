@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The floor: the practical limit of a page pool (see floor_lib.c): a plain
- * per-thread LIFO array of pre-faulted pages, no checks, called through a
- * shared library like every other backend.
+ * per-thread LIFO array of pre-faulted pages, no checks, one real call per
+ * get and put into a static library linked into the binary.
  */
 #define BK_NAME "floor"
 #define BK_SIGNAL_SAFE 1

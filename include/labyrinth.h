@@ -122,6 +122,8 @@ struct labyrinth_stats {
 	                            thread was claiming or returning blocks (a
 	                            NOWAIT/ATOMIC block may fail then) */
 	uint64_t free_blocks[LAB_MAX_ORDER + 1]; /* free blocks of each order */
+	uint64_t pages_cached;   /* free pages held in per-thread caches (in
+	                            pages_free too): at most pages_total / 8 */
 };
 
 LAB_API int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params);

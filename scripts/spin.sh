@@ -4,9 +4,12 @@
 # scripts/spin.sh - check the Promela model of labyrinth's lock-free core
 # (src/model/labyrinth.pml) exhaustively with Spin.
 #
-#   scripts/spin.sh                  the default: 3 threads + a signal handler
+#   scripts/spin.sh                  the default: 3 threads + a signal handler, then the
+#                                    depot (-DDEPOT=1) with the handler, and with the sleeper
 #   scripts/spin.sh -DBLOCKS=1       more -D options go to spin (model macros,
 #                                    see the top of labyrinth.pml)
+#   SPIN_PROBES_MORE="14 15 16 17" scripts/spin.sh --probes -DDEPOT=1 -DSLEEPER=0
+#                                    the depot's probes too
 #   scripts/spin.sh --probes         instead, show that the model is not vacuous:
 #                                    each probe point (REACH(k) in the model:
 #                                    a sleep, a wake-up, a handler finding its
@@ -45,7 +48,7 @@ cd "$work"
 if [ "${1:-}" = --probes ]; then
 	shift
 	bad=0
-	for k in 1 2 3 4 5 6 7 8 9 10; do
+	for k in 1 2 3 4 5 6 7 8 9 10 ${SPIN_PROBES_MORE:-}; do
 		spin "$@" -DPROBE=$k -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
 		gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
 		if ./pan -m2000000 -w26 2>&1 | grep -q "assertion violated ($k!=$k)"; then
@@ -56,6 +59,15 @@ if [ "${1:-}" = --probes ]; then
 	done
 	rm -rf "$work"
 	exit $bad
+fi
+
+# No options: the default configuration, then the depot's two (the depot
+# with the handler, and with the sleeper: both at once exceed the memory
+# bound), one after the other.
+if [ $# -eq 0 ]; then
+	rm -rf "$work"
+	sh "$0" -DDEPOT=0 && sh "$0" -DDEPOT=1 -DSLEEPER=0 && sh "$0" -DDEPOT=1 -DHANDLER=0
+	exit
 fi
 
 echo "spin.sh: $(spin -V)"

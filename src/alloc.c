@@ -66,33 +66,40 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 	return lab_alloc_slow(p, gfp, 0, call);
 }
 
-static LAB_NOINLINE void *hand_out_page(struct lab_pool *p, uint32_t idx, lab_gfp_t gfp,
-					 const char *call)
+/* One page, every case but the fast path's: checks the pool and gfp. */
+static LAB_NOINLINE void *alloc_page_slow(labyrinth_t *lab, lab_gfp_t gfp, const char *call)
 {
-	return hand_out(p, idx, 0, gfp, call);
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
+		return fail_einval();
+	return alloc_one_slow(p, gfp, call);
 }
 
-/* One page.  Fast path: this thread's cache, then mark the page taken. */
-static inline __attribute__((always_inline)) void *alloc_one(struct lab_pool *p,
-							      lab_gfp_t gfp, const char *call)
+/*
+ * One page.  Fast path: this thread's cache in the pool it used last
+ * (cache.h), a plain gfp type (a modifier such as LAB_GFP_ZERO, and every
+ * bad argument, take the slow path), then mark the page taken.
+ */
+static inline __attribute__((always_inline)) void *alloc_one(labyrinth_t *lab, lab_gfp_t gfp,
+							      const char *call)
 {
-	int32_t slot;
+	struct lab_cache *c;
 	uint32_t idx;
 	bool popped;
 
+	/* The kernel pins the caller to its CPU from finding the cache to
+	 * leaving it (cache.h); in user space lab_pin() is nothing. */
 	lab_pin();
-	slot = lab_my_slot;
-	/* A pool without caches (a debug pool too) has a forever busy one. */
-	popped = lab_likely(slot >= 0) &&
-		 lab_likely(lab_cache_pop(p, lab_cache_at(p, slot), gfp, false, &idx));
+	c = lab_fast_cache(lab);
+	popped = lab_likely(c != NULL) && lab_likely(gfp < 8 && ((0x16u >> gfp) & 1)) &&
+		 lab_likely(lab_fast_pop(c, &idx));
 	lab_unpin();
 	if (lab_likely(popped)) {
-		if (lab_unlikely(gfp & LAB_GFP_ZERO))
-			return hand_out_page(p, idx, gfp, call);
-		lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
-		return lab_page_addr(p, idx);
+		lab_store_relaxed(&c->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+		return c->base + ((size_t)idx << c->shift);
 	}
-	return alloc_one_slow(p, gfp, call);
+	return alloc_page_slow(lab, gfp, call);
 }
 
 /*
@@ -107,14 +114,21 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp)), cached = 0;
 
 	if (idx == LAB_NIL) {
+		bool more = false;
+
 		lab_pin();
 		if ((c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
 			cached = lab_load_relaxed(&c->count);
 			lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
+			lab_cache_grant_less(p, c, c->grant);
 			lab_cache_leave(c);
+			more = cached != 0;
 		}
 		lab_unpin();
-		if (cached)
+		/* The depot's magazines too: in the bitmap their pages merge. */
+		while (lab_depot_drain_one(p))
+			more = true;
+		if (more)
 			idx = lab_block_take(p, order, lab_floor(p, gfp));
 	}
 	if (idx == LAB_NIL)
@@ -123,33 +137,30 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 	return hand_out(p, idx, order, gfp, call);
 }
 
-void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
+static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 
 	if (lab_unlikely(!p || !lab_gfp_valid(gfp) || order > LAB_MAX_ORDER))
 		return fail_einval();
+	return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
+}
+
+void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
+{
 	if (lab_unlikely(order))
-		return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
-	return alloc_one(p, gfp, "labyrinth_alloc_pages");
+		return alloc_pages_slow(lab, gfp, order);
+	return alloc_one(lab, gfp, "labyrinth_alloc_pages");
 }
 
 void *labyrinth_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-
-	if (lab_unlikely(!p || !lab_gfp_valid(gfp)))
-		return fail_einval();
-	return alloc_one(p, gfp, "labyrinth_alloc_page");
+	return alloc_one(lab, gfp, "labyrinth_alloc_page");
 }
 
 void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-
-	if (lab_unlikely(!p))
-		return fail_einval();
-	return alloc_one(p, LAB_GFP_ATOMIC, "labyrinth_void_alloc_page_gfp_atomic_exclusive");
+	return alloc_one(lab, LAB_GFP_ATOMIC, "labyrinth_void_alloc_page_gfp_atomic_exclusive");
 }
 
 unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
@@ -164,27 +175,31 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 		fail_einval();
 		return 0;
 	}
-	/* This thread's cache first, then whole batches from the shared
-	 * store: one count CAS and one stack CAS per batch. */
+	/* This thread's cache first, straight into pages[] (a debug pool has
+	 * none); then whole batches from the shared store: one count CAS and
+	 * a claim per bitmap word per batch. */
 	while (done < n) {
 		got = n - done < BULK_BATCH ? n - done : BULK_BATCH;
 		lab_pin();
 		c = lab_my_cache(p);
-		i = c ? lab_cache_pop_bulk(p, c, gfp, idx, got) : 0;
+		i = c ? lab_cache_pop_bulk(p, c, gfp, pages + done, got) : 0;
 		lab_unpin();
 		if (i) {
-			got = i;
-		} else if (lab_store_take(p, got, lab_floor(p, gfp), idx)) {
-			lab_count(p, allocs, got);
-		} else {
-			break;
+			if (gfp & LAB_GFP_ZERO)
+				for (got = 0; got < i; got++)
+					__builtin_memset(pages[done + got], 0, p->page_size);
+			done += i;
+			continue;
 		}
+		if (!lab_store_take(p, got, lab_floor(p, gfp), idx))
+			break;
+		lab_count(p, allocs, got);
 		for (i = 0; i < got; i++)
 			pages[done++] = hand_out(p, idx[i], 0, gfp, "labyrinth_alloc_bulk");
 	}
 	/* Then page by page: the pool may hold less than a batch. */
 	while (done < n) {
-		void *page = alloc_one(p, gfp, "labyrinth_alloc_bulk");
+		void *page = alloc_one_slow(p, gfp, "labyrinth_alloc_bulk");
 
 		if (!page) {
 			/* alloc_one counted this page's failure; count the rest. */
@@ -277,34 +292,44 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 	return 0;
 }
 
+static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned int order,
+					 const char *call)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	return free_slow(p, addr, order, call);
+}
+
 /*
- * Fast path: an allocated order-0 page freed into this thread's cache
- * (lab_cache_push marks it free; a debug pool's cache is forever busy).
- * Anything else, including every misuse, takes free_slow().
+ * Fast path: an allocated order-0 page freed into this thread's cache in
+ * the pool it used last (cache.h).  The page's index is checked against
+ * the pool's whole state array (max_pages entries): pages not mapped yet
+ * are FREE there, so an address past nr_total fails the state check and
+ * the slow path rejects it.  Anything else, including every misuse, takes
+ * free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
 							 unsigned int order, const char *call)
 {
-	struct lab_pool *p = lab_pool_of(lab);
-	uintptr_t off;
-	int32_t slot;
-	uint32_t idx;
-	bool pushed;
+	struct lab_cache *c;
+	bool pushed = false;
 
-	if (lab_unlikely(!p))
-		return -LAB_EINVAL;
-	off = (uintptr_t)addr - (uintptr_t)p->base;
-	idx = (uint32_t)(off >> p->page_shift);
 	lab_pin();
-	slot = lab_my_slot;
-	pushed = lab_likely(!order && !(off & p->page_mask) &&
-			    (off >> p->page_shift) < lab_load_acquire(&p->nr_total) && slot >= 0 &&
-			    lab_load_relaxed(&p->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
-			    lab_cache_push(p, lab_cache_at(p, slot), idx, false));
+	c = lab_fast_cache(lab);
+	if (lab_likely(c != NULL) && lab_likely(!order)) {
+		uintptr_t off = (uintptr_t)addr - (uintptr_t)c->base;
+		uintptr_t idx = off >> c->shift;
+
+		pushed = lab_likely((idx << c->shift) == off && idx < c->limit &&
+				    lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
+				    lab_fast_push(c, (uint32_t)idx));
+	}
 	lab_unpin();
 	if (lab_likely(pushed))
 		return 0;
-	return free_slow(p, addr, order, call);
+	return free_pages_slow(lab, addr, order, call);
 }
 
 int labyrinth_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
@@ -337,18 +362,35 @@ static void give_back(struct lab_pool *p, const uint32_t *idx, uint32_t n)
 unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t idx[BULK_BATCH];
+	uint32_t idx[BULK_BATCH], total, shift;
 	unsigned int i, batched = 0, freed = 0;
+	uintptr_t base;
 	int err;
 
 	if (lab_unlikely(!p || (!pages && n))) {
 		lab_os_set_errno(LAB_EINVAL);
 		return 0;
 	}
+	/* The pages were allocated before this call: the pool's size now
+	 * covers them all.  A debug pool takes free_check's CAS instead. */
+	base = (uintptr_t)p->base;
+	shift = p->page_shift;
+	total = (p->flags & LAB_POOL_DEBUG) ? 0 : lab_load_acquire(&p->nr_total);
 	for (i = 0; i < n; i++) {
-		if (!pages[i])
+		uintptr_t off = (uintptr_t)pages[i] - base, pg = off >> shift;
+
+		/* An allocated page, by the tight loop; anything else (NULL,
+		 * misuse, a debug pool) by free_check. */
+		if (lab_likely((pg << shift) == off && pg < total &&
+			       lab_load_relaxed(&p->state[pg]) == (uint8_t)(LAB_PS_HEAD | 0))) {
+			lab_store_relaxed(&p->state[pg], (uint8_t)LAB_PS_FREE);
+			idx[batched] = (uint32_t)pg;
+			err = 0;
+		} else if (!pages[i]) {
 			continue;
-		err = free_check(p, pages[i], 0, &idx[batched]);
+		} else {
+			err = free_check(p, pages[i], 0, &idx[batched]);
+		}
 		if (lab_unlikely(err)) {
 			bad_free(p, "labyrinth_free_bulk", pages[i], err);
 			continue;

@@ -10,11 +10,26 @@
  * page.  The platform's thread-exit hook gives the slot's pages back to
  * each live pool and frees the slot.  The safety argument against signal
  * handlers is in cache.h.
+ *
+ * The budget: caches must not strand the pool (labyrinth(7), "Per-thread
+ * caches").  Pool-wide, cache_granted counts the pages the caches may
+ * hold; it never exceeds nr_total / LAB_CACHE_FRACTION.  A cache holds a
+ * grant (count <= grant <= cache_cap, busy held to change it), takes it a
+ * batch at a time with one CAS when a refill or a free finds it too small,
+ * and gives it all back when it empties itself for a block allocation and
+ * at thread exit.  So however many threads there are, the pages in caches are at
+ * most an eighth of the pool, and an allocation that finds no cache budget
+ * takes its page from the store, where the other seven eighths are.  The
+ * steady state (pages going round one cache) costs nothing: the budget is
+ * touched once per batch moved, as the store is.
  */
 #include "cache.h"
 
 #ifndef LAB_HOST_CPU_SLOTS
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
+__thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) = {
+	.key = LAB_TICKET_NONE,
+};
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
 #endif
@@ -110,6 +125,7 @@ void lab_thread_exit(uintptr_t hook_value)
 	int32_t slot = (int32_t)hook_value - 1;
 
 	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
+	lab_tls_forget();
 	lab_signal_fence();
 	lab_for_each_live_pool(lab_cache_thread_exit, slot);
 	lab_fetch_and_release(&slot_map[slot / 64], ~(1ull << (slot % 64)));
@@ -126,6 +142,7 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
 	lab_cache_flush(p, c, lab_load_relaxed(&c->count), true);
+	lab_cache_grant_less(p, c, c->grant);
 	lab_cache_leave(c);
 }
 
@@ -135,21 +152,91 @@ void lab_cache_fork_child(void)
 	unsigned int w;
 	int32_t me = lab_my_slot;
 
+	lab_tls_forget(); /* every inherited pool is dead in the child */
 	for (w = 0; w < LAB_CACHE_THREADS / 64; w++)
 		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
 }
 #endif /* LAB_HOST_CPU_SLOTS */
 
-/* The cache is empty: move a batch in from the shared store (busy held). */
+/* Up to want pages of the pool's cache budget for c (busy held). */
+static uint32_t grant_more(struct lab_pool *p, struct lab_cache *c, uint32_t want)
+{
+	uint32_t old = lab_load_relaxed(&p->cache_granted), limit, got;
+
+	if (want > p->cache_cap - c->grant)
+		want = p->cache_cap - c->grant;
+	do {
+		limit = lab_load_acquire(&p->nr_total) / LAB_CACHE_FRACTION;
+		got = old < limit ? limit - old : 0;
+		if (got > want)
+			got = want;
+		if (!got)
+			return 0;
+	} while (!lab_cas_weak_acquire(&p->cache_granted, &old, old + got));
+	lab_store_relaxed(&c->grant, c->grant + got);
+	return got;
+}
+
+/* Give back n pages of c's grant (busy held). */
+void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n)
+{
+	if (!n)
+		return;
+	lab_store_relaxed(&c->grant, c->grant - n);
+	lab_fetch_sub_relaxed(&p->cache_granted, n);
+}
+
+/*
+ * The cache is empty: move a batch in from the shared store (busy held),
+ * as much of it as the cache's grant covers after asking for more.
+ */
 LAB_NOINLINE void lab_cache_refill(struct lab_pool *p, struct lab_cache *c)
 {
 	/* While a LAB_GFP_KERNEL caller sleeps, take one page only: a batch
 	 * would keep the pages it waits for in this cache. */
-	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch;
-	uint32_t got = lab_store_take_upto(p, want, c->pages, &c->cursor);
+	uint32_t want = lab_load_relaxed(&p->waiters) ? 1 : p->cache_batch, got;
 
+	if (c->grant < want)
+		grant_more(p, c, want - c->grant);
+	if (want > c->grant)
+		want = c->grant;
+	/* A whole magazine from the depot if there is one (the common case
+	 * of a consumer's frees coming back), else a search of the bitmap. */
+	got = want == p->cache_batch ? lab_depot_get(p, c->pages) : 0;
+	if (!got && want)
+		got = lab_store_take_upto(p, want, c->pages, &c->cursor);
 	lab_store_relaxed(&c->refilled, c->refilled + got);
 	lab_store_relaxed(&c->count, got);
+}
+
+/*
+ * A free found the cache at its grant (busy held): take a batch more of
+ * the budget, or, when the cache is full or no budget is left, flush a
+ * batch.  false only if there is still no room (then the page goes to
+ * the store).
+ */
+LAB_NOINLINE bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c)
+{
+	uint32_t count = lab_load_relaxed(&c->count);
+
+	if (c->grant < p->cache_cap && grant_more(p, c, p->cache_batch))
+		return true;
+	/* The top batch as one magazine into the depot, out of the cache's
+	 * count first (see lab_cache_flush); unless a LAB_GFP_KERNEL caller
+	 * sleeps (the bitmap wakes it) or no empty magazine is left. */
+	if (count >= p->cache_batch && !lab_load_relaxed(&p->waiters)) {
+		lab_store_relaxed(&c->flushed, c->flushed + p->cache_batch);
+		lab_store_relaxed(&c->count, count - p->cache_batch);
+		lab_signal_fence();
+		if (lab_depot_put(p, c->pages + count - p->cache_batch))
+			return true;
+		/* No magazine: back into the count, then the bitmap. */
+		lab_store_relaxed(&c->count, count);
+		lab_store_relaxed(&c->flushed, c->flushed - p->cache_batch);
+		lab_signal_fence();
+	}
+	lab_cache_flush(p, c, p->cache_batch, true);
+	return lab_load_relaxed(&c->count) < c->grant;
 }
 
 /*
@@ -202,7 +289,8 @@ LAB_NOINLINE uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c
 LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 				 uint32_t n)
 {
-	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&c->count);
+	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&p->depot_pages) +
+			  lab_load_relaxed(&c->count);
 	uint32_t floor = lab_floor(p, gfp), after;
 
 	if (before < floor || before - floor < n)
@@ -216,9 +304,13 @@ LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gf
 	return true;
 }
 
-/* Take up to n pages for a bulk allocation from the cache; returns how many. */
+/*
+ * Hand up to n pages of the cache out to a bulk allocation: each marked
+ * allocated and its address stored in out[], in one pass over the top of
+ * the LIFO.  Returns how many.
+ */
 uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-			    uint32_t *pages, uint32_t n)
+			    void **out, uint32_t n)
 {
 	uint32_t count, have, i;
 
@@ -227,7 +319,8 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	count = lab_load_relaxed(&c->count);
 	have = n < count ? n : count;
 	if (have && lab_load_relaxed(&p->gate)) {
-		uint32_t before = lab_load_relaxed(&p->nr_free) + count;
+		uint32_t before = lab_load_relaxed(&p->nr_free) +
+				  lab_load_relaxed(&p->depot_pages) + count;
 		uint32_t floor = lab_floor(p, gfp);
 
 		if (before - have < floor)
@@ -235,8 +328,12 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		if (have)
 			lab_cache_gate(p, c, gfp, have);
 	}
-	for (i = 0; i < have; i++)
-		pages[i] = c->pages[count - 1 - i];
+	for (i = 0; i < have; i++) {
+		uint32_t pg = c->pages[count - 1 - i];
+
+		lab_store_relaxed(&p->state[pg], (uint8_t)(LAB_PS_HEAD | 0));
+		out[i] = lab_page_addr(p, pg);
+	}
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
 	return have;
@@ -251,7 +348,9 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	if (lab_load_relaxed(&p->waiters) || !lab_cache_enter(c))
 		return 0;
 	count = lab_load_relaxed(&c->count);
-	room = p->cache_cap - count;
+	if (count + n > c->grant)
+		grant_more(p, c, count + n - c->grant);
+	room = c->grant - count;
 	if (n > room)
 		n = room;
 	for (i = 0; i < n; i++)
@@ -262,12 +361,21 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	return n;
 }
 
+/* This thread's slot is about to be used in p: raise p->slots_seen past it. */
+LAB_NOINLINE void lab_cache_seen(struct lab_pool *p)
+{
+	uint32_t want = (uint32_t)lab_my_slot + 1, old = lab_load_relaxed(&p->slots_seen);
+
+	while (old < want && !lab_cas_weak_acq_rel(&p->slots_seen, &old, want))
+		;
+}
+
 /* Pages in all caches of p (exact when no call is in flight). */
 uint32_t lab_cached_pages(const struct lab_pool *p)
 {
-	uint32_t slot, sum = 0;
+	uint32_t slot, sum = 0, seen = lab_load_acquire(&p->slots_seen);
 
-	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++)
+	for (slot = 0; p->cache_cap && slot < seen; slot++)
 		sum += lab_load_relaxed(&lab_cache_at(p, (int32_t)slot)->count);
 	return sum;
 }

@@ -57,20 +57,120 @@ extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) L
 #define lab_unpin() ((void)0)
 #endif
 
+#ifndef LAB_HOST_CPU_SLOTS
+/*
+ * The fast paths' way to this thread's cache: the cache of the pool this
+ * thread used last, and that pool's ticket.  No ticket is LAB_TICKET_NONE,
+ * and a destroyed or never-initialised labyrinth_t has ticket 0: neither
+ * is ever a pool's (tickets start at 1).
+ *
+ * Why it is safe against signal handlers and destroyed pools
+ * ------------------------------------------------------------
+ * lab_fast_cache() reads key, then cache, and uses the cache only if the
+ * caller's labyrinth_t holds that key: then the key's pool is live (the
+ * caller is calling on it), and only then is the cache dereferenced.  A
+ * handler on this thread may switch the pair to another pool between the
+ * two reads (lab_tls_adopt, which writes cache before key): the reader
+ * then holds an old key and a new cache, which belongs to the pool the
+ * handler just used (mapped), and whose own ticket differs from the key,
+ * so the reader falls back to the slow path.  A handler never switches the
+ * pair while its thread is in the middle of switching it (updating).
+ * cache->lab catches a copy of a live labyrinth_t, which has its ticket.
+ */
+#define LAB_TICKET_NONE (~0ull)
+
+struct lab_tls {
+	uint64_t key;              /* ticket of cache's pool, or LAB_TICKET_NONE */
+	struct lab_cache *cache;
+	uint32_t updating;         /* lab_tls_adopt() at work: a handler keeps off */
+};
+extern __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+
+static inline __attribute__((always_inline)) struct lab_cache *
+lab_fast_cache(const labyrinth_t *lab)
+{
+	uint64_t key = lab_load_relaxed(&lab_tls.key);
+	struct lab_cache *c;
+
+	lab_signal_fence();
+	c = lab_load_relaxed(&lab_tls.cache);
+	if (lab_unlikely(!lab || lab_load_relaxed(&lab_ticket_of(lab)) != key))
+		return NULL;
+	if (lab_unlikely(((c->ticket ^ key) | ((uintptr_t)c->lab ^ (uintptr_t)lab)) != 0))
+		return NULL;
+	return c;
+}
+
+/* Make c (this thread's cache in a live pool) the fast paths' cache. */
+static inline void lab_tls_adopt(struct lab_cache *c)
+{
+	if (lab_load_relaxed(&lab_tls.key) == c->ticket || lab_load_relaxed(&lab_tls.updating))
+		return;
+	lab_store_relaxed(&lab_tls.updating, 1u);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.cache, c);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.key, c->ticket);
+	lab_signal_fence();
+	lab_store_relaxed(&lab_tls.updating, 0u);
+}
+
+/* No fast cache any more (thread exit, fork child). */
+static inline void lab_tls_forget(void)
+{
+	lab_store_relaxed(&lab_tls.key, LAB_TICKET_NONE);
+}
+
+#else
+/* CPU slots (the kernel): nothing to remember per thread; the fast paths
+ * find the CPU's cache through the pool (lab_fast_cache below). */
+static inline void lab_tls_adopt(struct lab_cache *c)
+{
+	(void)c;
+}
+
+static inline void lab_tls_forget(void)
+{
+}
+#endif
+
 static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t slot)
 {
 	return (struct lab_cache *)(void *)(p->caches + (size_t)slot * p->cache_stride);
 }
 
-/* This thread's cache in p, or NULL when it has none (pinned callers only). */
+/* This thread's cache in p, or NULL when it has none; it becomes the
+ * fast paths' cache (pinned callers only: lab_pin()). */
 static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;
+	struct lab_cache *c;
 
 	if (lab_likely(slot >= 0))
-		return lab_cache_at(p, slot); /* no_cache if the pool has none */
-	return slot == LAB_SLOT_NONE ? lab_cache_claim(p) : NULL;
+		c = lab_cache_at(p, slot); /* no_cache if the pool has none */
+	else if (slot != LAB_SLOT_NONE || (c = lab_cache_claim(p)) == NULL)
+		return NULL;
+	if (p->cache_cap) {
+		/* Every use of a cache starts here (the fast paths only after
+		 * lab_tls_adopt): stats and check need not look further. */
+		if (lab_unlikely((uint32_t)lab_my_slot >= lab_load_relaxed(&p->slots_seen)))
+			lab_cache_seen(p);
+		lab_tls_adopt(c);
+	}
+	return c;
 }
+
+#ifdef LAB_HOST_CPU_SLOTS
+/* The kernel's fast paths: the pinned CPU's cache of a live pool with
+ * caches, else NULL (the slow path then checks the pool). */
+static inline __attribute__((always_inline)) struct lab_cache *
+lab_fast_cache(const labyrinth_t *lab)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+
+	return p && p->cache_cap ? lab_my_cache(p) : NULL;
+}
+#endif
 
 /* Pages in this thread's cache of p: free pages, as exact as they can be. */
 static inline uint32_t lab_my_cached(const struct lab_pool *p)
@@ -127,8 +227,9 @@ lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow,
  * Free page idx into the cache: mark it free and push it, in the busy
  * window so that a handler on this thread never sees one without the
  * other.  Not while a LAB_GFP_KERNEL caller sleeps: then the page must
- * reach it through the shared store, which wakes it.  A full cache is
- * flushed in part first, or, with slow = false, refused.  false: nothing
+ * reach it through the shared store, which wakes it.  A cache at its
+ * grant first takes more budget or, when full, flushes in part
+ * (lab_cache_make_room); with slow = false it is refused.  false: nothing
  * done.
  */
 static inline __attribute__((always_inline)) bool
@@ -139,12 +240,11 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 	if (lab_unlikely(lab_load_relaxed(&p->waiters)) || !lab_cache_enter(c))
 		return false;
 	n = lab_load_relaxed(&c->count);
-	if (lab_unlikely(n == p->cache_cap)) {
-		if (!slow) {
+	if (lab_unlikely(n == c->grant)) {
+		if (!slow || !lab_cache_make_room(p, c)) {
 			lab_cache_leave(c);
 			return false;
 		}
-		lab_cache_flush(p, c, p->cache_batch, true);
 		n = lab_load_relaxed(&c->count);
 	}
 	lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
@@ -153,6 +253,53 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 	lab_store_relaxed(&c->frees, c->frees + 1);
 	lab_cache_leave(c);
 	return true;
+}
+
+/*
+ * The fast paths proper: the cache alone, with the pool's constants from
+ * its first line.  Pop one page into *idx, or false (busy, empty, or a
+ * reserve or watch to judge: the slow path, lab_cache_pop, does those).
+ */
+static inline __attribute__((always_inline)) bool lab_fast_pop(struct lab_cache *c, uint32_t *idx)
+{
+	uint32_t n;
+	bool ok = false;
+
+	if (!lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_likely(n && !(lab_load_relaxed(&c->flags) & LAB_CF_GATE))) {
+		*idx = c->pages[n - 1];
+		lab_store_relaxed(&c->count, n - 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/*
+ * Push allocated page idx (its state byte checked by the caller) freed:
+ * mark it free and push it in one busy window, or false (busy, no room
+ * in the grant, or a LAB_GFP_KERNEL sleeper, whom the page must reach
+ * through the store).
+ */
+static inline __attribute__((always_inline)) bool lab_fast_push(struct lab_cache *c, uint32_t idx)
+{
+	uint32_t n;
+	bool ok = false;
+
+	if (lab_unlikely(lab_load_relaxed(&c->flags) & LAB_CF_WAITERS) || !lab_cache_enter(c))
+		return false;
+	n = lab_load_relaxed(&c->count);
+	if (lab_likely(n != c->grant)) {
+		lab_store_relaxed(&c->state[idx], (uint8_t)LAB_PS_FREE);
+		c->pages[n] = idx;
+		lab_store_relaxed(&c->count, n + 1);
+		lab_store_relaxed(&c->frees, c->frees + 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
 }
 
 #endif /* LAB_CACHE_H */

@@ -19,8 +19,162 @@
  * The bitmap is also the buddy allocator's free map (buddy.c): a free block
  * of order n is 2^n set bits at an aligned place, so freeing merges blocks
  * with no further step, and a fully free pool is whole max-order blocks.
+ *
+ * The depot sits between the caches and the bitmap: full magazines of
+ * cache_batch free pages (their bits clear, like cached pages), which a
+ * cache that flushes a batch leaves there and a cache that refills takes
+ * whole, one stack operation each instead of a bitmap search, so that a
+ * producer and a consumer on two threads trade batches in O(1).  See
+ * "The depot" below; the bitmap stays the home of free pages for blocks
+ * and whenever the depot is empty or full.
  */
 #include "cache.h"
+
+/*
+ * The depot
+ * ---------
+ * Two Treiber stacks of magazines, full and empty, in the pool's locked
+ * metadata (magazines are never freed, so reading a popped magazine's next
+ * link is always safe).  A stack head is tag << 32 | (index + 1); every
+ * successful push and pop adds one to the tag, so a pop whose head was
+ * popped and pushed again meanwhile (ABA) fails its CAS and retries (a
+ * 32-bit tag would have to wrap exactly while one thread stands between its
+ * load and its CAS).  Push and pop are one CAS each, lock-free and
+ * async-signal-safe: a handler that interrupts a push or pop on the same
+ * stack completes its own operation and changes the tag, and the
+ * interrupted CAS fails and retries.
+ *
+ * depot_pages is to the full stack what nr_free is to the bitmap: the
+ * pages in full magazines on it, less the magazines reserved by takers.
+ * Taking a magazine first reserves cache_batch pages from depot_pages (a
+ * CAS that refuses to go below zero), then pops; putting one pushes, then
+ * adds.  So there are always at least depot_pages / cache_batch magazines
+ * on the full stack beyond the reserved ones, and a pop after a
+ * reservation finds one (it retries only when another pop or push won:
+ * lock-free).  Every free page is in exactly one place: the bitmap, a
+ * full magazine, a cache, or the hands of a call that moves it between
+ * two of them; the reserve and the watches are judged on nr_free +
+ * depot_pages + the caller's cache, which counts a page in transit at most
+ * once (it leaves one count before it enters the next).
+ */
+static struct lab_mag *mag_at(const struct lab_pool *p, uint32_t i)
+{
+	return (struct lab_mag *)(void *)(p->mags + (size_t)i * p->mag_stride);
+}
+
+static void mag_push(struct lab_pool *p, uint64_t *head, uint32_t i)
+{
+	uint64_t old = lab_load_relaxed(head), new;
+
+	do {
+		lab_store_relaxed(&mag_at(p, i)->next, (uint32_t)old);
+		new = ((old >> 32) + 1) << 32 | (i + 1);
+		/* release: the magazine's pages before its place on the stack */
+	} while (!lab_cas_weak_release(head, &old, new));
+}
+
+/* A magazine off the stack, or LAB_NIL when it is empty. */
+static uint32_t mag_pop(struct lab_pool *p, uint64_t *head)
+{
+	uint64_t old = lab_load_acquire(head), new;
+
+	do {
+		uint32_t top = (uint32_t)old;
+
+		if (!top)
+			return LAB_NIL;
+		new = ((old >> 32) + 1) << 32 | lab_load_relaxed(&mag_at(p, top - 1)->next);
+	} while (!lab_cas_weak_acquire(head, &old, new));
+	return (uint32_t)old - 1;
+}
+
+/* All magazines start empty. */
+void lab_depot_init(struct lab_pool *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nr_mags; i++)
+		mag_push(p, &p->depot_empty, i);
+}
+
+/* Reserve one full magazine's pages from depot_pages; false if none. */
+static bool depot_reserve(struct lab_pool *p)
+{
+	uint32_t old = lab_load_relaxed(&p->depot_pages);
+
+	do {
+		if (old < p->cache_batch)
+			return false;
+	} while (!lab_cas_weak_acquire(&p->depot_pages, &old, old - p->cache_batch));
+	return true;
+}
+
+/* Pop the full magazine a reservation stands for, copy it out, recycle it. */
+static void depot_unload(struct lab_pool *p, uint32_t *pages)
+{
+	uint32_t m, i;
+
+	while ((m = mag_pop(p, &p->depot_full)) == LAB_NIL)
+		lab_cpu_relax(); /* its push is done: only a racing pop won */
+	for (i = 0; i < p->cache_batch; i++)
+		pages[i] = mag_at(p, m)->pages[i];
+	mag_push(p, &p->depot_empty, m);
+}
+
+/* A full magazine's cache_batch pages into pages[] (a cache's refill: the
+ * pages stay free, no floor); 0 when the depot has none. */
+uint32_t lab_depot_get(struct lab_pool *p, uint32_t *pages)
+{
+	if (!p->nr_mags || !depot_reserve(p))
+		return 0;
+	depot_unload(p, pages);
+	return p->cache_batch;
+}
+
+/* Leave cache_batch pages (taken out of a cache's count already) in the
+ * depot; false when no empty magazine is left (the caller uses the bitmap). */
+bool lab_depot_put(struct lab_pool *p, const uint32_t *pages)
+{
+	uint32_t m, i;
+
+	if (!p->nr_mags || (m = mag_pop(p, &p->depot_empty)) == LAB_NIL)
+		return false;
+	for (i = 0; i < p->cache_batch; i++)
+		mag_at(p, m)->pages[i] = pages[i];
+	mag_push(p, &p->depot_full, m);
+	lab_fetch_add_release(&p->depot_pages, p->cache_batch);
+	return true;
+}
+
+/* Move one full magazine to the bitmap (an allocation needs its pages
+ * there, or blocks need them to merge); false when the depot is empty. */
+bool lab_depot_drain_one(struct lab_pool *p)
+{
+	uint32_t pages[LAB_CACHE_MAX / 8 > 8 ? LAB_CACHE_MAX / 8 : 8];
+
+	if (!p->nr_mags || !depot_reserve(p))
+		return false;
+	depot_unload(p, pages);
+	lab_store_give(p, pages, p->cache_batch, false);
+	return true;
+}
+
+/* Call fn on every magazine of a stack (quiescent pools: stats, check);
+ * the number of magazines, or stops early when fn says false. */
+uint32_t lab_depot_walk(const struct lab_pool *p, uint64_t head,
+			bool (*fn)(const struct lab_pool *p, const uint32_t *pages, void *arg),
+			void *arg)
+{
+	uint32_t i = (uint32_t)head, n = 0;
+
+	while (i && n <= p->nr_mags) {
+		if (fn && !fn(p, mag_at(p, i - 1)->pages, arg))
+			break;
+		n++;
+		i = lab_load_relaxed(&mag_at(p, i - 1)->next);
+	}
+	return n;
+}
 
 /*
  * Promise n pages to an allocation by this thread, leaving at least floor
@@ -30,15 +184,30 @@
  */
 bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor, uint32_t *before)
 {
-	uint32_t cached = lab_my_cached(p), old = lab_load_relaxed(&p->nr_free);
+	uint32_t cached = lab_my_cached(p), old, depot, fl;
 
-	floor = floor > cached ? floor - cached : 0;
-	do {
-		if (old < floor || old - floor < n)
+	for (;;) {
+		/* Pages in the depot are free pages too: they count against
+		 * the floor, and when the bitmap has too few of its own, one
+		 * magazine after another goes back to it. */
+		depot = lab_load_acquire(&p->depot_pages);
+		old = lab_load_relaxed(&p->nr_free);
+		fl = floor > cached + depot ? floor - cached - depot : 0;
+		do {
+			if (old < fl || old - fl < n)
+				break;
+			if (lab_cas_weak_acquire(&p->nr_free, &old, old - n)) {
+				*before = old + cached + depot;
+				return true;
+			}
+		} while (1);
+		/* Not enough in the bitmap: if the depot holds what is missing
+		 * (a floor that refuses the pool's free pages does not care
+		 * where they are), move a magazine and look again. */
+		if ((uint64_t)old + depot + cached < (uint64_t)floor + n ||
+		    !lab_depot_drain_one(p))
 			return false;
-	} while (!lab_cas_weak_acquire(&p->nr_free, &old, old - n));
-	*before = old + cached;
-	return true;
+	}
 }
 
 /*

@@ -41,6 +41,13 @@
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
 #define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
 
+/*
+ * Each init gives its pool a ticket, never given before in this process
+ * (a 64-bit counter), and keeps it in the labyrinth_t too; destroy clears
+ * it.  A thread's fast paths find their cache by the ticket (cache.h).
+ */
+#define lab_ticket_of(lab) ((lab)->lab_private_reserved[0])
+
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
 #define LAB_POOL_ALL (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE | \
@@ -61,11 +68,15 @@
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
  * and moves a batch of an eighth of that (at least 8 pages) to or from
- * the shared store at a time.
+ * the shared store at a time.  All caches of a pool together hold at most
+ * nr_total / LAB_CACHE_FRACTION pages, whatever the number of threads: a
+ * cache may only hold pages it has a grant for, taken from the pool's
+ * budget a batch at a time (see cache.c).
  */
 #define LAB_CACHE_THREADS 256
 #define LAB_CACHE_MAX 256u
 #define LAB_CACHE_SHARE 16u
+#define LAB_CACHE_FRACTION 8u
 #define LAB_NAME_MAX 32
 
 /*
@@ -96,16 +107,34 @@ struct lab_counters {
 	uint64_t block_contended;
 };
 
+/* lab_cache.flags: why the fast paths must step aside (set by other threads) */
+#define LAB_CF_GATE    1u /* a reserve or a watch: allocations must judge it */
+#define LAB_CF_WAITERS 2u /* a LAB_GFP_KERNEL caller sleeps: frees go to the store */
+
 /*
  * One thread's cache in one pool.  Only its owner thread writes it, except
- * at destroy; other threads read count and the counters (stats, check).
- * busy is set while the owner works on the cache: a signal handler that
- * interrupts the owner there finds busy set and uses the shared store, so
- * the cache never sees two operations at once (see cache.c).
+ * flags, and at init and destroy; other threads read count and the
+ * counters (stats, check).  busy is set while the owner works on the
+ * cache: a signal handler that interrupts the owner there finds busy set
+ * and uses the shared store, so the cache never sees two operations at
+ * once (see cache.h).
+ *
+ * The first line is everything the fast paths touch: the cache's own
+ * state, and copies of the pool's constants (written at init), so that a
+ * pair reads no line of the pool but the page's state byte.
  */
 struct lab_cache {
 	uint32_t busy;
 	uint32_t count;             /* pages held in pages[] */
+	uint32_t grant;             /* pages of the pool's cache budget held:
+	                               count <= grant <= cache_cap */
+	uint32_t flags;             /* LAB_CF_* */
+	uint64_t ticket;            /* the pool's ticket (labyrinth_t) */
+	const labyrinth_t *lab;     /* the pool's labyrinth_t */
+	unsigned char *base;        /* the pool's first page */
+	uint8_t *state;             /* the pool's state bytes */
+	uint32_t shift;             /* the pool's page_shift */
+	uint32_t limit;             /* the pool's max_pages: state[] entries */
 	/* This thread's share of the pool's counters.  Allocations are not
 	 * counted on the fast path: they are refilled + frees - flushed -
 	 * count (lab_cache_allocs), since every page leaves the cache to its
@@ -124,6 +153,17 @@ static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
 	return lab_load_relaxed(&c->refilled) + lab_load_relaxed(&c->frees) -
 	       lab_load_relaxed(&c->flushed) - lab_load_relaxed(&c->count);
 }
+
+/*
+ * A magazine: cache_batch free pages that travel between caches as one
+ * unit through the depot (freelist.c).  next links it on one of the
+ * depot's two stacks: index + 1 of the next magazine, 0 at the bottom.
+ */
+struct lab_mag {
+	uint32_t next;
+	uint32_t pad;
+	uint32_t pages[];           /* cache_batch page indexes */
+};
 
 struct lab_pool {
 	/* Read-mostly: written at init, and nr_total/watches in slow paths. */
@@ -148,6 +188,12 @@ struct lab_pool {
 	uint32_t cache_stride;
 	uint32_t cache_cap;         /* 0: no caches in this pool (or a debug pool) */
 	uint32_t cache_batch;       /* pages moved per refill or flush */
+	uint32_t slots_seen;        /* caches [0, slots_seen) may hold pages: the
+	                               walks of stats and check stop there */
+	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
+	uint32_t mag_stride;
+	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */
+	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */
@@ -161,8 +207,18 @@ struct lab_pool {
 	__attribute__((aligned(LAB_CACHELINE)))
 	uint32_t nr_free;           /* free pages in bits[], less promised ones */
 	uint32_t cursor;            /* word where order-0 searches start */
+	uint32_t cache_granted;     /* sum of the caches' grants, at most
+	                               nr_total / LAB_CACHE_FRACTION */
 	__attribute__((aligned(LAB_CACHELINE)))
 	struct lab_counters count;
+
+	/* The depot: two tagged stacks of magazines (tag << 32 | index + 1),
+	 * full ones and empty ones, and the pages in full magazines, less
+	 * those a refill or a drain has reserved and not popped yet. */
+	__attribute__((aligned(LAB_CACHELINE)))
+	uint64_t depot_full;
+	uint64_t depot_empty;
+	uint32_t depot_pages;
 
 	/* Slow path: growth and LAB_GFP_KERNEL waiting. */
 	__attribute__((aligned(LAB_CACHELINE)))
@@ -238,6 +294,13 @@ LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
 			       uint32_t *before);
 LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n, bool wake);
 LAB_HIDDEN void lab_took(struct lab_pool *p, uint32_t before, uint32_t n);
+LAB_HIDDEN uint32_t lab_depot_get(struct lab_pool *p, uint32_t *pages);
+LAB_HIDDEN bool lab_depot_put(struct lab_pool *p, const uint32_t *pages);
+LAB_HIDDEN bool lab_depot_drain_one(struct lab_pool *p);
+LAB_HIDDEN void lab_depot_init(struct lab_pool *p);
+LAB_HIDDEN uint32_t lab_depot_walk(const struct lab_pool *p, uint64_t head,
+				   bool (*fn)(const struct lab_pool *p, const uint32_t *pages,
+					      void *arg), void *arg);
 
 /* buddy.c: multi-page blocks */
 LAB_HIDDEN uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor);
@@ -255,10 +318,13 @@ LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
 LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
 				bool wake);
+LAB_HIDDEN void lab_cache_seen(struct lab_pool *p);
+LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
+LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			       uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-				       uint32_t *pages, uint32_t n);
+				       void **out, uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
 					const uint32_t *pages, uint32_t n);
 LAB_HIDDEN void lab_cache_fork_child(void);
@@ -266,6 +332,7 @@ LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
 LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
 
 /* pool.c: growth (LAB_GFP_KERNEL only), fork */
+LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);
 LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
 LAB_HIDDEN void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg);
 

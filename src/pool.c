@@ -174,14 +174,28 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
 	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride, slot;
-	size_t len;
+	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
+	size_t len, mags_off;
 	struct lab_pool *p;
 	void *mem;
 	int err;
 
 	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
-	len = caches_off + (size_t)stride * LAB_CACHE_THREADS;
+	/* A batch is an eighth of the cache, at least 8 pages (half of a
+	 * tiny cache): small enough to keep a refill (the worst case of a
+	 * get) short, large enough that a producer and a consumer on two
+	 * CPUs meet on the shared words once per batch. */
+	batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	/* The depot: magazines of a batch each, for up to a quarter of the
+	 * pool's pages (the rest of the free pages stay in the bitmap, where
+	 * blocks merge), and at least a few. */
+	nr_mags = cap ? g->max_pages / 4 / batch : 0;
+	if (cap && nr_mags < 4)
+		nr_mags = 4;
+	mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + batch * sizeof(uint32_t),
+				       LAB_CACHELINE);
+	mags_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
+	len = mags_off + (size_t)mag_stride * nr_mags;
 	err = lab_os_meta_alloc(len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
 	if (err)
 		return err;
@@ -198,13 +212,50 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
 		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
 			(uint32_t)(((uint64_t)slot * 0x9e3779b1u) % ((g->nr_pages + 63) / 64));
-	/* A batch is an eighth of the cache, at least 8 pages (half of a
-	 * tiny cache): small enough to keep a refill (the worst case of a
-	 * get) short, large enough that a producer and a consumer on two
-	 * CPUs meet on the shared words once per batch. */
-	p->cache_batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	p->cache_batch = batch;
+	p->mags = (unsigned char *)mem + mags_off;
+	p->mag_stride = mag_stride;
+	p->nr_mags = nr_mags;
+	lab_depot_init(p);
 	*out = p;
 	return 0;
+}
+
+/* Tickets given so far: each init takes the next (never 0, never reused). */
+static uint64_t last_ticket;
+
+/* Each cache's copy of the pool's constants (its fast path reads only
+ * its own cache), set before the pool is published. */
+static void init_caches(struct lab_pool *p, const labyrinth_t *lab)
+{
+	uint32_t slot;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
+
+		c->ticket = p->ticket;
+		c->lab = lab;
+		c->base = p->base;
+		c->state = p->state;
+		c->shift = p->page_shift;
+		c->limit = p->max_pages;
+		c->flags = p->gate ? LAB_CF_GATE : 0;
+	}
+}
+
+/* Set or clear flag in every cache of p (watches, KERNEL sleepers). */
+void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on)
+{
+	uint32_t slot;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
+
+		if (on)
+			lab_fetch_or_release(&c->flags, flag);
+		else
+			lab_fetch_and_release(&c->flags, ~flag);
+	}
 }
 
 static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
@@ -257,10 +308,13 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 		goto fail_reserve;
 	add_pages(p, 0, g.nr_pages);
 
+	p->ticket = lab_fetch_add_relaxed(&last_ticket, 1) + 1;
+	init_caches(p, lab);
 	p->owner = lab;
 	p->magic = LAB_CORE_MAGIC;
 	live_add(p);
 	lab->lab_private_core = p;
+	lab_store_release(&lab_ticket_of(lab), p->ticket);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
 	return 0;
 
@@ -292,7 +346,8 @@ int labyrinth_destroy(labyrinth_t *lab)
 
 	if (!p)
 		return -LAB_EINVAL;
-	inuse = lab_load_acquire(&p->nr_total) - lab_load_acquire(&p->nr_free) - lab_cached_pages(p);
+	inuse = lab_load_acquire(&p->nr_total) - lab_load_acquire(&p->nr_free) -
+		lab_load_acquire(&p->depot_pages) - lab_cached_pages(p);
 	if (inuse || lab_load_acquire(&p->waiters)) {
 		if (p->flags & LAB_POOL_DEBUG) {
 			char what[64];
@@ -307,6 +362,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 	 * takes the debugfs file away, so no reader meets a dying pool. */
 	lab_os_backing_close(&p->backing);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
+	lab_store_release(&lab_ticket_of(lab), 0);
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);

@@ -26,14 +26,16 @@ static const char *size_name(size_t page_size)
 int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t total, nr_free;
+	uint32_t total, nr_free, cached, depot;
 	int32_t slot;
 
 	if (!p || !st)
 		return -LAB_EINVAL;
 	__builtin_memset(st, 0, sizeof(*st));
 	total = lab_load_acquire(&p->nr_total);
-	nr_free = lab_load_acquire(&p->nr_free) + lab_cached_pages(p);
+	cached = lab_cached_pages(p);
+	depot = lab_load_acquire(&p->depot_pages);
+	nr_free = lab_load_acquire(&p->nr_free) + depot + cached;
 	if (nr_free > total) /* a page in flight between cache and store */
 		nr_free = total;
 	st->page_size = p->page_size;
@@ -51,7 +53,7 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	st->waits = lab_load_relaxed(&p->count.waits);
 	st->watch_events = lab_load_relaxed(&p->count.watch_events);
 	st->block_contended = lab_load_relaxed(&p->count.block_contended);
-	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+	for (slot = 0; p->cache_cap && slot < (int32_t)lab_load_acquire(&p->slots_seen); slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 
 		st->allocs += lab_cache_allocs(c);
@@ -59,7 +61,9 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
 	}
 	lab_block_free_counts(p, st->free_blocks);
-	st->free_blocks[0] += lab_cached_pages(p); /* cached pages are single */
+	st->pages_cached = cached;
+	/* pages in caches and in the depot's magazines are single */
+	st->free_blocks[0] += st->pages_cached + depot;
 	return 0;
 }
 
@@ -83,10 +87,12 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 		      (p->flags & LAB_POOL_DEBUG) ? ", debug" : "", "");
 	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line),
-		      "pool %s: pages total %lu free %lu inuse %lu reserve %lu max %lu\n",
+		      "pool %s: pages total %lu free %lu inuse %lu reserve %lu max %lu cached %lu"
+		      " depot %u\n",
 		      p->name, (unsigned long)st.pages_total, (unsigned long)st.pages_free,
 		      (unsigned long)st.pages_inuse, (unsigned long)st.reserve_pages,
-		      (unsigned long)st.max_pages);
+		      (unsigned long)st.max_pages, (unsigned long)st.pages_cached,
+		      lab_load_relaxed(&p->depot_pages));
 	emit(ctx, line, len);
 	len = lab_fmt(line, sizeof(line),
 		      "pool %s: allocs %lu frees %lu failed %lu reserve_allocs %lu "
@@ -156,6 +162,32 @@ static int check_block(const struct lab_pool *p, uint32_t i, uint32_t total, uin
 	return 0;
 }
 
+/* A full magazine in the depot: every page in the pool, free, not in the
+ * bitmap; counted into *(uint32_t *)arg. */
+static bool check_mag(const struct lab_pool *p, const uint32_t *pages, void *arg)
+{
+	uint32_t i, total = lab_load_acquire(&p->nr_total);
+
+	for (i = 0; i < p->cache_batch; i++) {
+		uint32_t pg = pages[i];
+
+		if (pg >= total) {
+			check_failed(p, "depot holds a page outside the pool", pg, total);
+			return false;
+		}
+		if (lab_load_relaxed(&p->state[pg]) != LAB_PS_FREE) {
+			check_failed(p, "depot holds an allocated page", pg, 0);
+			return false;
+		}
+		if (lab_load_relaxed(&p->bits[pg / 64]) & (1ull << (pg % 64))) {
+			check_failed(p, "depot page also free in the bitmap", pg, 0);
+			return false;
+		}
+	}
+	*(uint32_t *)arg += p->cache_batch;
+	return true;
+}
+
 /*
  * Walk the pool and verify every invariant.  Meant for a quiescent pool (no
  * call in flight); pages are never touched, only metadata.
@@ -164,6 +196,7 @@ int labyrinth_check(labyrinth_t *lab)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t total, nr_free, i, w, len, in_bitmap = 0, marked_free = 0, inuse = 0, cached = 0;
+	uint32_t granted = 0, depot = 0, full;
 	struct labyrinth_stats st;
 	int32_t slot;
 	int err;
@@ -196,12 +229,14 @@ int labyrinth_check(labyrinth_t *lab)
 	}
 	if (in_bitmap != nr_free)
 		return check_failed(p, "free bits differ from the free count", in_bitmap, nr_free);
+	/* Every slot: one past slots_seen holding anything is a bug too. */
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
 		uint32_t n = lab_load_relaxed(&c->count);
 
-		if (n > p->cache_cap)
+		if (n > c->grant || c->grant > p->cache_cap)
 			return check_failed(p, "cache over its bound", (unsigned long)slot, n);
+		granted += c->grant;
 		for (i = 0; i < n; i++) {
 			uint32_t pg = c->pages[i];
 
@@ -217,6 +252,18 @@ int labyrinth_check(labyrinth_t *lab)
 		}
 		cached += n;
 	}
+	if (granted != lab_load_relaxed(&p->cache_granted) ||
+	    granted > total / LAB_CACHE_FRACTION)
+		return check_failed(p, "cache grants differ from the pool's budget", granted,
+				    lab_load_relaxed(&p->cache_granted));
+	full = lab_depot_walk(p, lab_load_acquire(&p->depot_full), check_mag, &depot);
+	if (depot != full * p->cache_batch)
+		return -LAB_EUCLEAN; /* check_mag said why */
+	if (depot != lab_load_relaxed(&p->depot_pages) ||
+	    full + lab_depot_walk(p, lab_load_acquire(&p->depot_empty), NULL, NULL) != p->nr_mags)
+		return check_failed(p, "depot's magazines differ from its count", depot,
+				    lab_load_relaxed(&p->depot_pages));
+	cached += depot;
 	if (marked_free != nr_free + cached)
 		return check_failed(p, "pages marked free differ from free pages", marked_free,
 				    nr_free + cached);

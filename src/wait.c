@@ -88,7 +88,13 @@ static bool take_or_sleep(struct lab_pool *p, unsigned int order, uint32_t *idx)
 	uint64_t deadline = timeout > 0 ? lab_os_monotonic_ms() + (uint64_t)timeout : 0;
 	bool got = false;
 
-	lab_fetch_add_seq_cst(&p->waiters, 1);
+	/* Registered: every free from now on bypasses the caches.  The slow
+	 * lock orders the first sleeper's setting of the caches' flag
+	 * against the last one's clearing. */
+	lab_slow_lock(p);
+	if (lab_fetch_add_seq_cst(&p->waiters, 1) == 0)
+		lab_caches_flag(p, LAB_CF_WAITERS, true);
+	lab_slow_unlock(p);
 	lab_fence_seq_cst();
 	for (;;) {
 		uint32_t seq = lab_load_acquire(&p->free_seq);
@@ -112,7 +118,10 @@ static bool take_or_sleep(struct lab_pool *p, unsigned int order, uint32_t *idx)
 				  timeout < 0 || timeout > LAB_SLEEP_SLICE_MS ? LAB_SLEEP_SLICE_MS :
 									     timeout);
 	}
-	lab_fetch_sub_seq_cst(&p->waiters, 1);
+	lab_slow_lock(p);
+	if (lab_fetch_sub_seq_cst(&p->waiters, 1) == 1)
+		lab_caches_flag(p, LAB_CF_WAITERS, false);
+	lab_slow_unlock(p);
 	return got;
 }
 
@@ -184,6 +193,7 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 		if (low_pages > p->watch_low_max)
 			lab_store_release(&p->watch_low_max, (uint32_t)low_pages);
 		lab_store_release(&p->gate, p->reserve | p->watch_low_max);
+		lab_caches_flag(p, LAB_CF_GATE, true);
 	}
 	lab_slow_unlock(p);
 	if (err) {
@@ -195,7 +205,8 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 	 * store's and this thread's cache's, exact for a single thread. */
 	lab_pin();
 	c = lab_my_cache(p);
-	n = lab_load_acquire(&p->nr_free) + (c ? lab_load_relaxed(&c->count) : 0);
+	n = lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) +
+	    (c ? lab_load_relaxed(&c->count) : 0);
 	lab_unpin();
 	if (n < low_pages) {
 		lab_os_eventfd_signal(own);

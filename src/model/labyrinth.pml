@@ -7,6 +7,9 @@
  *
  * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, one core):
  *     default (3 threads + handler, sleeper)    46.9 M states   ~50 s   2.5 GB
+ *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          1.7 M states    ~4 s   0.7 GB
+ *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         20.9 M states   ~45 s   1.5 GB
+ *     (DEPOT=1 with both the handler and the sleeper exceeds 3 GB)
  *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        14.2 M states   ~11 s   1.2 GB
  *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1         9.6 M states    ~8 s   1.0 GB
  *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate estimate):
@@ -37,6 +40,19 @@
  *               claimed one by one, rolled back with fetch_or on failure).
  *               The C code's word is 64 bits; here it is WBITS = 2, so the
  *               C code's "n > 6" multi-word path is order 2 here.
+ *   depot       (DEPOT=1; freelist.c) magazines of BATCH = 1 page on two
+ *               tagged stacks, full and empty, and depot_pages: a refill
+ *               reserves from depot_pages, pops a full magazine (load, then
+ *               CAS: the ABA window) and pushes it empty; a flush of a full
+ *               cache (lab_cache_make_room) pops an empty one, fills it,
+ *               pushes it full and adds to depot_pages; an allocation whose
+ *               take fails while the depot holds the pages it lacks drains
+ *               a magazine into the bitmap and takes again (lab_take_count,
+ *               also for LAB_GFP_KERNEL before it sleeps); the reserve and
+ *               the cache gate count depot_pages.  T1's third free flushes
+ *               into the depot, T0 allocates once more at the end (its
+ *               refill may take that magazine while the handler interrupts
+ *               it), T2's KERNEL allocation may take or drain it.
  *   wait.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
  *               max_pages == nr_pages), take_or_sleep (waiters counter,
  *               free_seq futex word, wait forever: wait_ms < 0),
@@ -86,6 +102,14 @@
  *      sleeper never leaves its page in a cache (assertion in free_one).
  *   A legitimate free is never refused: release_state finds HEAD|order.
  *
+ * Depot mutants: depot_pages added before the full magazine's push is
+ * caught (P3's dmags >= dpages + dres).  Not caught, because the scenario
+ * is too small: a pop whose CAS ignores the tag (ABA needs two full
+ * magazines at once: pop A, pop B, push A between a pop's load and its
+ * CAS; the model's depot holds one at most), and no drain before a
+ * failure or a sleep (another page always comes back to the bitmap for
+ * the sleeper).  The C code's tag argument is in freelist.c.
+ *
  * Checked against mutants (each one caught): the handler not checking busy
  * (P1/P2), the exit flush without slot-off and busy (P1), the cache gate
  * without the reserve floor (P4), a free caching its page while a sleeper
@@ -125,6 +149,17 @@
 #ifndef GFP_ALL
 #define GFP_ALL 0           /* 1: every ATOMIC/NOWAIT choice left to Spin */
 #endif
+#ifndef DEPOT
+#define DEPOT 0             /* 1: the depot of magazines (freelist.c); T1 holds two
+                               pages of its own (FLUSH_ON_FULL) so that its 3rd push
+                               flushes into the depot, and T0 allocates once more
+                               at the end, which may refill from it */
+#endif
+#if DEPOT
+#undef FLUSH_ON_FULL
+#define FLUSH_ON_FULL 1
+#endif
+#define NMAGS 2             /* magazines (of BATCH = 1 page each) */
 #ifndef RESERVE
 #define RESERVE 1           /* reserve_pages */
 #endif
@@ -153,6 +188,13 @@
 #define NOWAIT 1
 #define KERNEL 2
 #define FLOOR(g) ((g) == ATOMIC -> 0 : RESERVE)     /* internal.h lab_floor */
+/* lab_take_count after a failed CAS loop: the depot holds what the bitmap
+ * lacks (old + depot >= floor + n), so drain a magazine and look again */
+#if DEPOT
+#define DRAIN(floor) (nr_free + dpages >= (floor) + 1 && dpages > 0)
+#else
+#define DRAIN(floor) false
+#endif
 
 #define NONE 255            /* LAB_NIL */
 
@@ -168,6 +210,8 @@
 #define W_CACHE 1           /* in a cache, or on its way into one */
 #define W_OWN(m) (2 + (m))  /* in the hands of caller m (0..THREADS-1, HID) */
 #define HID THREADS         /* the handler's caller id */
+#define W_MAG (3 + THREADS) /* in a magazine: on the depot's full stack, or in
+                               the hands of a call moving it */
 
 /* ---- the pool ------------------------------------------------------------ */
 byte bits[NWORDS] = FULL;   /* freelist.c p->bits[]: all free at init */
@@ -179,6 +223,12 @@ byte cnt[THREADS];          /* cache.h c->count, one cache per thread */
 byte cpg[THREADS * CAP];    /* cache.h c->pages[] */
 bool busy[THREADS];         /* cache.h c->busy */
 bool slot_off[THREADS];     /* cache.c lab_my_slot == LAB_SLOT_OFF (thread exiting) */
+/* freelist.c: the depot */
+byte mpg[NMAGS];            /* lab_mag.pages[0] (a magazine holds BATCH = 1 page) */
+byte mnext[NMAGS];          /* lab_mag.next: index + 1 of the next one, 0 = bottom */
+byte fulltop, fulltag;      /* p->depot_full = tag << 32 | (index + 1) */
+byte emptytop, emptytag;    /* p->depot_empty */
+byte dpages;                /* p->depot_pages */
 
 /* ---- ghosts -------------------------------------------------------------- */
 byte where[NPAGES];         /* W_* */
@@ -187,6 +237,10 @@ byte avail = NPAGES;        /* pages not allocated (store + caches + in between)
 byte promised;              /* taken from nr_free, bits not claimed yet */
 byte transit;               /* taken from nr_free by a refill, not in count yet */
 byte flushing;              /* given back by a flush, still in its cache's count */
+byte dmags;                 /* magazines on the full stack */
+byte dres;                  /* of them reserved from dpages, not popped yet */
+byte dtrans;                /* pages out of one count (a cache's or dpages),
+                               not in the next one (dpages or nr_free) yet */
 byte done;                  /* threads that have exited */
 bool in_handler;            /* the handler runs: T0 stands still */
 bool t0_exited;
@@ -208,6 +262,7 @@ bool mbox_full;
 /* Locals of every caller (an inline uses its caller's). */
 #define LOCALS \
 	byte me, t, gfp, idx, n, w, take, got, seq, i, mask, order, cached, fk, ph, ret; \
+	byte m, ht, hg, nx, sk, dret, dretry, dfail; \
 	bool ok, wk, sh, split
 
 /*
@@ -245,7 +300,7 @@ bool mbox_full;
 inline TAKE_COUNT(cnt_n, floor, alloc)
 {
 	if
-	:: nr_free >= (floor) + (cnt_n) ->
+	:: nr_free >= ((floor) > dpages -> (floor) - dpages : 0) + (cnt_n) ->
 		nr_free = nr_free - (cnt_n);
 		promised = promised + (cnt_n);
 		if
@@ -363,6 +418,7 @@ inline HAND_OUT()
 #define A_FUTEX   13   /* take_or_sleep: futex_wait(free_seq, seq) */
 #define A_SCLAIM  14   /* take_or_sleep: take(): claim_pages; then hand_out */
 #define A_WAITSUB 15   /* take_or_sleep: fetch_sub waiters */
+#define A_SFAIL   16   /* alloc_one_slow: the store had no page: lab_alloc_slow */
 /* alloc.c labyrinth_free_page */
 #define F_FAST    20   /* free_one: state check, lab_cache_push(p, c, idx, false) */
 #define F_SLOW    21   /* free_slow: release_state; lab_cache_push(p, c, idx, true) */
@@ -379,6 +435,19 @@ inline HAND_OUT()
 /* cache.c lab_thread_exit / lab_cache_thread_exit */
 #define X_START   40   /* my_slot = OFF; busy = 1; fk = count */
 #define X_END     41   /* lab_cache_leave */
+/* freelist.c: the depot (DEPOT) */
+#define D_POP     50   /* mag_pop(p, head): old = load(head); next = load(top's next) */
+#define D_PCAS    51   /* mag_pop: CAS(head, old, (tag + 1) << 32 | next); then phase dret */
+#define D_PUSH    52   /* mag_push(p, head, m): the CAS loop; then phase dret */
+#define D_RES     54   /* lab_depot_drain_one: depot_reserve: CAS depot_pages >= BATCH */
+#define D_GIVE    55   /* depot_unload: copy the page out; mag_push(empty) */
+#define D_OR      56   /* lab_store_give: fetch_or; then lab_return_count */
+#define D_ADD     57   /* lab_return_count: fetch_add nr_free; then retry the take */
+#define A_DCOPY   58   /* lab_cache_refill from the depot: copy the page into the cache */
+#define F_DPUT    59   /* lab_cache_make_room: count -= BATCH; lab_depot_put: mag_pop(empty) */
+#define F_DFILL   60   /* lab_depot_put: no magazine: count back, flush to the bitmap;
+                          else copy the page in, mag_push(full) */
+#define F_DADD    61   /* lab_depot_put: fetch_add depot_pages */
 
 /* Run the phases from ph until P_DONE. */
 inline phases()
@@ -416,7 +485,16 @@ inline phases()
 		fi
 	:: ph == A_POP && !sh ->
 		if
+#if DEPOT
+		:: n == 0 && dpages >= BATCH ->
+			/* lab_cache_refill: lab_depot_get: depot_reserve: CAS depot_pages
+			 * old -> old - BATCH; then depot_unload: mag_pop(full) */
+			dpages = dpages - BATCH; dres++; transit = transit + BATCH;
+			sk = 0; dret = A_DCOPY; ph = D_POP
+		:: n == 0 && dpages < BATCH ->
+#else
 		:: n == 0 ->
+#endif
 			/* lab_cache_refill: lab_store_take_upto(p, cache_batch, c->pages):
 			 * got = min(old, n); CAS nr_free old -> old - got */
 			got = (nr_free > 0 -> BATCH : 0);
@@ -430,6 +508,16 @@ inline phases()
 		:: else -> ph = A_GATE                  /* (the gate's read is this step's) */
 		fi;
 		sh = (ph != A_GATE)
+	:: ph == A_DCOPY ->
+		/* depot_unload: pages[i] = mag->pages[i] (the magazine is ours);
+		 * then mag_push(empty); lab_cache_refill: count = got */
+		idx = mpg[m]; mpg[m] = 0;
+		assert(where[idx] == W_MAG);                              /* P1 */
+		where[idx] = W_CACHE;
+		cpg[t * CAP] = idx; idx = NONE;
+		cnt[t] = BATCH; transit = transit - BATCH; n = BATCH;
+		REACH(14);                          /* a refill takes a whole magazine */
+		sk = 1; dret = A_GATE; ph = D_PUSH
 	:: ph == A_RCLAIM && !sh ->
 		/* lab_cache_refill: claim_pages(p, got, c->pages); lab_store_relaxed(&c->count, got) */
 		CLAIM_ONE(W_CACHE);
@@ -441,7 +529,7 @@ inline phases()
 		/* lab_cache_pop_slow: lab_cache_gate(p, c, gfp, 1): before =
 		 * lab_load_relaxed(&p->nr_free) + count; before - floor >= n: pop */
 		if
-		:: nr_free + n >= FLOOR(gfp) + 1 ->
+		:: nr_free + dpages + n >= FLOOR(gfp) + 1 ->
 			POP_TOP();
 			assert(gfp == ATOMIC || avail >= RESERVE)           /* P4 */
 		:: else ->
@@ -464,10 +552,15 @@ inline phases()
 		TAKE_COUNT(1, FLOOR(gfp), 1);
 		if
 		:: ok -> ph = A_CLAIM
-		:: !ok && gfp == KERNEL -> ph = A_GROW          /* lab_alloc_slow: take_or_grow */
-		:: !ok && gfp != KERNEL -> idx = NONE; ph = P_DONE; REACH(7)   /* lab_alloc_slow: NULL, ENOMEM */
+		:: !ok && DRAIN(FLOOR(gfp)) -> dretry = A_STORE; dfail = A_SFAIL; ph = D_RES
+		:: !ok && !DRAIN(FLOOR(gfp)) -> ph = A_SFAIL
 		fi;
 		ok = 0; sh = 1
+	:: ph == A_SFAIL ->
+		if
+		:: gfp == KERNEL -> ph = A_GROW         /* lab_alloc_slow: take_or_grow */
+		:: else -> idx = NONE; ph = P_DONE; REACH(7)   /* lab_alloc_slow: NULL, ENOMEM */
+		fi
 	:: (ph == A_CLAIM || ph == A_SCLAIM) && !sh ->
 		/* lab_store_take / take(): claim_pages(p, 1, &idx); hand_out */
 		CLAIM_ONE(W_OWN(me));
@@ -477,7 +570,12 @@ inline phases()
 		/* wait.c take_or_grow: take(p, 0, idx) = lab_store_take(p, 1, p->reserve);
 		 * then seen_total >= max_pages: false; p->wait_ms < 0: take_or_sleep */
 		TAKE_COUNT(1, RESERVE, 1);
-		ph = (ok -> A_CLAIM : A_WAITADD); ok = 0; sh = 1
+		if
+		:: ok -> ph = A_CLAIM
+		:: !ok && DRAIN(RESERVE) -> dretry = A_GROW; dfail = A_WAITADD; ph = D_RES
+		:: !ok && !DRAIN(RESERVE) -> ph = A_WAITADD
+		fi;
+		ok = 0; sh = 1
 	:: ph == A_WAITADD && !sh ->
 		waiters++;                          /* lab_fetch_add_seq_cst(&p->waiters, 1); lab_fence_seq_cst() */
 		ph = A_SEQ; sh = 1
@@ -486,7 +584,12 @@ inline phases()
 		ph = A_STAKE; sh = 1
 	:: ph == A_STAKE && !sh ->
 		TAKE_COUNT(1, RESERVE, 1);          /* take(p, order, idx) */
-		ph = (ok -> A_SCLAIM : A_FUTEX); ok = 0; sh = 1
+		if
+		:: ok -> ph = A_SCLAIM
+		:: !ok && DRAIN(RESERVE) -> dretry = A_STAKE; dfail = A_FUTEX; ph = D_RES
+		:: !ok && !DRAIN(RESERVE) -> ph = A_FUTEX
+		fi;
+		ok = 0; sh = 1
 	:: ph == A_FUTEX && !sh ->
 		(free_seq != seq);                  /* lab_os_futex_wait(&p->free_seq, seq, -1): sleeps until woken */
 		REACH(2);                           /* a KERNEL caller slept and was woken */
@@ -529,7 +632,11 @@ inline phases()
 		:: !slot_off[t] && waiters == 0 && !busy[t] ->
 			busy[t] = 1;
 			if
+#if DEPOT
+			:: cnt[t] == CAP -> ph = F_DPUT    /* lab_cache_make_room: into the depot */
+#else
 			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)   /* flush of a full cache */
+#endif
 			:: else -> ph = F_PUSH
 			fi
 		:: else -> ph = F_OR                /* lab_store_give(p, &idx, 1) */
@@ -598,6 +705,107 @@ inline phases()
 		REACH(5);                           /* a flush wakes a sleeper */
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = ret; ret = 0; sh = 1
+
+	/* ---- freelist.c: the depot's stacks (sk 0: full, 1: empty) ---- */
+	:: ph == D_POP && !sh ->
+		/* mag_pop: old = lab_load_acquire(head); if (!top) return LAB_NIL;
+		 * next = lab_load_relaxed(&mag_at(p, top - 1)->next).  The two
+		 * loads are one step: a magazine's next changes only while it is
+		 * off the stacks, so if the head is unchanged at the CAS, the
+		 * next read is the current one; if not, the CAS fails anyway. */
+		ht = (sk == 0 -> fulltop : emptytop);
+		hg = (sk == 0 -> fulltag : emptytag);
+		if
+		:: ht == 0 ->
+			/* only the empty stack may run dry: a reservation from
+			 * depot_pages always finds its magazine (depot_unload's
+			 * retry loop never spins on an empty stack) */
+			assert(sk == 1);
+			m = NONE; ph = dret; ht = 0; hg = 0
+		:: ht != 0 && sk == 0 -> nx = mnext[ht - 1]; ph = D_PCAS
+		:: ht != 0 && sk == 1 ->
+			/* The empty stack's pop is the same code: its load and
+			 * CAS are one step here (the ABA case is checked on the
+			 * full stack, whose pops are split), to keep the state
+			 * space within CI's bounds. */
+			emptytop = mnext[ht - 1]; emptytag++;
+			m = ht - 1; ph = dret; ht = 0; hg = 0
+		fi;
+		sh = 1
+	:: ph == D_PCAS && !sh ->
+		/* lab_cas_weak_acquire(head, &old, (tag + 1) << 32 | next) */
+		if
+		:: sk == 0 && fulltop == ht && fulltag == hg ->
+			fulltop = nx; fulltag = hg + 1;
+			m = ht - 1; dmags--; dres--;
+			assert(where[mpg[m]] == W_MAG);                   /* P1 */
+			ph = dret
+		:: sk == 1 && emptytop == ht && emptytag == hg ->
+			emptytop = nx; emptytag = hg + 1;
+			m = ht - 1; ph = dret
+		:: else -> REACH(15); ph = D_POP    /* another pop or push won: retry */
+		fi;
+		ht = 0; hg = 0; nx = 0; sh = 1
+	:: ph == D_PUSH && !sh ->
+		/* mag_push: do { old = load(head); m->next = old; } while
+		 * (!lab_cas_weak_release(head, &old, (tag + 1) << 32 | m + 1)).
+		 * One step, as the CAS loops on nr_free are: a failed CAS only
+		 * reloads, and the next it wrote into m (ours) is read only by a
+		 * pop that loaded m as the head before, whose CAS then fails. */
+		if
+		:: sk == 0 -> mnext[m] = fulltop; fulltop = m + 1; fulltag++; dmags++
+		:: else -> mnext[m] = emptytop; emptytop = m + 1; emptytag++
+		fi;
+		ph = dret; m = 0; sh = 1
+	:: ph == D_RES && !sh ->
+		/* lab_depot_drain_one: depot_reserve: CAS depot_pages old -> old - BATCH
+		 * if old >= BATCH, else false (and the take fails) */
+		if
+		:: dpages >= BATCH ->
+			dpages = dpages - BATCH; dres++; dtrans = dtrans + BATCH;
+			sk = 0; dret = D_GIVE; ph = D_POP
+		:: else -> ph = dfail; dretry = 0; dfail = 0
+		fi;
+		sh = 1
+	:: ph == D_GIVE ->
+		/* depot_unload: the page out of the magazine; mag_push(empty) */
+		idx = mpg[m]; mpg[m] = 0;
+		sk = 1; dret = D_OR; ph = D_PUSH
+	:: ph == D_OR && !sh ->
+		/* lab_store_give(p, pages, BATCH, false): lab_fetch_or_release */
+		w = idx / WBITS; mask = 1 << (idx % WBITS);
+		to_store(W_MAG);
+		bits[w] = bits[w] | mask;
+		w = 0; mask = 0; idx = 0;
+		REACH(16);                          /* an allocation drains the depot */
+		ph = D_ADD; sh = 1
+	:: ph == D_ADD && !sh ->
+		/* lab_return_count(p, BATCH, false): fetch_add nr_free (no wake) */
+		nr_free = nr_free + BATCH; dtrans = dtrans - BATCH;
+		ph = dretry; dretry = 0; dfail = 0; sh = 1
+	:: ph == F_DPUT ->
+		/* lab_cache_make_room: c->count -= BATCH (busy held: private);
+		 * lab_depot_put: mag_pop(empty) */
+		cnt[t] = CAP - BATCH; dtrans = dtrans + BATCH;
+		sk = 1; dret = F_DFILL; ph = D_POP
+	:: ph == F_DFILL ->
+		if
+		:: m == NONE ->
+			/* no empty magazine: count back, lab_cache_flush to the bitmap */
+			cnt[t] = CAP; dtrans = dtrans - BATCH;
+			fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)
+		:: else ->
+			/* mag->pages[i] = pages[count - BATCH + i]; mag_push(full) */
+			mpg[m] = cpg[t * CAP + CAP - BATCH]; cpg[t * CAP + CAP - BATCH] = 0;
+			assert(where[mpg[m]] == W_CACHE);                 /* P1 */
+			where[mpg[m]] = W_MAG;
+			sk = 0; dret = F_DADD; ph = D_PUSH
+		fi
+	:: ph == F_DADD && !sh ->
+		/* lab_fetch_add_release(&p->depot_pages, BATCH) */
+		dpages = dpages + BATCH; dtrans = dtrans - BATCH;
+		REACH(17);                          /* a flush leaves a magazine in the depot */
+		ph = F_PUSH; sh = 1
 
 	/* ---- cache.c lab_thread_exit + lab_cache_thread_exit ---- */
 	:: ph == X_START && (!sh || !split) ->
@@ -888,6 +1096,16 @@ proctype thread0() provided (!in_handler)
 	:: x != NONE -> idx = x; x = 0; free_page()
 	:: else -> x = 0
 	fi;
+#if DEPOT
+	/* once more: the refill may take a magazine T1 left in the depot,
+	 * with the handler free to interrupt the exchange */
+	GFP(ATOMIC);
+	alloc_one();
+	if
+	:: idx != NONE -> free_page()
+	:: else -> idx = 0
+	fi;
+#endif
 	thread_exit()
 }
 
@@ -895,7 +1113,7 @@ proctype thread0() provided (!in_handler)
 proctype thread1()
 {
 	LOCALS;
-	byte u, u2, m;
+	byte u, u2, mb;
 
 	atomic { me = 1; t = 1; GFP(NOWAIT) }
 	alloc_one(); u = idx;
@@ -904,10 +1122,10 @@ proctype thread1()
 #else
 	u2 = NONE;
 #endif
-	atomic { mbox_full -> gfp = 0; m = mbox; mbox = NONE; mbox_full = 0 }
+	atomic { mbox_full -> gfp = 0; mb = mbox; mbox = NONE; mbox_full = 0 }
 	if
-	:: m != NONE -> REACH(10); idx = m; m = 0; free_page()     /* a page T0 allocated */
-	:: else -> m = 0
+	:: mb != NONE -> REACH(10); idx = mb; mb = 0; free_page()  /* a page T0 allocated */
+	:: else -> mb = 0
 	fi;
 	if
 	:: u != NONE -> idx = u; u = 0; free_page()
@@ -974,7 +1192,8 @@ end_idle:                                           /* the signal may never come
 
 /* P3, in every state. */
 #define INVARIANT (SETBITS >= nr_free + promised && \
-		   avail == nr_free + CACHED + transit - flushing && \
+		   avail == nr_free + CACHED + transit - flushing + dpages + dtrans && \
+		   dmags >= dpages + dres && \
 		   nr_free <= NPAGES && avail <= NPAGES)
 
 active proctype monitor()
@@ -988,6 +1207,8 @@ init
 	byte j;
 
 	atomic {
+		/* both magazines on the empty stack (lab_depot_init) */
+		mnext[1] = 1; emptytop = 2; emptytag = 2;
 		run thread0();
 #if THREADS >= 2
 		run thread1();
@@ -1003,13 +1224,16 @@ init
 	done == THREADS;
 	atomic {
 		assert(!in_handler);
-		assert(nr_free == NPAGES && SETBITS == NPAGES);
+		/* (pages may stay in the depot: free, in full magazines) */
+		assert(nr_free + dpages == NPAGES && SETBITS + dpages == NPAGES);
 		assert(CACHED == 0 && avail == NPAGES);
 		assert(promised == 0 && transit == 0 && flushing == 0);
+		assert(dres == 0 && dtrans == 0 && dmags == dpages);
 		assert(waiters == 0);
 		do
 		:: j < NPAGES ->
-			assert(state[j] == PS_FREE && where[j] == W_STORE && held[j] == 0);
+			assert(state[j] == PS_FREE && held[j] == 0);
+			assert(where[j] == W_STORE || where[j] == W_MAG);
 			j++
 		:: else -> break
 		od
