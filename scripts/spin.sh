@@ -41,6 +41,15 @@ need() {
 need spin spin
 need gcc gcc
 
+# No options: the default configuration, then the depot's two (the depot
+# with the handler, and with the sleeper: both at once exceed the memory
+# bound), one after the other; each run makes its own work directory.
+if [ $# -eq 0 ]; then
+	me="$here/scripts/spin.sh"
+	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0
+	exit
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-spin.XXXXXX")
 cp "$model" "$work/"
 cd "$work"
@@ -59,15 +68,6 @@ if [ "${1:-}" = --probes ]; then
 	done
 	rm -rf "$work"
 	exit $bad
-fi
-
-# No options: the default configuration, then the depot's two (the depot
-# with the handler, and with the sleeper: both at once exceed the memory
-# bound), one after the other.
-if [ $# -eq 0 ]; then
-	rm -rf "$work"
-	sh "$0" -DDEPOT=0 && sh "$0" -DDEPOT=1 -DSLEEPER=0 && sh "$0" -DDEPOT=1 -DHANDLER=0
-	exit
 fi
 
 echo "spin.sh: $(spin -V)"
