@@ -22,6 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
+. "$src/scripts/cmake_consumer.sh"
 
 cmake --install "$build" --prefix "$tmp/stage" >/dev/null
 # The README's usage block, exactly as printed there.
@@ -65,19 +66,7 @@ check_prefix() {
 		echo "check-install: $prog -h starts: $(head -1 "$tmp/h.out")"
 	done
 	# The CMake package.
-	mkdir -p "$tmp/cm"
-	cat >"$tmp/cm/CMakeLists.txt" <<-EOC
-	cmake_minimum_required(VERSION 3.16)
-	project(app C)
-	find_package(labyrinth 0.2 REQUIRED)
-	add_executable(app "$src/examples/usage.c")
-	target_link_libraries(app PRIVATE labyrinth::labyrinth)
-	EOC
-	rm -rf "$tmp/cm/b"
-	cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null ||
-		fail "find_package(labyrinth) with CMAKE_PREFIX_PATH=$prefix"
-	cmake --build "$tmp/cm/b" >/dev/null || fail "building against the CMake package"
-	env -u LD_LIBRARY_PATH "$tmp/cm/b/app" >/dev/null || fail "the CMake-built usage example exited with $?"
+	cmake_consumer "$tmp/cm" "$prefix"
 	echo "check-install: find_package(labyrinth) builds and runs"
 }
 

@@ -12,6 +12,7 @@ build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 pkgs="liblabyrinth0 liblabyrinth-dev labyrinth-tools"
 fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
+. "$src/scripts/cmake_consumer.sh"
 if [ "$(id -u)" != 0 ]; then
 	echo "check-package: needs root (apt-get install/purge); not run" >&2
 	exit 77
@@ -75,17 +76,7 @@ ldconfig -p | grep -q 'liblabyrinth.so.0 ' || fail "liblabyrinth.so.0 not in the
 cc -o "$tmp/usage_static" "$src/examples/usage.c" $(pkg-config --cflags labyrinth) \
 	"$(pkg-config --variable=libdir labyrinth)/liblabyrinth.a" -lpthread
 "$tmp/usage_static" >/dev/null || fail "statically linked usage exited with $?"
-mkdir "$tmp/cm"
-cat >"$tmp/cm/CMakeLists.txt" <<EOC
-cmake_minimum_required(VERSION 3.16)
-project(app C)
-find_package(labyrinth 0.2 REQUIRED)
-add_executable(app "$src/examples/usage.c")
-target_link_libraries(app PRIVATE labyrinth::labyrinth)
-EOC
-cmake -S "$tmp/cm" -B "$tmp/cm/b" >/dev/null && cmake --build "$tmp/cm/b" >/dev/null ||
-	fail "find_package(labyrinth) against the package"
-"$tmp/cm/b/app" >/dev/null || fail "the CMake-built example exited with $?"
+cmake_consumer "$tmp/cm" # no hints: the system copy
 for page in man3/labyrinth_init.3 man3/labyrinth_void_alloc_page_gfp_atomic_exclusive.3 man7/labyrinth.7; do
 	ls /usr/share/man/"$page"* >/dev/null 2>&1 || fail "no /usr/share/man/$page"
 done
