@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * floor_lib.c - the floor, built as a static library (libbenchfloor.a): a
- * separate translation unit, so the benchmark makes one real function call
- * per get and per put (inlined into the loop it would measure the compiler,
- * not a page pool), but linked into the benchmark binary.
+ * floor_lib.c - the floor's slow parts (magazine swaps through the depot),
+ * built as a static library (libbenchfloor.a) linked into the benchmark
+ * binary; its get and put are inline in floor_lib.h, and the benchmark
+ * calls every backend through one non-inlined function (bench.c), so the
+ * floor costs one near call per get and per put, like every backend.
  *
  * It used to be a shared library, and then measured 5-10 ns a pair from
  * process to process while the same object linked into the binary measured
@@ -34,25 +35,14 @@
  */
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#ifndef FLOOR_MAG
-#define FLOOR_MAG 2048u /* pointers per magazine (>= 1500 latency burst) */
-#endif
-#define FLOOR_SLOTS 64u /* depot slots of each kind */
-
-/* cache-line aligned and padded: no false sharing between threads' arrays */
-struct floor_mag {
-	_Alignas(64) unsigned n;
-	void *p[FLOOR_MAG];
-	char pad[64];
-};
-
 static _Atomic(struct floor_mag *) floor_full[FLOOR_SLOTS];  /* n > 0 */
 static _Atomic(struct floor_mag *) floor_empty[FLOOR_SLOTS]; /* n == 0 */
-static __thread struct floor_mag *floor_cur __attribute__((tls_model("initial-exec")));
+__thread struct floor_mag *floor_cur __attribute__((tls_model("initial-exec")));
 
 static struct floor_mag *floor_take(_Atomic(struct floor_mag *) *slots)
 {
@@ -115,7 +105,7 @@ void floor_thread_leave(void)
 		(void)floor_give(m->n ? floor_full : floor_empty, m);
 }
 
-__attribute__((noinline)) static void *floor_refill(void)
+__attribute__((noinline)) void *floor_refill(void)
 {
 	struct floor_mag *m = floor_take(floor_full);
 	if (!m)
@@ -126,7 +116,7 @@ __attribute__((noinline)) static void *floor_refill(void)
 	return m->p[--m->n];
 }
 
-__attribute__((noinline)) static void floor_spill(void *page)
+__attribute__((noinline)) void floor_spill(void *page)
 {
 	struct floor_mag *m = floor_take(floor_empty);
 	if (!m)
@@ -135,51 +125,4 @@ __attribute__((noinline)) static void floor_spill(void *page)
 		(void)floor_give(floor_full, floor_cur);
 	floor_cur = m;
 	m->p[m->n++] = page;
-}
-
-void *floor_get(void)
-{
-	struct floor_mag *m = floor_cur;
-	if (__builtin_expect(m != NULL && m->n != 0, 1))
-		return m->p[--m->n];
-	return floor_refill();
-}
-
-void floor_put(void *page)
-{
-	struct floor_mag *m = floor_cur;
-	if (__builtin_expect(m != NULL && m->n < FLOOR_MAG, 1)) {
-		m->p[m->n++] = page;
-		return;
-	}
-	floor_spill(page);
-}
-
-unsigned floor_get_bulk(void **v, unsigned n)
-{
-	struct floor_mag *m = floor_cur;
-	if (__builtin_expect(m != NULL && m->n >= n, 1)) {
-		m->n -= n;
-		memcpy(v, &m->p[m->n], n * sizeof(void *));
-		return n;
-	}
-	for (unsigned i = 0; i < n; i++)
-		if (!(v[i] = floor_get())) {
-			while (i--)
-				floor_put(v[i]);
-			return 0;
-		}
-	return n;
-}
-
-void floor_put_bulk(void **v, unsigned n)
-{
-	struct floor_mag *m = floor_cur;
-	if (__builtin_expect(m != NULL && m->n + n <= FLOOR_MAG, 1)) {
-		memcpy(&m->p[m->n], v, n * sizeof(void *));
-		m->n += n;
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		floor_put(v[i]);
 }

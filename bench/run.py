@@ -285,9 +285,9 @@ def main():
     ap.add_argument("--no-strace", action="store_true", help="skip the system-call count")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory")
     ap.add_argument("--timeout", type=int, default=180, help="seconds per process")
-    ap.add_argument("--touch", choices=["zero", "colored"], default="zero",
-                    help="where each get writes its byte: offset 0 (default) or a cache line "
-                         "chosen by page number (removes 4 KiB cache-set aliasing)")
+    ap.add_argument("--touch", choices=["zero", "colored"], default="colored",
+                    help="where each get writes its byte: offset 0, or a cache line "
+                         "chosen by page number (default: removes 4 KiB cache-set aliasing)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args()
 

@@ -26,9 +26,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${LAB_PACKAGE_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
-set(lab_dep "liblabyrinth0 (= ${PROJECT_VERSION}-1)")
+# The runtime package is named for the soname (Debian policy 8.1).
+set(lab_runtime liblabyrinth${LAB_ABI_VERSION})
+set(lab_dep "${lab_runtime} (= ${PROJECT_VERSION}-1)")
 
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME liblabyrinth0)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${lab_runtime})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON) # other packages' shlibdeps find us
@@ -56,7 +58,7 @@ file, the CMake package and the man pages.")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME labyrinth-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
-# dpkg-shlibdeps cannot see liblabyrinth0 before it is installed: name it
+# dpkg-shlibdeps cannot see the runtime package before it is installed: name it
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${lab_dep}")
 if(TARGET labyrinth-rx)
   set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${lab_dep}, liburing2")

@@ -45,6 +45,10 @@ extern "C" {
 #define LAB_VERSION_MAJOR 0
 #define LAB_VERSION_MINOR 2
 #define LAB_VERSION_PATCH 0
+/* The shared library's soname is liblabyrinth.so.LAB_ABI_VERSION.  It
+ * changes when the ABI does: the functions' signatures, and the layout
+ * the inline fast path reads (labyrinth_fast.h). */
+#define LAB_ABI_VERSION 1
 
 /* Page sizes, in bytes. */
 #define LAB_PAGE_4K ((size_t)4096)
@@ -165,6 +169,12 @@ LAB_API int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len);
 /* "MAJOR.MINOR.PATCH" of the library in use: equal to the LAB_VERSION_*
  * macros of the header it was built with. */
 LAB_API const char *labyrinth_version(void);
+
+/* The common case of labyrinth_alloc_page(), labyrinth_free_page() and
+ * their aliases, inline (LABYRINTH_NO_INLINE: none). */
+#if !defined(__KERNEL__) || defined(LAB_FREESTANDING_CORE)
+#include "labyrinth_fast.h"
+#endif
 
 #ifdef __cplusplus
 }

@@ -52,7 +52,7 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 
 	lab_pin();
 	c = lab_my_cache(p);
-	popped = c && lab_cache_pop(p, c, gfp, true, &idx);
+	popped = c && lab_cache_pop(p, c, gfp, &idx);
 	lab_unpin();
 	if (popped)
 		return hand_out(p, idx, 0, gfp, call);
@@ -78,27 +78,25 @@ static LAB_NOINLINE void *alloc_page_slow(labyrinth_t *lab, lab_gfp_t gfp, const
 
 /*
  * One page.  Fast path: this thread's cache in the pool it used last
- * (cache.h), a plain gfp type (a modifier such as LAB_GFP_ZERO, and every
- * bad argument, take the slow path), then mark the page taken.
+ * (labyrinth_fast.h, inline in callers too), for a plain gfp type (a
+ * modifier such as LAB_GFP_ZERO, and every bad argument, take the slow
+ * path).
  */
 static inline __attribute__((always_inline)) void *alloc_one(labyrinth_t *lab, lab_gfp_t gfp,
 							      const char *call)
 {
 	struct lab_cache *c;
-	uint32_t idx;
-	bool popped;
+	void *page;
+	int popped;
 
 	/* The kernel pins the caller to its CPU from finding the cache to
 	 * leaving it (cache.h); in user space lab_pin() is nothing. */
 	lab_pin();
 	c = lab_fast_cache(lab);
-	popped = lab_likely(c != NULL) && lab_likely(gfp < 8 && ((0x16u >> gfp) & 1)) &&
-		 lab_likely(lab_fast_pop(c, &idx));
+	popped = lab_likely(c != NULL) && lab_likely(lab_gfp_plain(gfp)) && lab_fast_alloc(c, &page);
 	lab_unpin();
-	if (lab_likely(popped)) {
-		lab_store_relaxed(&c->state[idx], (uint8_t)(LAB_PS_HEAD | 0));
-		return c->base + ((size_t)idx << c->shift);
-	}
+	if (lab_likely(popped))
+		return page;
 	return alloc_page_slow(lab, gfp, call);
 }
 
@@ -282,7 +280,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 	}
 	lab_pin();
 	c = lab_my_cache(p);
-	pushed = c && lab_cache_push(p, c, idx, true);
+	pushed = c && lab_cache_push(p, c, idx);
 	lab_unpin();
 	if (pushed)
 		return 0;
@@ -304,30 +302,21 @@ static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned i
 
 /*
  * Fast path: an allocated order-0 page freed into this thread's cache in
- * the pool it used last (cache.h).  The page's index is checked against
- * the pool's whole state array (max_pages entries): pages not mapped yet
- * are FREE there, so an address past nr_total fails the state check and
- * the slow path rejects it.  Anything else, including every misuse, takes
- * free_slow().
+ * the pool it used last (labyrinth_fast.h).  Anything else, including
+ * every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
 							 unsigned int order, const char *call)
 {
 	struct lab_cache *c;
-	bool pushed = false;
+	int freed = 0;
 
 	lab_pin();
 	c = lab_fast_cache(lab);
-	if (lab_likely(c != NULL) && lab_likely(!order)) {
-		uintptr_t off = (uintptr_t)addr - (uintptr_t)c->base;
-		uintptr_t idx = off >> c->shift;
-
-		pushed = lab_likely((idx << c->shift) == off && idx < c->limit &&
-				    lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
-				    lab_fast_push(c, (uint32_t)idx));
-	}
+	if (lab_likely(c != NULL) && lab_likely(!order))
+		freed = lab_fast_free(c, addr);
 	lab_unpin();
-	if (lab_likely(pushed))
+	if (lab_likely(freed))
 		return 0;
 	return free_pages_slow(lab, addr, order, call);
 }
@@ -364,7 +353,7 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t idx[BULK_BATCH], total, shift;
 	unsigned int i, batched = 0, freed = 0;
-	uintptr_t base;
+	const void *base;
 	int err;
 
 	if (lab_unlikely(!p || (!pages && n))) {
@@ -373,15 +362,15 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	}
 	/* The pages were allocated before this call: the pool's size now
 	 * covers them all.  A debug pool takes free_check's CAS instead. */
-	base = (uintptr_t)p->base;
+	base = p->base;
 	shift = p->page_shift;
 	total = (p->flags & LAB_POOL_DEBUG) ? 0 : lab_load_acquire(&p->nr_total);
 	for (i = 0; i < n; i++) {
-		uintptr_t off = (uintptr_t)pages[i] - base, pg = off >> shift;
+		uintptr_t pg = lab_page_number(base, shift, pages[i]);
 
 		/* An allocated page, by the tight loop; anything else (NULL,
 		 * misuse, a debug pool) by free_check. */
-		if (lab_likely((pg << shift) == off && pg < total &&
+		if (lab_likely(pg < total &&
 			       lab_load_relaxed(&p->state[pg]) == (uint8_t)(LAB_PS_HEAD | 0))) {
 			lab_store_relaxed(&p->state[pg], (uint8_t)LAB_PS_FREE);
 			idx[batched] = (uint32_t)pg;

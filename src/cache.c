@@ -27,7 +27,7 @@
 
 #ifndef LAB_HOST_CPU_SLOTS
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
-__thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) = {
+__thread struct lab_tls labyrinth_fast_tls __attribute__((tls_model("initial-exec"))) = {
 	.key = LAB_TICKET_NONE,
 };
 

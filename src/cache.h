@@ -1,28 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache.h - the per-thread cache fast path, inline for alloc.c.
- *
- * Why a cache is safe against a signal handler on its own thread
- * ----------------------------------------------------------------
- * A cache is a LIFO array (pages[], count) written only by its owner
- * thread.  Its only possible concurrency is a signal handler that runs on
- * the owner thread in the middle of a push or pop and itself allocates or
- * frees.  Each operation therefore:
- *
- *   1. returns at once (to the shared, lock-free store) if busy is set:
- *      it interrupted the owner inside an operation on this cache;
- *   2. sets busy, then (compiler signal fence) reads count afresh;
- *   3. works on pages[] and count;
- *   4. (signal fence) clears busy.
- *
- * A handler that runs before step 2 sees busy clear, completes its whole
- * operation on the cache (handlers nest, they do not interleave) and
- * leaves it consistent; the owner then reads count after setting busy, so
- * it sees the handler's result.  A handler that runs between steps 2 and 4
- * sees busy and never touches the cache.  Signal fences suffice: the
- * handler runs on the same CPU thread, which sees its own stores in
- * program order; only the compiler must not move the accesses across
- * busy.  No atomic read-modify-write is needed, and none is used.
+ * cache.h - finding this thread's cache, and the cache operations the
+ * library's slow paths share with the fast path (include/labyrinth_fast.h,
+ * which holds struct lab_cache, the fast path itself and why a cache is
+ * safe against a signal handler on its own thread).
  *
  * Exactness: the pages in a cache are free pages.  The reserve and the
  * watches are judged on nr_free (the shared store) plus the caller's own
@@ -59,66 +40,29 @@ extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) L
 
 #ifndef LAB_HOST_CPU_SLOTS
 /*
- * The fast paths' way to this thread's cache: the cache of the pool this
- * thread used last, and that pool's ticket.  No ticket is LAB_TICKET_NONE,
- * and a destroyed or never-initialised labyrinth_t has ticket 0: neither
- * is ever a pool's (tickets start at 1).
- *
- * Why it is safe against signal handlers and destroyed pools
- * ------------------------------------------------------------
- * lab_fast_cache() reads key, then cache, and uses the cache only if the
- * caller's labyrinth_t holds that key: then the key's pool is live (the
- * caller is calling on it), and only then is the cache dereferenced.  A
- * handler on this thread may switch the pair to another pool between the
- * two reads (lab_tls_adopt, which writes cache before key): the reader
- * then holds an old key and a new cache, which belongs to the pool the
- * handler just used (mapped), and whose own ticket differs from the key,
- * so the reader falls back to the slow path.  A handler never switches the
- * pair while its thread is in the middle of switching it (updating).
- * cache->lab catches a copy of a live labyrinth_t, which has its ticket.
+ * Make c (this thread's cache in a live pool) the fast path's cache: the
+ * (ticket, cache) pair labyrinth_fast_tls, cache written before key
+ * (labyrinth_fast.h says why that order is safe).
  */
-#define LAB_TICKET_NONE (~0ull)
-
-struct lab_tls {
-	uint64_t key;              /* ticket of cache's pool, or LAB_TICKET_NONE */
-	struct lab_cache *cache;
-	uint32_t updating;         /* lab_tls_adopt() at work: a handler keeps off */
-};
-extern __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
-
-static inline __attribute__((always_inline)) struct lab_cache *
-lab_fast_cache(const labyrinth_t *lab)
-{
-	uint64_t key = lab_load_relaxed(&lab_tls.key);
-	struct lab_cache *c;
-
-	lab_signal_fence();
-	c = lab_load_relaxed(&lab_tls.cache);
-	if (lab_unlikely(!lab || lab_load_relaxed(&lab_ticket_of(lab)) != key))
-		return NULL;
-	if (lab_unlikely(((c->ticket ^ key) | ((uintptr_t)c->lab ^ (uintptr_t)lab)) != 0))
-		return NULL;
-	return c;
-}
-
-/* Make c (this thread's cache in a live pool) the fast paths' cache. */
 static inline void lab_tls_adopt(struct lab_cache *c)
 {
-	if (lab_load_relaxed(&lab_tls.key) == c->ticket || lab_load_relaxed(&lab_tls.updating))
+	struct lab_tls *t = &labyrinth_fast_tls;
+
+	if (lab_load_relaxed(&t->key) == c->ticket || lab_load_relaxed(&t->updating))
 		return;
-	lab_store_relaxed(&lab_tls.updating, 1u);
+	lab_store_relaxed(&t->updating, 1u);
 	lab_signal_fence();
-	lab_store_relaxed(&lab_tls.cache, c);
+	lab_store_relaxed(&t->cache, c);
 	lab_signal_fence();
-	lab_store_relaxed(&lab_tls.key, c->ticket);
+	lab_store_relaxed(&t->key, c->ticket);
 	lab_signal_fence();
-	lab_store_relaxed(&lab_tls.updating, 0u);
+	lab_store_relaxed(&t->updating, 0u);
 }
 
 /* No fast cache any more (thread exit, fork child). */
 static inline void lab_tls_forget(void)
 {
-	lab_store_relaxed(&lab_tls.key, LAB_TICKET_NONE);
+	lab_store_relaxed(&labyrinth_fast_tls.key, LAB_TICKET_NONE);
 }
 
 #else
@@ -180,30 +124,14 @@ static inline uint32_t lab_my_cached(const struct lab_pool *p)
 	return slot >= 0 ? lab_load_relaxed(&lab_cache_at(p, slot)->count) : 0;
 }
 
-static inline bool lab_cache_enter(struct lab_cache *c)
-{
-	if (lab_unlikely(lab_load_relaxed(&c->busy)))
-		return false;
-	lab_store_relaxed(&c->busy, 1u);
-	lab_signal_fence();
-	return true;
-}
-
-static inline void lab_cache_leave(struct lab_cache *c)
-{
-	lab_signal_fence();
-	lab_store_relaxed(&c->busy, 0u);
-}
-
 /*
- * Pop one page for an allocation with gfp into *idx, or false to send the
- * caller on to the shared store.  The common case (pages cached, no
- * reserve or watch to judge) is a few loads and stores; the rest is
- * lab_cache_pop_slow(), still inside the busy window, or, when the caller
- * passes slow = false (to stay a leaf function), false.
+ * The slow path's pop: one page for an allocation with gfp into *idx, or
+ * false to send the caller on to the shared store.  The common case
+ * (pages cached, no reserve or watch to judge) is the fast path's; the
+ * rest is lab_cache_pop_slow(), still inside the busy window.
  */
-static inline __attribute__((always_inline)) bool
-lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow, uint32_t *idx)
+static inline bool lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+				 uint32_t *idx)
 {
 	uint32_t n;
 	bool ok = false;
@@ -215,7 +143,7 @@ lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow,
 		*idx = c->pages[n - 1];
 		lab_store_relaxed(&c->count, n - 1);
 		ok = true;
-	} else if (slow) {
+	} else {
 		*idx = lab_cache_pop_slow(p, c, gfp);
 		ok = *idx != LAB_NIL;
 	}
@@ -224,16 +152,14 @@ lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp, bool slow,
 }
 
 /*
- * Free page idx into the cache: mark it free and push it, in the busy
- * window so that a handler on this thread never sees one without the
+ * The slow path's push: free page idx into the cache, marked free in the
+ * busy window so that a handler on this thread never sees one without the
  * other.  Not while a LAB_GFP_KERNEL caller sleeps: then the page must
  * reach it through the shared store, which wakes it.  A cache at its
  * grant first takes more budget or, when full, flushes in part
- * (lab_cache_make_room); with slow = false it is refused.  false: nothing
- * done.
+ * (lab_cache_make_room).  false: nothing done.
  */
-static inline __attribute__((always_inline)) bool
-lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
+static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx)
 {
 	uint32_t n;
 
@@ -241,7 +167,7 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 		return false;
 	n = lab_load_relaxed(&c->count);
 	if (lab_unlikely(n == c->grant)) {
-		if (!slow || !lab_cache_make_room(p, c)) {
+		if (!lab_cache_make_room(p, c)) {
 			lab_cache_leave(c);
 			return false;
 		}
@@ -253,53 +179,6 @@ lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, bool slow)
 	lab_store_relaxed(&c->frees, c->frees + 1);
 	lab_cache_leave(c);
 	return true;
-}
-
-/*
- * The fast paths proper: the cache alone, with the pool's constants from
- * its first line.  Pop one page into *idx, or false (busy, empty, or a
- * reserve or watch to judge: the slow path, lab_cache_pop, does those).
- */
-static inline __attribute__((always_inline)) bool lab_fast_pop(struct lab_cache *c, uint32_t *idx)
-{
-	uint32_t n;
-	bool ok = false;
-
-	if (!lab_cache_enter(c))
-		return false;
-	n = lab_load_relaxed(&c->count);
-	if (lab_likely(n && !(lab_load_relaxed(&c->flags) & LAB_CF_GATE))) {
-		*idx = c->pages[n - 1];
-		lab_store_relaxed(&c->count, n - 1);
-		ok = true;
-	}
-	lab_cache_leave(c);
-	return ok;
-}
-
-/*
- * Push allocated page idx (its state byte checked by the caller) freed:
- * mark it free and push it in one busy window, or false (busy, no room
- * in the grant, or a LAB_GFP_KERNEL sleeper, whom the page must reach
- * through the store).
- */
-static inline __attribute__((always_inline)) bool lab_fast_push(struct lab_cache *c, uint32_t idx)
-{
-	uint32_t n;
-	bool ok = false;
-
-	if (lab_unlikely(lab_load_relaxed(&c->flags) & LAB_CF_WAITERS) || !lab_cache_enter(c))
-		return false;
-	n = lab_load_relaxed(&c->count);
-	if (lab_likely(n != c->grant)) {
-		lab_store_relaxed(&c->state[idx], (uint8_t)LAB_PS_FREE);
-		c->pages[n] = idx;
-		lab_store_relaxed(&c->count, n + 1);
-		lab_store_relaxed(&c->frees, c->frees + 1);
-		ok = true;
-	}
-	lab_cache_leave(c);
-	return ok;
 }
 
 #endif /* LAB_CACHE_H */

@@ -79,16 +79,8 @@
 #define LAB_CACHE_FRACTION 8u
 #define LAB_NAME_MAX 32
 
-/*
- * Per-page state, one byte each.  A page is FREE while it sits in the shared
- * store or a cache; an allocated block marks its first page HEAD with its
- * order and the others TAIL, so a free can tell a block start and its
- * order without touching the page.
- */
-#define LAB_PS_FREE       0x00u
-#define LAB_PS_HEAD       0x80u /* | order */
-#define LAB_PS_TAIL       0x40u
-#define LAB_PS_ORDER_MASK 0x0fu
+/* Per-page state bytes (LAB_PS_*), struct lab_cache and the fast path:
+ * labyrinth_fast.h, inline in callers too. */
 
 struct lab_watch {
 	int fd;            /* the pool's own duplicate of the eventfd */
@@ -105,47 +97,6 @@ struct lab_counters {
 	uint64_t waits;
 	uint64_t watch_events;
 	uint64_t block_contended;
-};
-
-/* lab_cache.flags: why the fast paths must step aside (set by other threads) */
-#define LAB_CF_GATE    1u /* a reserve or a watch: allocations must judge it */
-#define LAB_CF_WAITERS 2u /* a LAB_GFP_KERNEL caller sleeps: frees go to the store */
-
-/*
- * One thread's cache in one pool.  Only its owner thread writes it, except
- * flags, and at init and destroy; other threads read count and the
- * counters (stats, check).  busy is set while the owner works on the
- * cache: a signal handler that interrupts the owner there finds busy set
- * and uses the shared store, so the cache never sees two operations at
- * once (see cache.h).
- *
- * The first line is everything the fast paths touch: the cache's own
- * state, and copies of the pool's constants (written at init), so that a
- * pair reads no line of the pool but the page's state byte.
- */
-struct lab_cache {
-	uint32_t busy;
-	uint32_t count;             /* pages held in pages[] */
-	uint32_t grant;             /* pages of the pool's cache budget held:
-	                               count <= grant <= cache_cap */
-	uint32_t flags;             /* LAB_CF_* */
-	uint64_t ticket;            /* the pool's ticket (labyrinth_t) */
-	const labyrinth_t *lab;     /* the pool's labyrinth_t */
-	unsigned char *base;        /* the pool's first page */
-	uint8_t *state;             /* the pool's state bytes */
-	uint32_t shift;             /* the pool's page_shift */
-	uint32_t limit;             /* the pool's max_pages: state[] entries */
-	/* This thread's share of the pool's counters.  Allocations are not
-	 * counted on the fast path: they are refilled + frees - flushed -
-	 * count (lab_cache_allocs), since every page leaves the cache to its
-	 * caller or to the store. */
-	uint64_t frees;
-	uint64_t refilled;          /* pages moved in from the store */
-	uint64_t flushed;           /* pages moved out to the store */
-	uint64_t reserve_allocs;
-	uint32_t cursor;            /* bitmap word where this cache's refills look */
-	uint32_t pad;
-	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
 };
 
 static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
@@ -255,16 +206,9 @@ static inline unsigned char *lab_page_addr(const struct lab_pool *p, uint32_t id
 /* Index of the page at addr, or LAB_NIL if addr is no page start of p. */
 static inline uint32_t lab_page_index(const struct lab_pool *p, const void *addr)
 {
-	uintptr_t off = (uintptr_t)addr - (uintptr_t)p->base;
+	uintptr_t pg = lab_page_number(p->base, p->page_shift, addr);
 
-	if ((uintptr_t)addr < (uintptr_t)p->base)
-		return LAB_NIL;
-	if (off & (p->page_size - 1))
-		return LAB_NIL;
-	off >>= p->page_shift;
-	if (off >= lab_load_acquire(&p->nr_total))
-		return LAB_NIL;
-	return (uint32_t)off;
+	return pg < lab_load_acquire(&p->nr_total) ? (uint32_t)pg : LAB_NIL;
 }
 
 /* Exactly one type (bit 0, 1 or 2: 0x16 holds bits 1, 2 and 4) and no

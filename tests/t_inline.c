@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_inline: the fast path inline in the caller (labyrinth_fast.h) and the
+ * library's own functions are one allocator.  Pages cross between the two
+ * paths in both directions with exact counts; every misuse the library
+ * rejects, the inline path rejects the same way, pool unchanged (a copy
+ * of a labyrinth_t, a destroyed pool, a double free, an address inside a
+ * page or past the pool, the wrong order); switching between pools on one
+ * thread never hands out a page of the wrong pool; function pointers still
+ * reach the library; and the soname loaded is the header's
+ * LAB_ABI_VERSION.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "inline_library.h"
+
+#define PAGES 256u
+
+static void init_pool(labyrinth_t *lab, const char *name)
+{
+	struct labyrinth_params p = { .name = name, .nr_pages = PAGES,
+				      .flags = nolock_unless_lockable(name, PAGES * 4096) };
+
+	REQUIRE(labyrinth_init(lab, &p) == 0, "init %s", name);
+}
+
+/* The pool's counters and gauges, as a byte string to compare. */
+static int same_stats(labyrinth_t *lab, const struct labyrinth_stats *before)
+{
+	struct labyrinth_stats now = check_stats(lab);
+
+	return memcmp(&now, before, sizeof(now)) == 0;
+}
+
+static void test_macros(void)
+{
+#ifdef labyrinth_alloc_page
+	CHECK(1, "inline");
+#else
+	CHECK(0, "labyrinth.h defines no inline labyrinth_alloc_page");
+#endif
+	CHECK_EQ(lib_inline_macros, 0);
+}
+
+/* Inline alloc, library free, and the other way round: exact counts. */
+static void test_crossing(labyrinth_t *lab)
+{
+	struct labyrinth_stats st0 = check_stats(lab), st;
+	void *a[64], *b[64];
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		a[i] = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+		b[i] = lib_alloc(lab, LAB_GFP_NOWAIT);
+		REQUIRE(a[i] && b[i], "allocation %u", i);
+		CHECK(labyrinth_owns(lab, a[i]) && labyrinth_owns(lab, b[i]), "owned");
+		memset(a[i], 0xa5, 4096);
+		memset(b[i], 0x5a, 4096);
+	}
+	st = check_stats(lab);
+	CHECK_EQ(st.pages_inuse, st0.pages_inuse + 128);
+	CHECK_EQ(st.allocs, st0.allocs + 128);
+	for (i = 0; i < 64; i++) {
+		CHECK_EQ(lib_free(lab, a[i]), 0);
+		CHECK_EQ(labyrinth_free_page(lab, b[i]), 0);
+	}
+	st = check_stats(lab);
+	CHECK_EQ(st.pages_inuse, st0.pages_inuse);
+	CHECK_EQ(st.frees, st0.frees + 128);
+	CHECK_EQ(labyrinth_check(lab), 0);
+}
+
+/* Every misuse: the same answer on both paths, and the pool unchanged
+ * but for the bad_frees counter. */
+static void test_misuse(labyrinth_t *lab)
+{
+	struct labyrinth_stats st0;
+	unsigned char *page = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+	void *block;
+
+	REQUIRE(page != NULL, "page");
+	st0 = check_stats(lab);
+	CHECK_EQ(labyrinth_free_page(lab, page + 64), -EINVAL);
+	CHECK_EQ(lib_free(lab, page + 64), -EINVAL);
+	CHECK_EQ(labyrinth_free_page(lab, page + 4096 * (size_t)PAGES * 64), -EINVAL);
+	CHECK_EQ(labyrinth_free_page(lab, page - 4096 * (size_t)PAGES * 64), -EINVAL);
+	CHECK_EQ(labyrinth_free_pages(lab, page, 1), -EINVAL);
+	CHECK_EQ(check_stats(lab).bad_frees, st0.bad_frees + 5);
+	st0.bad_frees += 5;
+	CHECK(same_stats(lab, &st0), "pool changed by rejected frees");
+
+	CHECK_EQ(labyrinth_free_page(lab, page), 0);
+	st0 = check_stats(lab);
+	CHECK_EQ(labyrinth_free_page(lab, page), -EALREADY);
+	CHECK_EQ(lib_free(lab, page), -EALREADY);
+	st0.bad_frees += 2;
+	CHECK(same_stats(lab, &st0), "pool changed by double frees");
+
+	/* A block's head freed as a page, and its tail: refused inline too. */
+	block = labyrinth_alloc_pages(lab, LAB_GFP_ATOMIC, 2);
+	REQUIRE(block != NULL, "order-2 block");
+	st0 = check_stats(lab);
+	CHECK_EQ(labyrinth_free_page(lab, block), -EINVAL);
+	CHECK_EQ(labyrinth_free_page(lab, (char *)block + 4096), -EINVAL);
+	st0.bad_frees += 2;
+	CHECK(same_stats(lab, &st0), "pool changed by block misuse");
+	CHECK_EQ(labyrinth_free_pages(lab, block, 2), 0);
+
+	/* Modifiers and bad gfp go to the library, which says what it says. */
+	errno = 0;
+	CHECK(labyrinth_alloc_page(lab, LAB_GFP_ATOMIC | LAB_GFP_NOWAIT) == NULL &&
+	      errno == EINVAL, "two gfp types");
+	errno = 0;
+	CHECK(labyrinth_alloc_page(lab, 0x80000001u) == NULL && errno == EINVAL,
+	      "unknown gfp bit");
+	page = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC | LAB_GFP_ZERO);
+	REQUIRE(page != NULL, "zeroed page");
+	CHECK(page[0] == 0 && page[4095] == 0, "LAB_GFP_ZERO page is zero");
+	CHECK_EQ(labyrinth_free_pages(lab, page, 0), 0);
+	CHECK_EQ(labyrinth_check(lab), 0);
+}
+
+/* A copy of a live labyrinth_t carries its ticket: the inline path must
+ * still refuse it, as the library does. */
+static void test_copy(labyrinth_t *lab)
+{
+	labyrinth_t copy;
+	void *page = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+	struct labyrinth_stats st0;
+
+	REQUIRE(page != NULL, "page");
+	memcpy(&copy, lab, sizeof(copy));
+	st0 = check_stats(lab);
+	errno = 0;
+	CHECK(labyrinth_alloc_page(&copy, LAB_GFP_ATOMIC) == NULL && errno == EINVAL,
+	      "alloc on a copy");
+	errno = 0;
+	CHECK(labyrinth_void_alloc_page_gfp_atomic_exclusive(&copy) == NULL && errno == EINVAL,
+	      "atomic alias on a copy");
+	CHECK_EQ(labyrinth_free_page(&copy, page), -EINVAL);
+	CHECK(same_stats(lab, &st0), "pool changed through a copy");
+	CHECK_EQ(labyrinth_free_page(lab, page), 0);
+}
+
+/* Two pools used in turn from one thread: each page from its own pool,
+ * and a page of one pool is not a page of the other. */
+static void test_two_pools(labyrinth_t *a, labyrinth_t *b)
+{
+	struct labyrinth_stats sa = check_stats(a), sb = check_stats(b);
+	unsigned int i, wrong = 0;
+
+	for (i = 0; i < 1000; i++) {
+		void *pa = labyrinth_alloc_page(a, LAB_GFP_ATOMIC);
+		void *pb = labyrinth_void_alloc_page_gfp_atomic_exclusive(b);
+
+		REQUIRE(pa && pb, "pages at %u", i);
+		wrong += !labyrinth_owns(a, pa) || !labyrinth_owns(b, pb);
+		wrong += labyrinth_free_page(b, pa) != -EINVAL; /* the other pool's */
+		wrong += labyrinth_free_page(a, pa) != 0;
+		wrong += labyrinth_free_pages(b, pb, 0) != 0;
+	}
+	CHECK_EQ(wrong, 0);
+	CHECK_EQ(check_stats(a).allocs, sa.allocs + 1000);
+	CHECK_EQ(check_stats(b).frees, sb.frees + 1000);
+	CHECK_EQ(check_stats(b).bad_frees, sb.bad_frees + 1000);
+}
+
+/* The address of an exported function is the library's function. */
+static void test_function_pointers(labyrinth_t *lab)
+{
+	void *(*alloc)(labyrinth_t *, lab_gfp_t) = labyrinth_alloc_page;
+	int (*release)(labyrinth_t *, void *) = labyrinth_free_page;
+	void *page = alloc(lab, LAB_GFP_NOWAIT);
+
+	CHECK(page != NULL && labyrinth_owns(lab, page), "through a pointer");
+	CHECK_EQ(release(lab, page), 0);
+	CHECK_EQ(release(lab, page), -EALREADY);
+	page = lib_alloc_atomic(lab);
+	CHECK(page != NULL, "library alias");
+	CHECK_EQ(lib_free_pages(lab, page, 0), 0);
+}
+
+/* A destroyed pool: the inline path must not touch its freed cache. */
+static void test_destroyed(void)
+{
+	labyrinth_t lab;
+	void *page;
+
+	init_pool(&lab, "doomed");
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC); /* the fast path now knows it */
+	REQUIRE(page != NULL, "page");
+	CHECK_EQ(labyrinth_free_page(&lab, page), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	errno = 0;
+	CHECK(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC) == NULL && errno == EINVAL,
+	      "alloc on a destroyed pool");
+	CHECK_EQ(labyrinth_free_page(&lab, page), -EINVAL);
+	errno = 0;
+	CHECK(labyrinth_alloc_page(NULL, LAB_GFP_ATOMIC) == NULL && errno == EINVAL, "NULL pool");
+	CHECK_EQ(labyrinth_free_page(NULL, page), -EINVAL);
+}
+
+/* The library this program runs with has the soname the header names. */
+static void test_soname(void)
+{
+	Dl_info info;
+	char want[64];
+
+	snprintf(want, sizeof(want), "liblabyrinth.so.%d", LAB_ABI_VERSION);
+	REQUIRE(dladdr((void *)&labyrinth_init, &info) && info.dli_fname, "dladdr");
+	CHECK(strstr(info.dli_fname, want) != NULL, "loaded %s, not %s", info.dli_fname, want);
+}
+
+int main(void)
+{
+	labyrinth_t a, b;
+
+	init_pool(&a, "inline-a");
+	init_pool(&b, "inline-b");
+	test_macros();
+	test_crossing(&a);
+	test_misuse(&a);
+	test_copy(&a);
+	test_two_pools(&a, &b);
+	test_function_pointers(&b);
+	test_destroyed();
+	test_soname();
+	CHECK_EQ(labyrinth_destroy(&a), 0);
+	CHECK_EQ(labyrinth_destroy(&b), 0);
+	return check_done();
+}
