@@ -143,11 +143,6 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	lab_signal_fence();
 	lab_cache_give_all(p, c, slot, true);
 	lab_cache_leave(c);
-	/* The depot's magazines too: when the last thread has gone, every
-	 * free page is in the bitmap, merged into the largest blocks (SPEC:
-	 * freeing every page makes them whole again). */
-	while (lab_depot_drain_one(p))
-		;
 }
 
 /* In a fork() child only the forking thread lives on: free the other slots. */
