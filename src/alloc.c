@@ -42,6 +42,29 @@ void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, l
 	return hand_out(p, idx, order, gfp, call);
 }
 
+/*
+ * An allocation found nothing: this thread's cached pages and blocks go
+ * back to the bitmap, where they merge (with blocks: also the page cache's
+ * single pages, which blocks need).  true if any page moved, so that
+ * looking again is worth it.
+ */
+static bool give_mine_back(struct lab_pool *p, bool blocks)
+{
+	struct lab_cache *c;
+	bool moved = false;
+
+	lab_pin();
+	c = lab_my_cache(p);
+	if (c && lab_cache_enter(c)) {
+		/* a pool with caches: the window opened */
+		if (blocks || lab_load_relaxed(&lab_blk_at(p, lab_my_slot)->pages))
+			moved = lab_cache_give_all(p, c, lab_my_slot, false); /* no wake */
+		lab_cache_leave(c);
+	}
+	lab_unpin();
+	return moved;
+}
+
 /* Everything but the common case: no slot yet, a pool without caches (a
  * debug pool too), an empty cache, a reserve or watch to judge. */
 static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, const char *call)
@@ -58,7 +81,9 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 		return hand_out(p, idx, 0, gfp, call);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
-	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx)) {
+	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx) ||
+	    /* this thread's cached blocks are free pages too */
+	    (give_mine_back(p, false) && lab_store_take(p, 1, lab_floor(p, gfp), &idx))) {
 		lab_count(p, allocs, 1);
 		return hand_out(p, idx, 0, gfp, call);
 	}
@@ -101,28 +126,30 @@ static inline __attribute__((always_inline)) void *alloc_one(labyrinth_t *lab, l
 }
 
 /*
- * A block of 2^order pages.  Blocks bypass the caches; when none is free,
- * this thread's cached pages go back to the bitmap, where they merge, and
- * the search runs once more before the slow path.
+ * A block of 2^order pages.  Fast path: orders 1 to LAB_BLK_TOP from this
+ * thread's block cache (cache.c).  Then the bitmap; when it has no block,
+ * this thread's cached pages and blocks go back to it, where they merge,
+ * and the search runs once more before the slow path.
  */
 static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigned int order,
 				      const char *call)
 {
 	struct lab_cache *c;
-	uint32_t idx = lab_block_take(p, order, lab_floor(p, gfp)), cached = 0;
+	uint32_t idx = LAB_NIL;
 
-	if (idx == LAB_NIL) {
-		bool more = false;
-
+	if (order <= LAB_BLK_TOP) {
 		lab_pin();
-		if ((c = lab_my_cache(p)) != NULL && lab_cache_enter(c)) {
-			cached = lab_load_relaxed(&c->count);
-			lab_cache_flush(p, c, cached, false); /* an allocation: no wake */
-			lab_cache_grant_less(p, c, c->grant);
-			lab_cache_leave(c);
-			more = cached != 0;
-		}
+		c = lab_my_cache(p);
+		if (c)
+			idx = lab_blk_pop(p, c, order, gfp);
 		lab_unpin();
+		if (lab_likely(idx != LAB_NIL))
+			return hand_out(p, idx, order, gfp, call);
+	}
+	idx = lab_block_take(p, order, lab_floor(p, gfp));
+	if (idx == LAB_NIL) {
+		bool more = give_mine_back(p, true);
+
 		/* The depot's magazines too: in the bitmap their pages merge. */
 		while (lab_depot_drain_one(p))
 			more = true;
@@ -273,9 +300,18 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 	if (lab_unlikely(err))
 		return bad_free(p, call, addr, err);
 	if (order) {
-		/* Blocks go straight back to the bitmap, merged there. */
+		/* Small blocks into this thread's block cache; the others, and
+		 * those it refuses, back to the bitmap, merged there. */
+		if (order <= LAB_BLK_TOP) {
+			lab_pin();
+			c = lab_my_cache(p);
+			pushed = c && lab_blk_push(p, c, idx, order);
+			lab_unpin();
+			if (pushed)
+				return 0;
+		}
 		lab_count(p, frees, 1);
-		lab_store_give_range(p, idx, 1u << order);
+		lab_store_give_range(p, idx, 1u << order, true);
 		return 0;
 	}
 	lab_pin();

@@ -141,8 +141,7 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	c = lab_cache_at(p, slot);
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
-	lab_cache_flush(p, c, lab_load_relaxed(&c->count), true);
-	lab_cache_grant_less(p, c, c->grant);
+	lab_cache_give_all(p, c, slot, true);
 	lab_cache_leave(c);
 }
 
@@ -158,13 +157,17 @@ void lab_cache_fork_child(void)
 }
 #endif /* LAB_HOST_CPU_SLOTS */
 
-/* Up to want pages of the pool's cache budget for c (busy held). */
-static uint32_t grant_more(struct lab_pool *p, struct lab_cache *c, uint32_t want)
+/*
+ * Up to want pages of the pool's cache budget into *grant, a cache's
+ * grant (busy held): the page cache's or the block cache's of one slot,
+ * each at most cache_cap.
+ */
+static uint32_t budget_take(struct lab_pool *p, uint32_t *grant, uint32_t want)
 {
 	uint32_t old = lab_load_relaxed(&p->cache_granted), limit, got;
 
-	if (want > p->cache_cap - c->grant)
-		want = p->cache_cap - c->grant;
+	if (want > p->cache_cap - *grant)
+		want = p->cache_cap - *grant;
 	do {
 		limit = lab_load_acquire(&p->nr_total) / LAB_CACHE_FRACTION;
 		got = old < limit ? limit - old : 0;
@@ -173,17 +176,28 @@ static uint32_t grant_more(struct lab_pool *p, struct lab_cache *c, uint32_t wan
 		if (!got)
 			return 0;
 	} while (!lab_cas_weak_acquire(&p->cache_granted, &old, old + got));
-	lab_store_relaxed(&c->grant, c->grant + got);
+	lab_store_relaxed(grant, *grant + got);
 	return got;
+}
+
+static void budget_give(struct lab_pool *p, uint32_t *grant, uint32_t n)
+{
+	if (!n)
+		return;
+	lab_store_relaxed(grant, *grant - n);
+	lab_fetch_sub_relaxed(&p->cache_granted, n);
+}
+
+/* Up to want pages of the pool's cache budget for c (busy held). */
+static uint32_t grant_more(struct lab_pool *p, struct lab_cache *c, uint32_t want)
+{
+	return budget_take(p, &c->grant, want);
 }
 
 /* Give back n pages of c's grant (busy held). */
 void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n)
 {
-	if (!n)
-		return;
-	lab_store_relaxed(&c->grant, c->grant - n);
-	lab_fetch_sub_relaxed(&p->cache_granted, n);
+	budget_give(p, &c->grant, n);
 }
 
 /*
@@ -290,7 +304,7 @@ LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gf
 				 uint32_t n)
 {
 	uint32_t before = lab_load_relaxed(&p->nr_free) + lab_load_relaxed(&p->depot_pages) +
-			  lab_load_relaxed(&c->count);
+			  lab_my_cached(p);
 	uint32_t floor = lab_floor(p, gfp), after;
 
 	if (before < floor || before - floor < n)
@@ -320,7 +334,7 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	have = n < count ? n : count;
 	if (have && lab_load_relaxed(&p->gate)) {
 		uint32_t before = lab_load_relaxed(&p->nr_free) +
-				  lab_load_relaxed(&p->depot_pages) + count;
+				  lab_load_relaxed(&p->depot_pages) + lab_my_cached(p);
 		uint32_t floor = lab_floor(p, gfp);
 
 		if (before - have < floor)
@@ -370,12 +384,119 @@ LAB_NOINLINE void lab_cache_seen(struct lab_pool *p)
 		;
 }
 
-/* Pages in all caches of p (exact when no call is in flight). */
+/* Pages in all caches of p, single and in blocks (exact when no call is
+ * in flight). */
 uint32_t lab_cached_pages(const struct lab_pool *p)
 {
 	uint32_t slot, sum = 0, seen = lab_load_acquire(&p->slots_seen);
 
 	for (slot = 0; p->cache_cap && slot < seen; slot++)
-		sum += lab_load_relaxed(&lab_cache_at(p, (int32_t)slot)->count);
+		sum += lab_load_relaxed(&lab_cache_at(p, (int32_t)slot)->count) +
+		       lab_load_relaxed(&lab_blk_at(p, (int32_t)slot)->pages);
 	return sum;
+}
+
+/*
+ * Small blocks
+ * ------------
+ * Orders 1 to LAB_BLK_TOP have a LIFO each in the slot's block cache, so
+ * that a block freed and allocated again by one thread (an order-2 pair)
+ * touches only that thread's lines and the block's state bytes.  Both
+ * operations run in the busy window of the thread's page cache, so the
+ * signal-handler argument of cache.h covers them unchanged: a handler that
+ * finds the window open uses the shared store.  There is no refill: a
+ * block comes into the cache only by a free, and an allocation that finds
+ * its order empty searches the bitmap.
+ *
+ * Cached blocks are free pages under a grant from the pool's cache budget,
+ * like cached single pages: they count in pages_free, pages_cached and the
+ * reserve and watch judgements of their thread (lab_my_cached), and in
+ * free_blocks[] as blocks of their order.  An allocation of any order that
+ * finds nothing gives them back to the bitmap, where they merge, and looks
+ * again (alloc.c); so do thread exit and lab_cache_give_all's other callers.
+ */
+
+/* A cached block of this order for an allocation with gfp (the
+ * reserve and the watches judged as for a page): its first page, or
+ * LAB_NIL (none, a handler inside the window, or not without the reserve). */
+uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order, lab_gfp_t gfp)
+{
+	struct lab_blk_cache *b;
+	uint32_t n, idx = LAB_NIL;
+
+	if (!lab_cache_enter(c))
+		return LAB_NIL;
+	b = lab_blk_at(p, lab_my_slot);
+	n = lab_load_relaxed(&b->count[order]);
+	if (n && (!(lab_load_relaxed(&c->flags) & LAB_CF_GATE) ||
+		  lab_cache_gate(p, c, gfp, 1u << order))) {
+		idx = b->first[order - 1][n - 1];
+		lab_store_relaxed(&b->count[order], (uint8_t)(n - 1));
+		lab_store_relaxed(&b->pages, b->pages - (1u << order));
+	}
+	lab_cache_leave(c);
+	return idx;
+}
+
+/*
+ * Free the block at idx (its state bytes FREE already) into this thread's
+ * block cache, taking more of the budget when its grant is short.  false:
+ * nothing done (a handler inside the window, the order's LIFO full, no
+ * budget, or a LAB_GFP_KERNEL sleeper, whom the pages must reach through
+ * the store); the caller gives the block to the store.
+ */
+bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, unsigned int order)
+{
+	struct lab_blk_cache *b;
+	uint32_t n, size = 1u << order;
+	bool ok = false;
+
+	if (lab_unlikely(lab_load_relaxed(&p->waiters)) || !lab_cache_enter(c))
+		return false;
+	b = lab_blk_at(p, lab_my_slot);
+	n = lab_load_relaxed(&b->count[order]);
+	if (lab_unlikely(b->pages + size > b->grant) && n < LAB_BLK_DEPTH)
+		budget_take(p, &b->grant, b->pages + size - b->grant > p->cache_batch ?
+			    b->pages + size - b->grant : p->cache_batch);
+	if (lab_likely(n < LAB_BLK_DEPTH && b->pages + size <= b->grant)) {
+		b->first[order - 1][n] = idx;
+		lab_store_relaxed(&b->pages, b->pages + size);
+		lab_store_relaxed(&b->count[order], (uint8_t)(n + 1));
+		lab_store_relaxed(&b->frees, b->frees + 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/*
+ * Empty slot's caches in p into the shared store (busy held): the single
+ * pages, then every cached block, each merging there with its free
+ * neighbours, and give their grants back.  An allocation that found
+ * nothing calls this before it looks again (wake false: no system call
+ * there); so does thread exit.  true if any page moved.
+ */
+bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot, bool wake)
+{
+	struct lab_blk_cache *b = lab_blk_at(p, slot);
+	uint32_t o, n, moved = lab_load_relaxed(&c->count);
+
+	lab_cache_flush(p, c, moved, wake);
+	lab_cache_grant_less(p, c, c->grant);
+	for (o = 1; o <= LAB_BLK_TOP; o++) {
+		while ((n = lab_load_relaxed(&b->count[o])) != 0) {
+			uint32_t idx = b->first[o - 1][n - 1];
+
+			/* Out of the cache's counts before into the store's,
+			 * as lab_cache_flush does. */
+			lab_store_relaxed(&b->flushed, b->flushed + 1);
+			lab_store_relaxed(&b->count[o], (uint8_t)(n - 1));
+			lab_store_relaxed(&b->pages, b->pages - (1u << o));
+			lab_signal_fence();
+			lab_store_give_range(p, idx, 1u << o, wake);
+			moved++;
+		}
+	}
+	budget_give(p, &b->grant, b->grant);
+	return moved != 0;
 }

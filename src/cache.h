@@ -116,12 +116,25 @@ lab_fast_cache(const labyrinth_t *lab)
 }
 #endif
 
-/* Pages in this thread's cache of p: free pages, as exact as they can be. */
+/* The block cache of slot in p (a pool with caches only). */
+static inline struct lab_blk_cache *lab_blk_at(const struct lab_pool *p, int32_t slot)
+{
+	return (struct lab_blk_cache *)(void *)(p->blk_caches + (size_t)slot * p->blk_stride);
+}
+
+/* Pages in this thread's caches of p, single and in blocks: free pages,
+ * as exact as they can be. */
 static inline uint32_t lab_my_cached(const struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;
+	uint32_t n;
 
-	return slot >= 0 ? lab_load_relaxed(&lab_cache_at(p, slot)->count) : 0;
+	if (slot < 0)
+		return 0;
+	n = lab_load_relaxed(&lab_cache_at(p, slot)->count);
+	if (p->blk_caches)
+		n += lab_load_relaxed(&lab_blk_at(p, slot)->pages);
+	return n;
 }
 
 /*

@@ -332,8 +332,9 @@ void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n, bool 
 	lab_return_count(p, n, wake);
 }
 
-/* Give back the n pages from first on (growth, multi-page blocks). */
-void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n)
+/* Give back the n pages from first on (growth, multi-page blocks); wake
+ * as for lab_store_give. */
+void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n, bool wake)
 {
 	uint32_t i = first, end = first + n;
 
@@ -344,5 +345,5 @@ void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n)
 		lab_fetch_or_release(&p->bits[i / 64], mask);
 		i += len;
 	}
-	lab_return_count(p, n, true);
+	lab_return_count(p, n, wake);
 }

@@ -99,6 +99,46 @@ struct lab_counters {
 	uint64_t block_contended;
 };
 
+/*
+ * One thread's cache of small blocks in one pool (orders 1 to
+ * LAB_BLK_TOP), beside its struct lab_cache in a per-slot area of its own
+ * (p->blk_caches + slot * blk_stride): a LIFO of up to LAB_BLK_DEPTH free
+ * blocks per order, so that an order-2 pair touches no shared word.  The
+ * same rules as the page cache: written only by its owner thread inside
+ * the busy window of that thread's struct lab_cache, and its pages are
+ * free pages (state FREE, bits clear) held under a grant from the pool's
+ * cache budget: pages <= grant <= cache_cap.
+ */
+#define LAB_BLK_TOP   3u
+#define LAB_BLK_DEPTH 8u
+
+struct lab_blk_cache {
+	uint32_t pages;             /* pages held in all orders */
+	uint32_t grant;             /* pages of the pool's cache budget held */
+	uint8_t count[LAB_BLK_TOP + 1]; /* blocks held of each order ([0] unused) */
+	uint32_t pad;
+	/* Allocations are derived, as the page cache's are: frees -
+	 * flushed - blocks held (lab_blk_allocs), since blocks enter only
+	 * by a free and leave to a caller or to the store. */
+	uint64_t frees;             /* blocks freed into this cache */
+	uint64_t flushed;           /* blocks moved out to the store */
+	uint32_t first[LAB_BLK_TOP][LAB_BLK_DEPTH]; /* [order - 1]: first pages, LIFO */
+};
+
+static inline uint32_t lab_blk_held(const struct lab_blk_cache *b)
+{
+	uint32_t o, n = 0;
+
+	for (o = 1; o <= LAB_BLK_TOP; o++)
+		n += lab_load_relaxed(&b->count[o]);
+	return n;
+}
+
+static inline uint64_t lab_blk_allocs(const struct lab_blk_cache *b)
+{
+	return lab_load_relaxed(&b->frees) - lab_load_relaxed(&b->flushed) - lab_blk_held(b);
+}
+
 static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
 {
 	return lab_load_relaxed(&c->refilled) + lab_load_relaxed(&c->frees) -
@@ -141,6 +181,9 @@ struct lab_pool {
 	uint32_t cache_batch;       /* pages moved per refill or flush */
 	uint32_t slots_seen;        /* caches [0, slots_seen) may hold pages: the
 	                               walks of stats and check stop there */
+	unsigned char *blk_caches;  /* LAB_CACHE_THREADS block caches of blk_stride
+	                               bytes, beside the caches; NULL without caches */
+	uint32_t blk_stride;
 	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
 	uint32_t mag_stride;
 	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */
@@ -233,7 +276,8 @@ LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t
 					uint32_t *cursor);
 LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n,
 			       bool wake);
-LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n);
+LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n,
+				      bool wake);
 LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
 			       uint32_t *before);
 LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n, bool wake);
@@ -274,6 +318,12 @@ LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
 LAB_HIDDEN void lab_cache_fork_child(void);
 LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
 LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
+LAB_HIDDEN uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order,
+				lab_gfp_t gfp);
+LAB_HIDDEN bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx,
+			     unsigned int order);
+LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot,
+				   bool wake);
 
 /* pool.c: growth (LAB_GFP_KERNEL only), fork */
 LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);

@@ -26,14 +26,33 @@ static const char *size_name(size_t page_size)
 int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	uint32_t total, nr_free, cached, depot;
-	int32_t slot;
+	uint32_t total, nr_free, cached = 0, singles = 0, depot, o;
+	int32_t slot, seen;
 
 	if (!p || !st)
 		return -LAB_EINVAL;
 	__builtin_memset(st, 0, sizeof(*st));
 	total = lab_load_acquire(&p->nr_total);
-	cached = lab_cached_pages(p);
+	/* Each slot's caches: single pages, blocks of orders 1 to
+	 * LAB_BLK_TOP (listed as free blocks of their order, each read once
+	 * so that free_blocks[] adds up to pages_free), and counters. */
+	seen = p->cache_cap ? (int32_t)lab_load_acquire(&p->slots_seen) : 0;
+	for (slot = 0; slot < seen; slot++) {
+		const struct lab_cache *c = lab_cache_at(p, slot);
+		const struct lab_blk_cache *b = lab_blk_at(p, slot);
+
+		singles += lab_load_relaxed(&c->count);
+		for (o = 1; o <= LAB_BLK_TOP; o++) {
+			uint32_t n = lab_load_relaxed(&b->count[o]);
+
+			st->free_blocks[o] += n;
+			cached += n << o;
+		}
+		st->allocs += lab_cache_allocs(c) + lab_blk_allocs(b);
+		st->frees += lab_load_relaxed(&c->frees) + lab_load_relaxed(&b->frees);
+		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
+	}
+	cached += singles;
 	depot = lab_load_acquire(&p->depot_pages);
 	nr_free = lab_load_acquire(&p->nr_free) + depot + cached;
 	if (nr_free > total) /* a page in flight between cache and store */
@@ -44,26 +63,19 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	st->pages_inuse = total - nr_free;
 	st->reserve_pages = p->reserve;
 	st->max_pages = p->max_pages;
-	st->allocs = lab_load_relaxed(&p->count.allocs);
-	st->frees = lab_load_relaxed(&p->count.frees);
+	st->allocs += lab_load_relaxed(&p->count.allocs);
+	st->frees += lab_load_relaxed(&p->count.frees);
 	st->alloc_failed = lab_load_relaxed(&p->count.alloc_failed);
-	st->reserve_allocs = lab_load_relaxed(&p->count.reserve_allocs);
+	st->reserve_allocs += lab_load_relaxed(&p->count.reserve_allocs);
 	st->bad_frees = lab_load_relaxed(&p->count.bad_frees);
 	st->grows = lab_load_relaxed(&p->count.grows);
 	st->waits = lab_load_relaxed(&p->count.waits);
 	st->watch_events = lab_load_relaxed(&p->count.watch_events);
 	st->block_contended = lab_load_relaxed(&p->count.block_contended);
-	for (slot = 0; p->cache_cap && slot < (int32_t)lab_load_acquire(&p->slots_seen); slot++) {
-		const struct lab_cache *c = lab_cache_at(p, slot);
-
-		st->allocs += lab_cache_allocs(c);
-		st->frees += lab_load_relaxed(&c->frees);
-		st->reserve_allocs += lab_load_relaxed(&c->reserve_allocs);
-	}
 	lab_block_free_counts(p, st->free_blocks);
 	st->pages_cached = cached;
-	/* pages in caches and in the depot's magazines are single */
-	st->free_blocks[0] += st->pages_cached + depot;
+	/* pages in the page caches and in the depot's magazines are single */
+	st->free_blocks[0] += singles + depot;
 	return 0;
 }
 
@@ -188,6 +200,42 @@ static bool check_mag(const struct lab_pool *p, const uint32_t *pages, void *arg
 	return true;
 }
 
+/* Slot's block cache: within its bounds, and every block aligned, in the
+ * pool, free and not in the bitmap; its pages into *pages. */
+static int check_blk(const struct lab_pool *p, int32_t slot, uint32_t total, uint32_t *pages)
+{
+	const struct lab_blk_cache *b = lab_blk_at(p, slot);
+	uint32_t o, i, j, sum = 0;
+
+	for (o = 1; o <= LAB_BLK_TOP; o++) {
+		uint32_t n = lab_load_relaxed(&b->count[o]), size = 1u << o;
+
+		if (n > LAB_BLK_DEPTH)
+			return check_failed(p, "block cache over its depth", (unsigned long)slot, n);
+		for (i = 0; i < n; i++) {
+			uint32_t first = b->first[o - 1][i];
+
+			if ((first & (size - 1)) || first >= total || size > total - first)
+				return check_failed(p, "block cache holds a misplaced block",
+						    (unsigned long)slot, first);
+			for (j = first; j < first + size; j++) {
+				if (lab_load_relaxed(&p->state[j]) != LAB_PS_FREE)
+					return check_failed(p, "block cache holds an allocated page",
+							    (unsigned long)slot, j);
+				if (lab_load_relaxed(&p->bits[j / 64]) & (1ull << (j % 64)))
+					return check_failed(p, "cached block also free in the bitmap",
+							    (unsigned long)slot, j);
+			}
+		}
+		sum += n << o;
+	}
+	if (sum != lab_load_relaxed(&b->pages) || sum > b->grant || b->grant > p->cache_cap)
+		return check_failed(p, "block cache over its bound or miscounted",
+				    (unsigned long)slot, sum);
+	*pages = sum;
+	return 0;
+}
+
 /*
  * Walk the pool and verify every invariant.  Meant for a quiescent pool (no
  * call in flight); pages are never touched, only metadata.
@@ -250,6 +298,11 @@ int labyrinth_check(labyrinth_t *lab)
 				return check_failed(p, "cached page also free in the bitmap",
 						    (unsigned long)slot, pg);
 		}
+		cached += n;
+		err = check_blk(p, slot, total, &n);
+		if (err)
+			return err;
+		granted += lab_blk_at(p, slot)->grant;
 		cached += n;
 	}
 	if (granted != lab_load_relaxed(&p->cache_granted) ||

@@ -330,6 +330,7 @@ int main(int argc, char **argv)
 {
 	struct labyrinth_params prm = { .name = "lockfree", .nr_pages = POOL_PAGES };
 	struct worker victim, others[NR_OTHERS];
+	void *whole_blocks[POOL_PAGES >> LAB_MAX_ORDER];
 	struct labyrinth_stats st;
 	struct sigaction sa;
 	pthread_t dog;
@@ -459,6 +460,20 @@ int main(int argc, char **argv)
 	CHECK_EQ(st.pages_free, POOL_PAGES);
 	CHECK_EQ(st.allocs, st.frees);
 	CHECK_EQ(st.bad_frees, 0);
+	CHECK_EQ(labyrinth_check(&pool), 0);
+	/* Whole: max-order blocks come out of it (the depot's magazines,
+	 * which stats lists as single pages, go back to merge first), and
+	 * freed they are listed whole. */
+	for (i = 0; i < POOL_PAGES >> LAB_MAX_ORDER; i++) {
+		void *whole = labyrinth_alloc_pages(&pool, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
+
+		CHECK(whole != NULL, "max-order block %u of %u", i, POOL_PAGES >> LAB_MAX_ORDER);
+		whole_blocks[i] = whole;
+	}
+	for (i = 0; i < POOL_PAGES >> LAB_MAX_ORDER; i++)
+		if (whole_blocks[i])
+			CHECK_EQ(labyrinth_free_pages(&pool, whole_blocks[i], LAB_MAX_ORDER), 0);
+	st = check_stats(&pool);
 	CHECK_EQ(st.free_blocks[LAB_MAX_ORDER], POOL_PAGES >> LAB_MAX_ORDER);
 	CHECK_EQ(labyrinth_check(&pool), 0);
 	CHECK_EQ(labyrinth_destroy(&pool), 0);
