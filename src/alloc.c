@@ -3,13 +3,14 @@
  * alloc.c - the public allocation and free entry points.
  *
  * Each entry point reads as steps: the fast path (this thread's cache,
- * cache.h), then the shared lock-free store (freelist.c), and only when
- * both fail the slow path in wait.c (growth and sleeping for
- * LAB_GFP_KERNEL, failure accounting for everyone).  Argument checks that
+ * include/labyrinth_fast.h and cache.h), then the shared lock-free store
+ * (depot.h: the depot and the bitmap), and only when both fail the slow
+ * path (slow.c: growth and sleeping for LAB_GFP_KERNEL, failure
+ * accounting for everyone).  Argument checks that
  * cost a branch stay in front; everything that reports or counts a misuse
  * is out of line.
  */
-#include "cache.h"
+#include "slow.h"
 
 #define BULK_BATCH 64u
 
@@ -17,29 +18,6 @@ static LAB_NOINLINE void *fail_einval(void)
 {
 	lab_os_set_errno(LAB_EINVAL);
 	return NULL;
-}
-
-/* The block of 2^order pages at idx is now the caller's: mark it, check
- * and clear it as asked. */
-static inline void *hand_out(struct lab_pool *p, uint32_t idx, unsigned int order,
-			     lab_gfp_t gfp, const char *call)
-{
-	uint32_t i, n = 1u << order;
-
-	for (i = 1; i < n; i++)
-		lab_store_relaxed(&p->state[idx + i], (uint8_t)LAB_PS_TAIL);
-	lab_store_relaxed(&p->state[idx], (uint8_t)(LAB_PS_HEAD | order));
-	if (lab_unlikely(p->flags & LAB_POOL_DEBUG))
-		lab_poison_check(p, idx, n, call);
-	if (gfp & LAB_GFP_ZERO)
-		__builtin_memset(lab_page_addr(p, idx), 0, p->page_size << order);
-	return lab_page_addr(p, idx);
-}
-
-void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order, lab_gfp_t gfp,
-			 const char *call)
-{
-	return hand_out(p, idx, order, gfp, call);
 }
 
 /*
@@ -78,14 +56,14 @@ static LAB_NOINLINE void *alloc_one_slow(struct lab_pool *p, lab_gfp_t gfp, cons
 	popped = c && lab_cache_pop(p, c, gfp, &idx);
 	lab_unpin();
 	if (popped)
-		return hand_out(p, idx, 0, gfp, call);
+		return lab_hand_out(p, idx, 0, gfp, call);
 	/* No cache here (a handler inside its owner's operation, or no slot):
 	 * the shared store. */
-	if (lab_store_take(p, 1, lab_floor(p, gfp), &idx) ||
+	if (lab_store_take(p, 1, lab_floor(p, gfp), lab_my_cached(p), &idx) ||
 	    /* this thread's cached blocks are free pages too */
-	    (give_mine_back(p, false) && lab_store_take(p, 1, lab_floor(p, gfp), &idx))) {
+	    (give_mine_back(p, false) && lab_store_take(p, 1, lab_floor(p, gfp), lab_my_cached(p), &idx))) {
 		lab_count(p, allocs, 1);
-		return hand_out(p, idx, 0, gfp, call);
+		return lab_hand_out(p, idx, 0, gfp, call);
 	}
 	/* Slow path: grow or wait (KERNEL), else count and fail. */
 	return lab_alloc_slow(p, gfp, 0, call);
@@ -144,9 +122,9 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 			idx = lab_blk_pop(p, c, order, gfp);
 		lab_unpin();
 		if (lab_likely(idx != LAB_NIL))
-			return hand_out(p, idx, order, gfp, call);
+			return lab_hand_out(p, idx, order, gfp, call);
 	}
-	idx = lab_block_take(p, order, lab_floor(p, gfp));
+	idx = lab_block_take(p, order, lab_floor(p, gfp), lab_my_cached(p));
 	if (idx == LAB_NIL) {
 		bool more = give_mine_back(p, true);
 
@@ -154,12 +132,12 @@ static LAB_NOINLINE void *alloc_block(struct lab_pool *p, lab_gfp_t gfp, unsigne
 		while (lab_depot_drain_one(p))
 			more = true;
 		if (more)
-			idx = lab_block_take(p, order, lab_floor(p, gfp));
+			idx = lab_block_take(p, order, lab_floor(p, gfp), lab_my_cached(p));
 	}
 	if (idx == LAB_NIL)
 		return lab_alloc_slow(p, gfp, order, call);
 	lab_count(p, allocs, 1);
-	return hand_out(p, idx, order, gfp, call);
+	return lab_hand_out(p, idx, order, gfp, call);
 }
 
 static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
@@ -216,11 +194,11 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 			done += i;
 			continue;
 		}
-		if (!lab_store_take(p, got, lab_floor(p, gfp), idx))
+		if (!lab_store_take(p, got, lab_floor(p, gfp), lab_my_cached(p), idx))
 			break;
 		lab_count(p, allocs, got);
 		for (i = 0; i < got; i++)
-			pages[done++] = hand_out(p, idx[i], 0, gfp, "labyrinth_alloc_bulk");
+			pages[done++] = lab_hand_out(p, idx[i], 0, gfp, "labyrinth_alloc_bulk");
 	}
 	/* Then page by page: the pool may hold less than a batch. */
 	while (done < n) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * buddy.c - multi-page blocks (orders 1..LAB_MAX_ORDER) on the free bitmap.
+ * buddy.c - multi-page blocks (orders 1..LAB_MAX_ORDER) in the store's bitmap.
  *
  * An order-n block is 2^n pages at an index that is a multiple of 2^n; the
  * pool's base is aligned to a max-order block, so the block is aligned to
@@ -21,7 +21,7 @@
  * miss one only when another thread is claiming or returning blocks at
  * that instant.
  */
-#include "internal.h"
+#include "store.h"
 
 /* Bit i of the result is set iff bits i .. i + 2^order - 1 of v are all
  * set and i is a multiple of 2^order (order < 6). */
@@ -98,31 +98,24 @@ static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t 
 }
 
 /*
- * Take a free block of 2^order pages leaving at least floor free pages.
- * Returns its first page, or LAB_NIL (no block, or not without the
- * reserve).  Never waits.
+ * Claim a free block of 2^order pages whose count an allocation holds
+ * already (depot.c's lab_block_take): its first page, or LAB_NIL when one
+ * pass found none.
  */
-uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor)
+uint32_t lab_block_claim(struct lab_pool *p, unsigned int order)
 {
-	uint32_t n = 1u << order, total = lab_load_acquire(&p->nr_total), before, idx;
+	uint32_t total = lab_load_acquire(&p->nr_total), idx;
 	bool raced = false;
 
-	if (!lab_take_count(p, n, floor, &before))
-		return LAB_NIL;
 	if (order < 6)
 		idx = claim_in_word(p, order, (total + 63) / 64, &raced);
 	else
 		idx = claim_word_run(p, order, total / 64, &raced); /* whole words only */
-	if (idx == LAB_NIL) {
-		/* Counted when another thread's claim or return got in the
-		 * way of this pass: the documented way for a block to be
-		 * missed that a quiet pool would have given. */
-		if (raced)
-			lab_count(p, block_contended, 1);
-		lab_return_count(p, n, false); /* an allocation: no wake */
-		return LAB_NIL;
-	}
-	lab_took(p, before, n);
+	/* Counted when another thread's claim or return got in the way of
+	 * this pass: the documented way for a block to be missed that a quiet
+	 * pool would have given. */
+	if (idx == LAB_NIL && raced)
+		lab_count(p, block_contended, 1);
 	return idx;
 }
 

@@ -78,11 +78,6 @@ struct lab_cache *lab_cache_claim(struct lab_pool *p)
 	return NULL;
 }
 
-void lab_thread_exit(uintptr_t hook_value)
-{
-	(void)hook_value;
-}
-
 void lab_cache_fork_child(void)
 {
 }
@@ -119,15 +114,9 @@ LAB_NOINLINE struct lab_cache *lab_cache_claim(struct lab_pool *p)
 	return slot >= 0 ? lab_cache_at(p, slot) : NULL;
 }
 
-/* Called by the platform when a thread with a slot exits. */
-void lab_thread_exit(uintptr_t hook_value)
+/* Give slot back: a thread that had it has exited (pool.c). */
+void lab_slot_release(int32_t slot)
 {
-	int32_t slot = (int32_t)hook_value - 1;
-
-	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
-	lab_tls_forget();
-	lab_signal_fence();
-	lab_for_each_live_pool(lab_cache_thread_exit, slot);
 	lab_fetch_and_release(&slot_map[slot / 64], ~(1ull << (slot % 64)));
 }
 

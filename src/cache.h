@@ -13,7 +13,35 @@
 #ifndef LAB_CACHE_H
 #define LAB_CACHE_H
 
-#include "internal.h"
+#include "depot.h"
+
+/* cache.c */
+LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap,
+				 uint32_t *stride);
+LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
+LAB_HIDDEN void lab_slot_release(int32_t slot);
+LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
+LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
+LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
+				bool wake);
+LAB_HIDDEN void lab_cache_seen(struct lab_pool *p);
+LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
+LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
+LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+			       uint32_t n);
+LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
+				       void **out, uint32_t n);
+LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
+					const uint32_t *pages, uint32_t n);
+LAB_HIDDEN void lab_cache_fork_child(void);
+LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
+LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
+LAB_HIDDEN uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order,
+				lab_gfp_t gfp);
+LAB_HIDDEN bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx,
+			     unsigned int order);
+LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot,
+				   bool wake);
 
 #define LAB_SLOT_NONE (-1) /* this thread has no slot yet */
 #define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */

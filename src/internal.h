@@ -1,6 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h - the pool and page-state types shared by the core.
+ * internal.h - the pool and page-state types shared by the core, and the
+ * bottom layer's helpers (debug.c's reports, fmt.c's formatter).
+ *
+ * The core is layered bottom-up, one header per layer, each including the
+ * one below; a file includes the header of its own layer and sees nothing
+ * above it (tests/layers.sh checks it):
+ *
+ *   internal.h  types; platform (platform.h, platform_*.c), atomics,
+ *               fmt.c, debug.c
+ *   watch.h     watch.c: the futex lock, waking sleepers, watches
+ *   page.h      handing a block out (state bytes, poison, zero)
+ *   store.h     store.c, buddy.c: the free bitmap, its count, blocks
+ *   depot.h     depot.c: magazines; taking pages for an allocation
+ *   cache.h     cache.c: per-thread caches (the fast path itself is
+ *               include/labyrinth_fast.h)
+ *   pool.h      pool.c: init, destroy, the registry, growth, fork,
+ *               thread exit, watch registration
+ *   slow.h      slow.c: growing and sleeping (LAB_GFP_KERNEL), failing
+ *   (top)       alloc.c: the entry points; stats.c: stats, check, dump
  *
  * Metadata lives out of band: the pool structure and its per-page arrays
  * sit in their own locked mapping (lab_os_meta_alloc), never inside the
@@ -147,7 +165,7 @@ static inline uint64_t lab_cache_allocs(const struct lab_cache *c)
 
 /*
  * A magazine: cache_batch free pages that travel between caches as one
- * unit through the depot (freelist.c).  next links it on one of the
+ * unit through the depot (depot.c).  next links it on one of the
  * depot's two stacks: index + 1 of the next magazine, 0 at the bottom.
  */
 struct lab_mag {
@@ -269,88 +287,12 @@ static inline uint32_t lab_floor(const struct lab_pool *p, lab_gfp_t gfp)
 
 #define lab_count(p, field, n) lab_fetch_add_relaxed(&(p)->count.field, (n))
 
-/* freelist.c: the shared lock-free store of free pages (a bitmap) */
-LAB_HIDDEN uint32_t lab_store_take(struct lab_pool *p, uint32_t n, uint32_t floor,
-				   uint32_t *pages);
-LAB_HIDDEN uint32_t lab_store_take_upto(struct lab_pool *p, uint32_t n, uint32_t *pages,
-					uint32_t *cursor);
-LAB_HIDDEN void lab_store_give(struct lab_pool *p, const uint32_t *pages, uint32_t n,
-			       bool wake);
-LAB_HIDDEN void lab_store_give_range(struct lab_pool *p, uint32_t first, uint32_t n,
-				      bool wake);
-LAB_HIDDEN bool lab_take_count(struct lab_pool *p, uint32_t n, uint32_t floor,
-			       uint32_t *before);
-LAB_HIDDEN void lab_return_count(struct lab_pool *p, uint32_t n, bool wake);
-LAB_HIDDEN void lab_took(struct lab_pool *p, uint32_t before, uint32_t n);
-LAB_HIDDEN uint32_t lab_depot_get(struct lab_pool *p, uint32_t *pages);
-LAB_HIDDEN bool lab_depot_put(struct lab_pool *p, const uint32_t *pages);
-LAB_HIDDEN bool lab_depot_drain_one(struct lab_pool *p);
-LAB_HIDDEN void lab_depot_init(struct lab_pool *p);
-LAB_HIDDEN uint32_t lab_depot_walk(const struct lab_pool *p, uint64_t head,
-				   bool (*fn)(const struct lab_pool *p, const uint32_t *pages,
-					      void *arg), void *arg);
-
-/* buddy.c: multi-page blocks */
-LAB_HIDDEN uint32_t lab_block_take(struct lab_pool *p, unsigned int order, uint32_t floor);
-LAB_HIDDEN void lab_block_free_counts(const struct lab_pool *p, uint64_t *free_blocks);
-
-/* alloc.c helpers shared with the slow path */
-LAB_HIDDEN void *lab_hand_out_block(struct lab_pool *p, uint32_t idx, unsigned int order,
-				    lab_gfp_t gfp, const char *call);
-
-/* cache.c: per-thread caches */
-LAB_HIDDEN int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap,
-				 uint32_t *stride);
-LAB_HIDDEN struct lab_cache *lab_cache_claim(struct lab_pool *p);
-LAB_HIDDEN void lab_cache_refill(struct lab_pool *p, struct lab_cache *c);
-LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp);
-LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
-				bool wake);
-LAB_HIDDEN void lab_cache_seen(struct lab_pool *p);
-LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
-LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
-LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-			       uint32_t n);
-LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
-				       void **out, uint32_t n);
-LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
-					const uint32_t *pages, uint32_t n);
-LAB_HIDDEN void lab_cache_fork_child(void);
-LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
-LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
-LAB_HIDDEN uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order,
-				lab_gfp_t gfp);
-LAB_HIDDEN bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx,
-			     unsigned int order);
-LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot,
-				   bool wake);
-
-/* pool.c: growth (LAB_GFP_KERNEL only), fork */
-LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);
-LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
-LAB_HIDDEN void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg);
-
-/* wait.c: sleeping, waking, the slow lock and watches */
-LAB_HIDDEN void lab_futex_lock(uint32_t *word);
-LAB_HIDDEN void lab_futex_unlock(uint32_t *word);
-LAB_HIDDEN void lab_slow_lock(struct lab_pool *p);
-LAB_HIDDEN void lab_slow_unlock(struct lab_pool *p);
-LAB_HIDDEN void *lab_alloc_slow(struct lab_pool *p, lab_gfp_t gfp, unsigned int order,
-				const char *call);
-LAB_HIDDEN void lab_wake_waiters(struct lab_pool *p);
-LAB_HIDDEN void lab_watch_crossed(struct lab_pool *p, uint32_t before, uint32_t after);
-LAB_HIDDEN void lab_watch_close_all(struct lab_pool *p);
-
 /* debug.c: poisoning and reports */
 LAB_HIDDEN void lab_poison(struct lab_pool *p, uint32_t idx, uint32_t n);
 LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n,
 				  const char *call);
 LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
 			   const char *what, const void *addr);
-
-/* stats.c */
-LAB_HIDDEN int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n),
-			void *ctx);
 
 /* fmt.c: a tiny async-signal-safe formatter (%s %u %lu %zu %x %lx %p %%) */
 LAB_HIDDEN size_t lab_fmt(char *buf, size_t size, const char *fmt, ...)

@@ -118,6 +118,12 @@ int lab_os_thread_hook_init(void);
 void lab_os_thread_hook_set(uintptr_t value);
 void lab_thread_exit(uintptr_t value);
 
+struct lab_pool;
+/* The core's text dump of pool p, line by line through emit (stats.c),
+ * for the platform's labyrinth_dump(FILE *) and the kernel's debugfs
+ * file: FILE and seq_file are the host's, so the adapters live here. */
+int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n), void *ctx);
+
 #ifdef LAB_HOST_CPU_SLOTS
 /*
  * Hosts whose cache slots are CPUs (the kernel, platform_kernel.c) define

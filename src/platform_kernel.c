@@ -38,7 +38,7 @@
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 
-#include "cache.h"
+#include "internal.h"
 
 static_assert(LAB_EPERM == EPERM && LAB_EINTR == EINTR && LAB_EAGAIN == EAGAIN &&
 	      LAB_ENOMEM == ENOMEM && LAB_EBUSY == EBUSY && LAB_EINVAL == EINVAL &&

@@ -11,7 +11,7 @@
  * max_pages at init and locked, so growth never touches it but to link
  * the new pages.
  */
-#include "cache.h"
+#include "pool.h"
 
 struct pool_geometry {
 	size_t page_size;
@@ -438,6 +438,76 @@ int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len)
 	*base = p->base;
 	*len = (size_t)lab_load_acquire(&p->nr_total) << p->page_shift;
 	return 0;
+}
+
+/* The platform's thread-exit hook (platform.h). */
+#ifdef LAB_HOST_CPU_SLOTS
+void lab_thread_exit(uintptr_t hook_value)
+{
+	(void)hook_value; /* CPU slots: no thread owns a cache */
+}
+#else
+/* Called by the platform when a thread with a slot exits. */
+void lab_thread_exit(uintptr_t hook_value)
+{
+	int32_t slot = (int32_t)hook_value - 1;
+
+	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
+	lab_tls_forget();
+	lab_signal_fence();
+	lab_for_each_live_pool(lab_cache_thread_exit, slot);
+	lab_slot_release(slot);
+}
+#endif
+
+int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	struct lab_cache *c;
+	int fd, own, err = 0;
+	uint32_t n;
+
+	if (!p || low_pages == 0 || low_pages > p->max_pages)
+		return -LAB_EINVAL;
+	fd = lab_os_eventfd();
+	if (fd < 0)
+		return fd;
+	own = lab_os_dup(fd);
+	if (own < 0) {
+		lab_os_close(fd);
+		return own;
+	}
+	lab_slow_lock(p);
+	n = p->nr_watches;
+	if (n == LAB_MAX_WATCHES) {
+		err = -LAB_ENOSPC;
+	} else {
+		p->watches[n].fd = own;
+		p->watches[n].low = (uint32_t)low_pages;
+		lab_store_release(&p->nr_watches, n + 1);
+		if (low_pages > p->watch_low_max)
+			lab_store_release(&p->watch_low_max, (uint32_t)low_pages);
+		lab_store_release(&p->gate, p->reserve | p->watch_low_max);
+		lab_caches_flag(p, LAB_CF_GATE, true);
+	}
+	lab_slow_unlock(p);
+	if (err) {
+		lab_os_close(own);
+		lab_os_close(fd);
+		return err;
+	}
+	/* Already below the mark: readable at once.  The free pages are the
+	 * store's and this thread's cache's, exact for a single thread. */
+	lab_pin();
+	c = lab_my_cache(p);
+	n = lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) +
+	    (c ? lab_load_relaxed(&c->count) : 0);
+	lab_unpin();
+	if (n < low_pages) {
+		lab_os_eventfd_signal(own);
+		lab_count(p, watch_events, 1);
+	}
+	return fd;
 }
 
 #define LAB_STRINGIFY(x) #x

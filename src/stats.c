@@ -2,7 +2,7 @@
 /*
  * stats.c - counters, the buddyinfo-like dump, and the invariant audit.
  */
-#include "cache.h"
+#include "slow.h"
 
 static const char *backing_name(const struct lab_backing *b)
 {
