@@ -43,9 +43,6 @@ LAB_HIDDEN bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t i
 LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot,
 				   bool wake);
 
-#define LAB_SLOT_NONE (-1) /* this thread has no slot yet */
-#define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */
-#define LAB_SLOT_OFF  (-3) /* no cache for this thread (none free, or exiting) */
 
 #ifdef LAB_HOST_CPU_SLOTS
 /*

@@ -92,6 +92,10 @@
  * budget a batch at a time (see cache.c).
  */
 #define LAB_CACHE_THREADS 256
+/* A thread's cache slot (CPU slots in the kernel: platform.h), or: */
+#define LAB_SLOT_NONE (-1) /* this thread has no slot yet */
+#define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */
+#define LAB_SLOT_OFF  (-3) /* no cache for this thread (none free, or exiting) */
 #define LAB_CACHE_MAX 256u
 #define LAB_CACHE_SHARE 16u
 #define LAB_CACHE_FRACTION 8u
