@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "labyrinth.h"
@@ -214,13 +215,51 @@ static struct model {
 	unsigned nwatch;
 	unsigned char *freed_ring[16];
 	unsigned freed_n;
+	size_t nr_init;     /* pages_total right after init */
+	unsigned served;    /* a kept pool: inputs it served before this one */
 } M;
 
 static struct report reports[MAX_REPORTS];
 static unsigned nreports;
 static bool reports_overflow;
 
-static labyrinth_t lab;          /* the pool under test */
+/*
+ * Kept pools.  Mapping and locking a fresh pool (mmap, mlock or
+ * MADV_POPULATE_WRITE of every page, and munmap at the end) cost about a
+ * third of each input, so a pool that ends an input intact -- every page
+ * free, never grown, no watch registered -- stays initialised in its slot,
+ * and the next input that asks for the very same parameters starts on it
+ * instead of on a fresh init.  Its model starts from its real state: the
+ * counters continue from the values the previous input verified (they
+ * must still read the same), every page is free, and the order-n rule
+ * does not depend on where the free pages sit.  Inits after the first in
+ * an input, broken parameters and NULL pools always call labyrinth_init;
+ * a kept pool is destroyed (and checked) when it is evicted.
+ */
+#define NSLOT 12            /* pools kept between inputs */
+#define KEEP_PAGES 16384    /* at most this many pages in kept pools */
+
+struct pool_key {
+	size_t nr, max, reserve;
+	unsigned flags;
+	long wait_ms;
+	const char *name;   /* the name the pool reports */
+};
+
+static struct slot {
+	labyrinth_t lab;
+	struct pool_key key;
+	bool kept;          /* idle between inputs, every page free */
+	uint64_t last;      /* input that last used it */
+	unsigned served;    /* inputs it served */
+	struct labyrinth_stats st; /* its stats when it was kept */
+} slots[NSLOT + 1];         /* one more: a fresh init always finds a slot */
+
+static labyrinth_t *L;           /* the pool under test: &cur->lab */
+static struct slot *cur;
+static bool reuse = true;        /* FUZZ_REUSE=0: a fresh pool per input */
+static bool keep_locked;         /* may keep pools that are mlocked */
+static uint64_t n_inputs, n_reused, n_fresh, n_evicted;
 static labyrinth_t dead_lab;     /* initialised and destroyed once */
 static int stack_anchor;
 
@@ -350,7 +389,7 @@ static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *cal
 		EXPECT(M.st[idx + i] == ST_FREE,
 		       "%s: block %p order %u overlaps a live block at page %zu", call, ret,
 		       order, idx + i);
-	EXPECT(labyrinth_owns(&lab, a) == 1, "%s: owns(%p) != 1 for a fresh block", call, ret);
+	EXPECT(labyrinth_owns(L, a) == 1, "%s: owns(%p) != 1 for a fresh block", call, ret);
 	if (gfp & LAB_GFP_ZERO)
 		EXPECT(all_zero(a, n * PS), "%s: LAB_GFP_ZERO block %p order %u is not zero",
 		       call, ret, order);
@@ -434,7 +473,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 
 static void get_stats(struct labyrinth_stats *st)
 {
-	int r = labyrinth_stats(&lab, st);
+	int r = labyrinth_stats(L, st);
 
 	EXPECT(r == 0, "labyrinth_stats = %d on a live pool", r);
 }
@@ -520,7 +559,7 @@ static void verify(void)
 		sum += st.free_blocks[o] << o;
 	EXPECT(sum == M.nfree, "free_blocks add up to %llu pages, model has %zu free",
 	       (unsigned long long)sum, M.nfree);
-	r = labyrinth_check(&lab);
+	r = labyrinth_check(L);
 	EXPECT(r == 0, "labyrinth_check = %d", r);
 	check_watches();
 }
@@ -750,51 +789,154 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 		*bad = true;
 }
 
-static void do_init(struct in *in)
+static void calls_on_invalid(labyrinth_t *l, const char *which);
+
+static bool same_key(const struct pool_key *a, const struct pool_key *b)
+{
+	return a->nr == b->nr && a->max == b->max && a->reserve == b->reserve &&
+	       a->flags == b->flags && a->wait_ms == b->wait_ms && a->name == b->name;
+}
+
+/* Destroy a kept pool (it must be idle) to make room. */
+static void evict(struct slot *s)
+{
+	int r;
+
+	trace("evict a kept pool (%zu pages, served %u inputs)", s->key.nr, s->served);
+	s->kept = false;
+	r = labyrinth_destroy(&s->lab);
+	EXPECT(r == 0, "destroy of a kept idle pool = %d", r);
+	calls_on_invalid(&s->lab, "destroyed pool");
+	n_evicted++;
+}
+
+/* A slot for a fresh init: a free one (there is always one), zeroed. */
+static struct slot *free_slot(void)
+{
+	unsigned i;
+
+	for (i = 0; i <= NSLOT; i++) {
+		if (!slots[i].kept) {
+			memset(&slots[i].lab, 0, sizeof(slots[i].lab));
+			slots[i].served = 0;
+			return &slots[i];
+		}
+	}
+	fail("no free pool slot");
+}
+
+/* The model of an idle pool with key k (the counters are the caller's). */
+static void model_start(const struct pool_key *k)
+{
+	model_reset_pool();
+	M.live = true;
+	M.total = M.nr_init = k->nr;
+	M.max = k->max;
+	M.reserve = k->reserve;
+	M.flags = k->flags;
+	M.wait_ms = k->wait_ms;
+	M.name = k->name;
+	M.nfree = M.total;
+	M.base = ((struct lab_pool *)L->lab_private_core)->base;
+	memset(M.st, 0, sizeof(M.st));
+}
+
+/* Start on a kept pool with key k, if there is one. */
+static bool adopt(const struct pool_key *k)
+{
+	struct labyrinth_stats st;
+	struct slot *s = NULL;
+	unsigned i;
+
+	for (i = 0; i <= NSLOT && !s; i++)
+		if (slots[i].kept && same_key(&slots[i].key, k))
+			s = &slots[i];
+	if (!s)
+		return false;
+	s->kept = false;
+	cur = s;
+	L = &s->lab;
+	model_start(k);
+	M.served = s->served;
+	/* Nothing ran on it since the previous input verified these. */
+	get_stats(&st);
+#define KEPT(field)                                                             \
+	EXPECT(st.field == s->st.field, "kept pool: stats." #field " = %llu, was %llu", \
+	       (unsigned long long)st.field, (unsigned long long)s->st.field)
+	KEPT(pages_total);
+	KEPT(pages_free);
+	KEPT(allocs);
+	KEPT(frees);
+	KEPT(alloc_failed);
+	KEPT(reserve_allocs);
+	KEPT(bad_frees);
+	KEPT(grows);
+	KEPT(watch_events);
+	KEPT(waits);
+#undef KEPT
+	M.allocs = st.allocs;
+	M.frees = st.frees;
+	M.failed = st.alloc_failed;
+	M.resv = st.reserve_allocs;
+	M.bad = st.bad_frees;
+	M.grows = st.grows;
+	M.events = st.watch_events;
+	M.waits = st.waits;
+	n_reused++;
+	return true;
+}
+
+/* Decode parameters and init (the first init of an input may instead
+ * start on a kept pool with the same parameters). */
+static void do_init(struct in *in, bool first)
 {
 	struct labyrinth_params p;
-	bool bad, null_lab, null_params;
+	struct pool_key k;
+	bool bad, null_lab, null_params, reused;
 	int r;
 
 	dec_params(in, &p, &bad, &null_lab, &null_params);
-	trace("init nr=%zu max=%zu reserve=%zu flags=%#x wait=%ld name=%s%s%s%s", p.nr_pages,
+	k.nr = null_params || !p.nr_pages ? 1024 : p.nr_pages;
+	k.max = null_params || !p.max_pages ? k.nr : p.max_pages;
+	k.reserve = null_params ? 0 : p.reserve_pages;
+	k.flags = null_params ? 0 : p.flags;
+	k.wait_ms = null_params ? 0 : p.wait_ms;
+	k.name = null_params || !p.name ? "labyrinth" : p.name;
+	reused = first && reuse && !bad && !null_lab && adopt(&k);
+	trace("init nr=%zu max=%zu reserve=%zu flags=%#x wait=%ld name=%s%s%s%s%s", p.nr_pages,
 	      p.max_pages, p.reserve_pages, p.flags, p.wait_ms, p.name ? p.name : "(null)",
 	      bad ? " [bad]" : "", null_lab ? " [NULL lab]" : "",
-	      null_params ? " [NULL params]" : "");
+	      null_params ? " [NULL params]" : "", reused ? " [kept pool]" : "");
+	if (reused) {
+		trace("  (the kept pool served %u inputs before; FUZZ_REUSE=0 starts fresh)",
+		      M.served);
+		goto check;
+	}
 	if (null_lab) {
 		r = labyrinth_init(NULL, &p);
 		EXPECT(r == -EINVAL, "labyrinth_init(NULL, ...) = %d, want -EINVAL", r);
 		return;
 	}
-	r = labyrinth_init(&lab, null_params ? NULL : &p);
+	r = labyrinth_init(L, null_params ? NULL : &p);
 	if (M.live) {
 		EXPECT(r < 0, "labyrinth_init on a live pool = %d, want an error", r);
 		return;
 	}
 	if (bad) {
 		EXPECT(r == -EINVAL, "labyrinth_init with broken params = %d, want -EINVAL", r);
-		EXPECT(labyrinth_page_size(&lab) == 0, "failed init left a live pool");
+		EXPECT(labyrinth_page_size(L) == 0, "failed init left a live pool");
 		return;
 	}
 	EXPECT(r == 0, "labyrinth_init = %d (%s)", r, strerror(-r));
-	model_reset_pool();
-	M.live = true;
-	if (null_params)
-		memset(&p, 0, sizeof(p));
-	M.total = p.nr_pages ? p.nr_pages : 1024;
-	M.max = p.max_pages ? p.max_pages : M.total;
-	M.reserve = p.reserve_pages;
-	M.flags = p.flags;
-	M.wait_ms = p.wait_ms;
-	M.name = p.name ? p.name : "labyrinth";
-	M.nfree = M.total;
-	M.base = ((struct lab_pool *)lab.lab_private_core)->base;
-	memset(M.st, 0, sizeof(M.st));
+	n_fresh++;
+	model_start(&k);
+	M.served = 0;
 	M.allocs = M.frees = M.failed = M.resv = M.bad = M.grows = M.waits = M.events = 0;
-	EXPECT(labyrinth_page_size(&lab) == PS, "page size %zu", labyrinth_page_size(&lab));
-	EXPECT(labyrinth_owns(&lab, M.base) == 1 && labyrinth_owns(&lab, M.base - 1) == 0 &&
-	       labyrinth_owns(&lab, M.base + M.total * PS - 1) == 1 &&
-	       labyrinth_owns(&lab, M.base + M.total * PS) == 0,
+check:
+	EXPECT(labyrinth_page_size(L) == PS, "page size %zu", labyrinth_page_size(L));
+	EXPECT(labyrinth_owns(L, M.base) == 1 && labyrinth_owns(L, M.base - 1) == 0 &&
+	       labyrinth_owns(L, M.base + M.total * PS - 1) == 1 &&
+	       labyrinth_owns(L, M.base + M.total * PS) == 0,
 	       "labyrinth_owns disagrees with the pool's range");
 	EXPECT(((uintptr_t)M.base & ((PS << LAB_MAX_ORDER) - 1)) == 0,
 	       "pool base %p not aligned to a max-order block", (void *)M.base);
@@ -865,9 +1007,9 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	trace("%s gfp=%#x order=%u", apis[api], gfp, order);
 	valid = gfp_ok(gfp) && order <= LAB_MAX_ORDER;
 	errno = 0;
-	r = api == 0 ? labyrinth_alloc_pages(&lab, gfp, order) :
-	    api == 1 ? labyrinth_alloc_page(&lab, gfp) :
-		       labyrinth_void_alloc_page_gfp_atomic_exclusive(&lab);
+	r = api == 0 ? labyrinth_alloc_pages(L, gfp, order) :
+	    api == 1 ? labyrinth_alloc_page(L, gfp) :
+		       labyrinth_void_alloc_page_gfp_atomic_exclusive(L);
 	e = errno;
 	if (!M.live || !valid) {
 		EXPECT(!r && e == EINVAL, "%s(gfp %#x, order %u) = %p errno %d, want NULL/EINVAL",
@@ -913,7 +1055,7 @@ static void do_free(void *addr, unsigned order, int api)
 	      addr && M.base ? (long)(((unsigned char *)addr - M.base) / (long)PS) : -1L, order);
 	if (api)
 		order = 0;
-	r = api ? labyrinth_free_page(&lab, addr) : labyrinth_free_pages(&lab, addr, order);
+	r = api ? labyrinth_free_page(L, addr) : labyrinth_free_pages(L, addr, order);
 	if (!M.live) {
 		EXPECT(r == -EINVAL || (!addr && r == 0), "free on a dead pool = %d", r);
 		return;
@@ -932,7 +1074,7 @@ static void do_alloc_bulk(struct in *in)
 
 	trace("alloc_bulk gfp=%#x n=%u%s", gfp, n, null_array ? " pages=NULL" : "");
 	errno = 0;
-	got = labyrinth_alloc_bulk(&lab, gfp, null_array ? NULL : pages, n);
+	got = labyrinth_alloc_bulk(L, gfp, null_array ? NULL : pages, n);
 	e = errno;
 	if (!M.live || !valid || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "alloc_bulk (invalid) = %u errno %d", got, e);
@@ -995,7 +1137,7 @@ static void do_free_bulk(struct in *in)
 	}
 	trace("free_bulk n=%u%s", n, null_array ? " pages=NULL" : "");
 	errno = 0;
-	got = labyrinth_free_bulk(&lab, null_array ? NULL : pages, n);
+	got = labyrinth_free_bulk(L, null_array ? NULL : pages, n);
 	e = errno;
 	if (!M.live || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "free_bulk (invalid) = %u errno %d", got, e);
@@ -1073,7 +1215,7 @@ static void do_watch(struct in *in)
 	default: low = 1 + u16(in) % (M.max ? M.max : 1); break;
 	}
 	trace("watch low=%zu", low);
-	fd = labyrinth_watch(&lab, low);
+	fd = labyrinth_watch(L, low);
 	if (!M.live || low == 0 || low > M.max) {
 		EXPECT(fd == -EINVAL, "labyrinth_watch(%zu) = %d, want -EINVAL", low, fd);
 		return;
@@ -1112,7 +1254,7 @@ static void do_destroy(void)
 	int r;
 
 	trace("destroy (%zu blocks out)", M.nblocks);
-	r = labyrinth_destroy(&lab);
+	r = labyrinth_destroy(L);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "destroy of a dead pool = %d", r);
 		return;
@@ -1125,7 +1267,7 @@ static void do_destroy(void)
 	EXPECT(r == 0, "destroy of an idle pool = %d", r);
 	check_watches();
 	model_reset_pool();
-	calls_on_invalid(&lab, "destroyed pool");
+	calls_on_invalid(L, "destroyed pool");
 }
 
 static void do_dump(void)
@@ -1141,7 +1283,7 @@ static void do_dump(void)
 	if (!f)
 		return;
 	memset(buf, 0, sizeof(buf));
-	r = labyrinth_dump(&lab, f);
+	r = labyrinth_dump(L, f);
 	fclose(f);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "dump of a dead pool = %d", r);
@@ -1164,7 +1306,7 @@ static void do_owns(struct in *in)
 	int want, got;
 
 	trace("owns %p", (void *)a);
-	got = labyrinth_owns(&lab, a);
+	got = labyrinth_owns(L, a);
 	want = M.live && (uintptr_t)a >= (uintptr_t)M.base &&
 	       (uintptr_t)a < (uintptr_t)M.base + M.total * PS;
 	EXPECT(got == want, "labyrinth_owns(%p) = %d, model %d", (void *)a, got, want);
@@ -1194,6 +1336,47 @@ static void do_invalid_pool(struct in *in)
 /* The entry points                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Can the pool, idle now, serve a later input as if it were fresh? */
+static bool keepable(void)
+{
+	return reuse && M.nwatch == 0 && M.total == M.nr_init && M.total <= KEEP_PAGES &&
+	       (keep_locked || (M.flags & LAB_POOL_NOLOCK));
+}
+
+/* Keep the idle pool in its slot, evicting the least recently used. */
+static void keep(void)
+{
+	for (;;) {
+		struct slot *lru = NULL;
+		size_t pages = M.total;
+		unsigned i, n = 0;
+
+		for (i = 0; i <= NSLOT; i++) {
+			if (!slots[i].kept)
+				continue;
+			n++;
+			pages += slots[i].key.nr;
+			if (!lru || slots[i].last < lru->last)
+				lru = &slots[i];
+		}
+		if (n < NSLOT && pages <= KEEP_PAGES)
+			break;
+		evict(lru);
+	}
+	trace("finish: keep the pool for a later input");
+	cur->key.nr = M.nr_init;
+	cur->key.max = M.max;
+	cur->key.reserve = M.reserve;
+	cur->key.flags = M.flags;
+	cur->key.wait_ms = M.wait_ms;
+	cur->key.name = M.name;
+	cur->last = n_inputs;
+	cur->served++;
+	get_stats(&cur->st);
+	cur->kept = true;
+	model_reset_pool();
+}
+
 static void finish_pool(void)
 {
 	size_t i;
@@ -1204,7 +1387,7 @@ static void finish_pool(void)
 	trace("finish: free %zu blocks", M.nblocks);
 	for (i = M.nblocks; i-- > 0;) {
 		struct block b = M.blocks[i];
-		int rr = labyrinth_free_pages(&lab, b.addr, b.order);
+		int rr = labyrinth_free_pages(L, b.addr, b.order);
 
 		settle_free(b.addr, b.order, rr, "labyrinth_free_pages(final)");
 	}
@@ -1212,30 +1395,43 @@ static void finish_pool(void)
 	EXPECT(M.nfree == M.total, "model leak");
 	/* Freeing every page makes the largest blocks whole again. */
 	if (M.total >= (1u << LAB_MAX_ORDER)) {
-		void *big = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
+		void *big = labyrinth_alloc_pages(L, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
 
 		trace("finish: order-10 ATOMIC on an empty pool -> %p", big);
 		EXPECT(big != NULL, "no order-10 block in an entirely free pool of %zu pages",
 		       M.total);
 		take_block(big, LAB_MAX_ORDER, LAB_GFP_ATOMIC, "final order-10");
-		r = labyrinth_free_pages(&lab, big, LAB_MAX_ORDER);
+		r = labyrinth_free_pages(L, big, LAB_MAX_ORDER);
 		settle_free(big, LAB_MAX_ORDER, r, "labyrinth_free_pages(final order-10)");
 		verify();
 	}
-	r = labyrinth_destroy(&lab);
+	if (keepable()) {
+		keep();
+		return;
+	}
+	r = labyrinth_destroy(L);
 	EXPECT(r == 0, "final destroy = %d", r);
 	check_watches();
 	model_reset_pool();
-	calls_on_invalid(&lab, "destroyed pool");
+	calls_on_invalid(L, "destroyed pool");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 
+static void say_totals(void)
+{
+	if (n_inputs > 1)
+		say("fuzz_pool: %llu inputs: %llu on a kept pool, %llu fresh inits, %llu kept pools"
+		    " evicted\n", (unsigned long long)n_inputs, (unsigned long long)n_reused,
+		    (unsigned long long)n_fresh, (unsigned long long)n_evicted);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct labyrinth_params p = { .name = "dead", .nr_pages = 64 };
+	struct rlimit rl;
 
 	(void)argc;
 	(void)argv;
@@ -1254,6 +1450,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* Sanitizer reports must reach the real stderr while fd 2 is captured. */
 	if (capture && __sanitizer_set_report_fd)
 		__sanitizer_set_report_fd((void *)(intptr_t)real_err);
+	reuse = !getenv("FUZZ_REUSE") || strcmp(getenv("FUZZ_REUSE"), "0") != 0;
+	/* Kept locked pools add up: keep only NOLOCK ones under a memlock limit. */
+	keep_locked = geteuid() == 0 ||
+		      (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY);
+	atexit(say_totals);
 	if (labyrinth_init(&dead_lab, &p) != 0 || labyrinth_destroy(&dead_lab) != 0) {
 		say("fuzz_pool: cannot create a pool at all\n");
 		abort();
@@ -1266,7 +1467,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = { data, size };
 	unsigned ops = 0;
 
-	memset(&lab, 0, sizeof(lab));
+	n_inputs++;
+	cur = free_slot();
+	L = &cur->lab;
 	model_reset_pool();
 	M.base = NULL;
 	trace_n = 0;
@@ -1277,9 +1480,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lseek(cap_fd, 0, SEEK_SET);
 		dup2(cap_fd, 2);
 	}
-	do_init(&in);
+	do_init(&in, true);
 	if (!M.live)
-		calls_on_invalid(&lab, "never-initialised pool");
+		calls_on_invalid(L, "never-initialised pool");
 	verify();
 	while (in.n && ops++ < MAX_OPS) {
 		unsigned op = u8(&in) % 26;
@@ -1313,7 +1516,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 17: do_watch(&in); break;
 		case 18: do_close_watch(&in); break;
 		case 19: do_destroy(); break;
-		case 20: if (!M.live || u8(&in) < 32) do_init(&in); break;
+		case 20: if (!M.live || u8(&in) < 32) do_init(&in, false); break;
 		case 21: do_dump(); break;
 		case 22: do_owns(&in); break;
 		case 23: do_invalid_pool(&in); break;
