@@ -85,7 +85,7 @@ static unsigned trace_n;
 /* Model code that only loops over pages gets no coverage instrumentation:
  * its comparisons fed nothing useful to the fuzzer and cost 10-15%. */
 #if defined(__clang__)
-#define NOCOV __attribute__((no_sanitize("coverage")))
+#define NOCOV __attribute__((no_sanitize("coverage"), noinline))
 #else
 #define NOCOV
 #endif
@@ -367,8 +367,7 @@ static labyrinth_t *L;           /* the pool under test: &cur->lab */
 static struct slot *cur;
 static bool reuse = true;        /* FUZZ_REUSE=0: a fresh pool per input */
 static bool keep_locked;         /* may keep pools that are mlocked */
-static uint64_t n_dbg_w, n_dbg_g, n_dbg_o;
-static uint64_t n_inputs, n_reused, n_fresh, n_evicted;
+static uint64_t n_inputs, n_reused, n_fresh, n_evicted, n_watched, n_grown;
 static labyrinth_t dead_lab;     /* initialised and destroyed once */
 static int stack_anchor;
 
@@ -1520,7 +1519,8 @@ static void finish_pool(void)
 		keep();
 		return;
 	}
-	if (M.nwatch) n_dbg_w++; else if (M.total != M.nr_init) n_dbg_g++; else n_dbg_o++;
+	n_watched += M.nwatch != 0;
+	n_grown += M.nwatch == 0 && M.total != M.nr_init;
 	r = labyrinth_destroy(L);
 	EXPECT(r == 0, "final destroy = %d", r);
 	check_watches();
@@ -1535,10 +1535,11 @@ void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 static void say_totals(void)
 {
 	if (n_inputs > 1)
-		say("fuzz_pool: %llu inputs: %llu on a kept pool, %llu fresh inits, %llu kept pools"
-		    " evicted\n", (unsigned long long)n_inputs, (unsigned long long)n_reused,
-		    (unsigned long long)n_fresh, (unsigned long long)n_evicted);
-	say("dbg notkept watch %llu grown %llu other %llu\n", (unsigned long long)n_dbg_w, (unsigned long long)n_dbg_g, (unsigned long long)n_dbg_o);
+		say("fuzz_pool: %llu inputs: %llu started on a kept pool, %llu on a fresh init; "
+		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted\n",
+		    (unsigned long long)n_inputs, (unsigned long long)n_reused,
+		    (unsigned long long)n_fresh, (unsigned long long)n_watched,
+		    (unsigned long long)n_grown, (unsigned long long)n_evicted);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
