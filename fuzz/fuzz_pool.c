@@ -11,8 +11,9 @@
  * model (which pages are taken, every live block, every counter) predicts
  * each result; after every operation labyrinth_stats() and labyrinth_check()
  * must agree with it.  At the end everything is freed, the pool must audit
- * clean and destroy with 0.  Any mismatch prints the last operations and
- * aborts, so libFuzzer keeps the input as a crash.
+ * clean and destroy with 0 (or stay initialised for a later input with the
+ * same parameters, see "Kept pools").  Any mismatch prints the last
+ * operations and aborts, so libFuzzer keeps the input as a crash.
  *
  * What is exact here (one thread: SPEC "Caches and exactness"):
  *   - order 0 succeeds iff free - floor >= 1 (floor = reserve unless ATOMIC);
@@ -29,7 +30,8 @@
  *     (frees) the address; other pools print nothing.
  *
  * Environment: FUZZ_TRACE=1 prints every operation as it runs (use it on a
- * crash file); FUZZ_NO_CAPTURE=1 leaves stderr alone (no report checks).
+ * crash file); FUZZ_NO_CAPTURE=1 leaves stderr alone (no report checks);
+ * FUZZ_REUSE=0 gives every input a fresh pool (see "Kept pools" below).
  */
 #define _GNU_SOURCE
 #include <errno.h>
