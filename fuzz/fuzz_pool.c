@@ -11,8 +11,9 @@
  * model (which pages are taken, every live block, every counter) predicts
  * each result; after every operation labyrinth_stats() and labyrinth_check()
  * must agree with it.  At the end everything is freed, the pool must audit
- * clean and destroy with 0.  Any mismatch prints the last operations and
- * aborts, so libFuzzer keeps the input as a crash.
+ * clean and destroy with 0 (or stay initialised for a later input with the
+ * same parameters, see "Kept pools").  Any mismatch prints the last
+ * operations and aborts, so libFuzzer keeps the input as a crash.
  *
  * What is exact here (one thread: SPEC "Caches and exactness"):
  *   - order 0 succeeds iff free - floor >= 1 (floor = reserve unless ATOMIC);
@@ -29,11 +30,13 @@
  *     (frees) the address; other pools print nothing.
  *
  * Environment: FUZZ_TRACE=1 prints every operation as it runs (use it on a
- * crash file); FUZZ_NO_CAPTURE=1 leaves stderr alone (no report checks).
+ * crash file); FUZZ_NO_CAPTURE=1 leaves stderr alone (no report checks);
+ * FUZZ_REUSE=0 gives every input a fresh pool (see "Kept pools" below).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "labyrinth.h"
@@ -65,9 +69,29 @@ static bool capture = true;
 static bool tracing;
 
 #define TRACE_RING 48
-static char trace_ring[TRACE_RING][128];
+#define TRACE_ARGS 11       /* the format and up to 10 values */
+
+/*
+ * The trace ring keeps each operation's format and raw values and formats
+ * them only when they are printed (a mismatch, FUZZ_TRACE): formatting
+ * every operation through the sanitizers' printf interceptor cost about
+ * 5% of the time.  The values travel as uint64_t (integers and pointers
+ * alike) and are converted back to the type their conversion names.
+ */
+struct trace_ent {
+	unsigned n;
+	uint64_t v[TRACE_ARGS];
+};
+static struct trace_ent trace_ring[TRACE_RING];
 static unsigned trace_n;
 
+/* Model code that only loops over pages gets no coverage instrumentation:
+ * its comparisons fed nothing useful to the fuzzer and cost 10-15%. */
+#if defined(__clang__)
+#define NOCOV __attribute__((no_sanitize("coverage"), noinline))
+#else
+#define NOCOV
+#endif
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -84,18 +108,102 @@ static void say(const char *fmt, ...)
 		(void)!write(real_err, buf, (size_t)n);
 }
 
-static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void trace(const char *fmt, ...)
+/* Format one traced entry into buf. */
+static void trace_format(const struct trace_ent *e, char *buf, size_t len)
 {
-	char *slot = trace_ring[trace_n++ % TRACE_RING];
-	va_list ap;
+	const char *f = (const char *)(uintptr_t)e->v[0];
+	size_t o = 0;
+	unsigned a = 1;
 
-	va_start(ap, fmt);
-	vsnprintf(slot, sizeof(trace_ring[0]), fmt, ap);
-	va_end(ap);
-	if (tracing)
-		say("  op: %s\n", slot);
+	while (*f && o + 1 < len) {
+		char spec[8];
+		unsigned k = 0;
+		uint64_t v;
+		int n;
+
+		if (*f != '%' || f[1] == '%') {
+			buf[o++] = *f;
+			f += *f == '%' ? 2 : 1;
+			continue;
+		}
+		spec[k++] = *f++;
+		while (*f && strchr("#zl", *f) && k < sizeof(spec) - 2)
+			spec[k++] = *f++;
+		spec[k++] = *f;
+		spec[k] = 0;
+		v = a < e->n ? e->v[a] : 0;
+		a++;
+		if (*f == 's')
+			n = snprintf(buf + o, len - o, spec, (const char *)(uintptr_t)v);
+		else if (*f == 'p')
+			n = snprintf(buf + o, len - o, spec, (void *)(uintptr_t)v);
+		else if (strchr(spec, 'z'))
+			n = snprintf(buf + o, len - o, spec, (size_t)v);
+		else if (strstr(spec, "ll"))
+			n = snprintf(buf + o, len - o, spec, (unsigned long long)v);
+		else if (strchr(spec, 'l'))
+			n = snprintf(buf + o, len - o, spec, (long)v);
+		else if (*f == 'd')
+			n = snprintf(buf + o, len - o, spec, (int)v);
+		else
+			n = snprintf(buf + o, len - o, spec, (unsigned)v);
+		if (*f)
+			f++;
+		if (n < 0)
+			break;
+		o += (size_t)n < len - o ? (size_t)n : len - o - 1;
+	}
+	buf[o] = 0;
 }
+
+NOCOV static void trace_raw(unsigned n, const uint64_t *v)
+{
+	struct trace_ent *e = &trace_ring[trace_n++ % TRACE_RING];
+	unsigned i;
+
+	e->n = n;
+	for (i = 0; i < n && i < TRACE_ARGS; i++)
+		e->v[i] = v[i];
+	if (tracing) {
+		char line[256];
+
+		trace_format(e, line, sizeof(line));
+		say("  op: %s\n", line);
+	}
+}
+
+/* Never called: lets the compiler check each trace's format. */
+static void trace_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trace_check(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+#define TR_V(x) ((uint64_t)(x))
+#define TR_1(x) TR_V(x)
+#define TR_2(x, ...) TR_V(x), TR_1(__VA_ARGS__)
+#define TR_3(x, ...) TR_V(x), TR_2(__VA_ARGS__)
+#define TR_4(x, ...) TR_V(x), TR_3(__VA_ARGS__)
+#define TR_5(x, ...) TR_V(x), TR_4(__VA_ARGS__)
+#define TR_6(x, ...) TR_V(x), TR_5(__VA_ARGS__)
+#define TR_7(x, ...) TR_V(x), TR_6(__VA_ARGS__)
+#define TR_8(x, ...) TR_V(x), TR_7(__VA_ARGS__)
+#define TR_9(x, ...) TR_V(x), TR_8(__VA_ARGS__)
+#define TR_10(x, ...) TR_V(x), TR_9(__VA_ARGS__)
+#define TR_11(x, ...) TR_V(x), TR_10(__VA_ARGS__)
+#define TR_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, name, ...) name
+#define TR_COUNT(...) TR_PICK(__VA_ARGS__, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define TR_MAP(...)                                                             \
+	TR_PICK(__VA_ARGS__, TR_11, TR_10, TR_9, TR_8, TR_7, TR_6, TR_5, TR_4, TR_3, \
+		TR_2, TR_1, TR_0)(__VA_ARGS__)
+/* trace(fmt, values...): record one operation (at most 10 values). */
+#define trace(...)                                                              \
+	do {                                                                    \
+		if (0)                                                          \
+			trace_check(__VA_ARGS__);                               \
+		trace_raw(TR_COUNT(__VA_ARGS__),                                \
+			  (const uint64_t[]){ TR_MAP(__VA_ARGS__) });           \
+	} while (0)
 
 static void dump_captured(void)
 {
@@ -129,8 +237,12 @@ static void fail(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	say("fuzz_pool: last operations:\n");
-	for (i = first; i < trace_n; i++)
-		say("  #%u %s\n", i, trace_ring[i % TRACE_RING]);
+	for (i = first; i < trace_n; i++) {
+		char line[256];
+
+		trace_format(&trace_ring[i % TRACE_RING], line, sizeof(line));
+		say("  #%u %s\n", i, line);
+	}
 	dump_captured();
 	say("fuzz_pool: MISMATCH: %s\n", buf);
 	abort();
@@ -214,13 +326,51 @@ static struct model {
 	unsigned nwatch;
 	unsigned char *freed_ring[16];
 	unsigned freed_n;
+	size_t nr_init;     /* pages_total right after init */
+	unsigned served;    /* a kept pool: inputs it served before this one */
 } M;
 
 static struct report reports[MAX_REPORTS];
 static unsigned nreports;
 static bool reports_overflow;
 
-static labyrinth_t lab;          /* the pool under test */
+/*
+ * Kept pools.  Mapping and locking a fresh pool (mmap, mlock or
+ * MADV_POPULATE_WRITE of every page, and munmap at the end) cost about a
+ * third of each input, so a pool that ends an input intact -- every page
+ * free, never grown, no watch registered -- stays initialised in its slot,
+ * and the next input that asks for the very same parameters starts on it
+ * instead of on a fresh init.  Its model starts from its real state: the
+ * counters continue from the values the previous input verified (they
+ * must still read the same), every page is free, and the order-n rule
+ * does not depend on where the free pages sit.  Inits after the first in
+ * an input, broken parameters and NULL pools always call labyrinth_init;
+ * a kept pool is destroyed (and checked) when it is evicted.
+ */
+#define NSLOT 64            /* pools kept between inputs */
+#define KEEP_PAGES 65536    /* at most this many pages in kept pools */
+
+struct pool_key {
+	size_t nr, max, reserve;
+	unsigned flags;
+	long wait_ms;
+	const char *name;   /* the name the pool reports */
+};
+
+static struct slot {
+	labyrinth_t lab;
+	struct pool_key key;
+	bool kept;          /* idle between inputs, every page free */
+	uint64_t last;      /* input that last used it */
+	unsigned served;    /* inputs it served */
+	struct labyrinth_stats st; /* its stats when it was kept */
+} slots[NSLOT + 1];         /* one more: a fresh init always finds a slot */
+
+static labyrinth_t *L;           /* the pool under test: &cur->lab */
+static struct slot *cur;
+static bool reuse = true;        /* FUZZ_REUSE=0: a fresh pool per input */
+static bool keep_locked;         /* may keep pools that are mlocked */
+static uint64_t n_inputs, n_reused, n_fresh, n_evicted, n_watched, n_grown;
 static labyrinth_t dead_lab;     /* initialised and destroyed once */
 static int stack_anchor;
 
@@ -261,7 +411,7 @@ static size_t idx_of(const void *a)
 }
 
 /* Is the aligned run of 2^order pages at i entirely free in the model? */
-static bool run_free(size_t i, unsigned order)
+NOCOV static bool run_free(size_t i, unsigned order)
 {
 	size_t j, n = (size_t)1 << order;
 
@@ -271,7 +421,7 @@ static bool run_free(size_t i, unsigned order)
 	return true;
 }
 
-static bool run_exists(unsigned order)
+NOCOV static bool run_exists(unsigned order)
 {
 	size_t n = (size_t)1 << order, i;
 
@@ -309,7 +459,7 @@ static void account_take(size_t n)
 	M.nfree = after;
 }
 
-static void fill_pattern(unsigned char *a, unsigned order)
+NOCOV static void fill_pattern(unsigned char *a, unsigned order)
 {
 	size_t i, n = (size_t)1 << order;
 
@@ -321,15 +471,23 @@ static void fill_pattern(unsigned char *a, unsigned order)
 	}
 }
 
-static bool all_zero(const unsigned char *a, size_t len)
+static const unsigned char zero_page[PS];
+
+/* memcmp, page by page: one range check under ASan, not one per word. */
+NOCOV static bool all_zero(const unsigned char *a, size_t len)
 {
-	const uint64_t *w = (const uint64_t *)(const void *)a;
 	size_t i;
 
-	for (i = 0; i < len / 8; i++)
-		if (w[i])
+	for (i = 0; i < len; i += PS)
+		if (memcmp(a + i, zero_page, PS) != 0)
 			return false;
 	return true;
+}
+
+NOCOV static void mark_block(size_t idx, unsigned order)
+{
+	M.st[idx] = (uint8_t)(ST_HEAD | order);
+	memset(&M.st[idx + 1], ST_TAIL, ((size_t)1 << order) - 1);
 }
 
 /* A block came back from the library: check it and record it. */
@@ -346,17 +504,16 @@ static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *cal
 	idx = idx_of(a);
 	EXPECT(idx + n <= M.total, "%s: block %p order %u runs past the pool end", call, ret,
 	       order);
-	for (i = 0; i < n; i++)
-		EXPECT(M.st[idx + i] == ST_FREE,
-		       "%s: block %p order %u overlaps a live block at page %zu", call, ret,
-		       order, idx + i);
-	EXPECT(labyrinth_owns(&lab, a) == 1, "%s: owns(%p) != 1 for a fresh block", call, ret);
+	if (!run_free(idx, order))
+		for (i = 0; i < n; i++)
+			EXPECT(M.st[idx + i] == ST_FREE,
+			       "%s: block %p order %u overlaps a live block at page %zu", call,
+			       ret, order, idx + i);
+	EXPECT(labyrinth_owns(L, a) == 1, "%s: owns(%p) != 1 for a fresh block", call, ret);
 	if (gfp & LAB_GFP_ZERO)
 		EXPECT(all_zero(a, n * PS), "%s: LAB_GFP_ZERO block %p order %u is not zero",
 		       call, ret, order);
-	M.st[idx] = (uint8_t)(ST_HEAD | order);
-	for (i = 1; i < n; i++)
-		M.st[idx + i] = ST_TAIL;
+	mark_block(idx, order);
 	M.blk_of[idx] = (uint32_t)M.nblocks;
 	M.blocks[M.nblocks].addr = a;
 	M.blocks[M.nblocks].order = order;
@@ -369,11 +526,10 @@ static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *cal
 static void drop_block(size_t idx)
 {
 	unsigned order = M.st[idx] & 0x0fu;
-	size_t n = (size_t)1 << order, i;
+	size_t n = (size_t)1 << order;
 	uint32_t b = M.blk_of[idx], last = (uint32_t)M.nblocks - 1;
 
-	for (i = 0; i < n; i++)
-		M.st[idx + i] = ST_FREE;
+	memset(&M.st[idx], ST_FREE, n);
 	if (b != last) {
 		M.blocks[b] = M.blocks[last];
 		M.blk_of[idx_of(M.blocks[b].addr)] = b;
@@ -434,7 +590,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 
 static void get_stats(struct labyrinth_stats *st)
 {
-	int r = labyrinth_stats(&lab, st);
+	int r = labyrinth_stats(L, st);
 
 	EXPECT(r == 0, "labyrinth_stats = %d on a live pool", r);
 }
@@ -443,7 +599,6 @@ static void get_stats(struct labyrinth_stats *st)
 static void learn_growth(uint64_t before_grows)
 {
 	struct labyrinth_stats st;
-	size_t i;
 
 	get_stats(&st);
 	EXPECT(st.pages_total >= M.total && st.pages_total <= M.max,
@@ -456,27 +611,45 @@ static void learn_growth(uint64_t before_grows)
 	}
 	EXPECT(st.grows > before_grows, "pool grew to %llu pages but grows stayed %llu",
 	       (unsigned long long)st.pages_total, (unsigned long long)st.grows);
-	for (i = M.total; i < st.pages_total; i++)
-		M.st[i] = ST_FREE;
+	memset(&M.st[M.total], ST_FREE, st.pages_total - M.total);
 	M.nfree += st.pages_total - M.total;
 	M.total = st.pages_total;
 	M.grows = st.grows;
 }
 
+/* Each open watch's eventfd holds exactly the model's pending signals.
+ * One poll() finds the readable ones (an eventfd is readable iff its
+ * counter is not 0) instead of one read() per watch after every step. */
 static void check_watches(void)
 {
-	unsigned i;
+	struct pollfd pfd[NWATCH];
+	unsigned i, n = 0;
+	int r;
 
 	for (i = 0; i < M.nwatch; i++) {
+		if (M.w[i].fd < 0)
+			continue;
+		pfd[n].fd = M.w[i].fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		n++;
+	}
+	if (!n)
+		return;
+	r = poll(pfd, n, 0);
+	EXPECT(r >= 0, "poll(watch fds) failed: %s", strerror(errno));
+	for (i = 0, n = 0; i < M.nwatch; i++) {
 		uint64_t v = 0;
-		ssize_t r;
 
 		if (M.w[i].fd < 0)
 			continue;
-		r = read(M.w[i].fd, &v, sizeof(v));
-		if (r < 0) {
-			EXPECT(errno == EAGAIN, "read(watch fd) failed: %s", strerror(errno));
-			v = 0;
+		EXPECT(!(pfd[n].revents & ~POLLIN), "watch %u: poll revents %#x", i,
+		       (unsigned)pfd[n].revents);
+		if (pfd[n++].revents & POLLIN) {
+			ssize_t got = read(M.w[i].fd, &v, sizeof(v));
+
+			EXPECT(got == (ssize_t)sizeof(v), "read(readable watch fd) = %zd: %s", got,
+			       strerror(errno));
 		}
 		EXPECT(v == M.w[i].pending,
 		       "watch %u (low %zu): eventfd counted %llu signals, model %llu", i,
@@ -520,7 +693,7 @@ static void verify(void)
 		sum += st.free_blocks[o] << o;
 	EXPECT(sum == M.nfree, "free_blocks add up to %llu pages, model has %zu free",
 	       (unsigned long long)sum, M.nfree);
-	r = labyrinth_check(&lab);
+	r = labyrinth_check(L);
 	EXPECT(r == 0, "labyrinth_check = %d", r);
 	check_watches();
 }
@@ -750,51 +923,154 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 		*bad = true;
 }
 
-static void do_init(struct in *in)
+static void calls_on_invalid(labyrinth_t *l, const char *which);
+
+static bool same_key(const struct pool_key *a, const struct pool_key *b)
+{
+	return a->nr == b->nr && a->max == b->max && a->reserve == b->reserve &&
+	       a->flags == b->flags && a->wait_ms == b->wait_ms && a->name == b->name;
+}
+
+/* Destroy a kept pool (it must be idle) to make room. */
+static void evict(struct slot *s)
+{
+	int r;
+
+	trace("evict a kept pool (%zu pages, served %u inputs)", s->key.nr, s->served);
+	s->kept = false;
+	r = labyrinth_destroy(&s->lab);
+	EXPECT(r == 0, "destroy of a kept idle pool = %d", r);
+	calls_on_invalid(&s->lab, "destroyed pool");
+	n_evicted++;
+}
+
+/* A slot for a fresh init: a free one (there is always one), zeroed. */
+static struct slot *free_slot(void)
+{
+	unsigned i;
+
+	for (i = 0; i <= NSLOT; i++) {
+		if (!slots[i].kept) {
+			memset(&slots[i].lab, 0, sizeof(slots[i].lab));
+			slots[i].served = 0;
+			return &slots[i];
+		}
+	}
+	fail("no free pool slot");
+}
+
+/* The model of an idle pool with key k (the counters are the caller's). */
+static void model_start(const struct pool_key *k)
+{
+	model_reset_pool();
+	M.live = true;
+	M.total = M.nr_init = k->nr;
+	M.max = k->max;
+	M.reserve = k->reserve;
+	M.flags = k->flags;
+	M.wait_ms = k->wait_ms;
+	M.name = k->name;
+	M.nfree = M.total;
+	M.base = ((struct lab_pool *)L->lab_private_core)->base;
+	memset(M.st, 0, sizeof(M.st));
+}
+
+/* Start on a kept pool with key k, if there is one. */
+static bool adopt(const struct pool_key *k)
+{
+	struct labyrinth_stats st;
+	struct slot *s = NULL;
+	unsigned i;
+
+	for (i = 0; i <= NSLOT && !s; i++)
+		if (slots[i].kept && same_key(&slots[i].key, k))
+			s = &slots[i];
+	if (!s)
+		return false;
+	s->kept = false;
+	cur = s;
+	L = &s->lab;
+	model_start(k);
+	M.served = s->served;
+	/* Nothing ran on it since the previous input verified these. */
+	get_stats(&st);
+#define KEPT(field)                                                             \
+	EXPECT(st.field == s->st.field, "kept pool: stats." #field " = %llu, was %llu", \
+	       (unsigned long long)st.field, (unsigned long long)s->st.field)
+	KEPT(pages_total);
+	KEPT(pages_free);
+	KEPT(allocs);
+	KEPT(frees);
+	KEPT(alloc_failed);
+	KEPT(reserve_allocs);
+	KEPT(bad_frees);
+	KEPT(grows);
+	KEPT(watch_events);
+	KEPT(waits);
+#undef KEPT
+	M.allocs = st.allocs;
+	M.frees = st.frees;
+	M.failed = st.alloc_failed;
+	M.resv = st.reserve_allocs;
+	M.bad = st.bad_frees;
+	M.grows = st.grows;
+	M.events = st.watch_events;
+	M.waits = st.waits;
+	n_reused++;
+	return true;
+}
+
+/* Decode parameters and init (the first init of an input may instead
+ * start on a kept pool with the same parameters). */
+static void do_init(struct in *in, bool first)
 {
 	struct labyrinth_params p;
-	bool bad, null_lab, null_params;
+	struct pool_key k;
+	bool bad, null_lab, null_params, reused;
 	int r;
 
 	dec_params(in, &p, &bad, &null_lab, &null_params);
-	trace("init nr=%zu max=%zu reserve=%zu flags=%#x wait=%ld name=%s%s%s%s", p.nr_pages,
+	k.nr = null_params || !p.nr_pages ? 1024 : p.nr_pages;
+	k.max = null_params || !p.max_pages ? k.nr : p.max_pages;
+	k.reserve = null_params ? 0 : p.reserve_pages;
+	k.flags = null_params ? 0 : p.flags;
+	k.wait_ms = null_params ? 0 : p.wait_ms;
+	k.name = null_params || !p.name ? "labyrinth" : p.name;
+	reused = first && reuse && !bad && !null_lab && adopt(&k);
+	trace("init nr=%zu max=%zu reserve=%zu flags=%#x wait=%ld name=%s%s%s%s%s", p.nr_pages,
 	      p.max_pages, p.reserve_pages, p.flags, p.wait_ms, p.name ? p.name : "(null)",
 	      bad ? " [bad]" : "", null_lab ? " [NULL lab]" : "",
-	      null_params ? " [NULL params]" : "");
+	      null_params ? " [NULL params]" : "", reused ? " [kept pool]" : "");
+	if (reused) {
+		trace("  (the kept pool served %u inputs before; FUZZ_REUSE=0 starts fresh)",
+		      M.served);
+		goto check;
+	}
 	if (null_lab) {
 		r = labyrinth_init(NULL, &p);
 		EXPECT(r == -EINVAL, "labyrinth_init(NULL, ...) = %d, want -EINVAL", r);
 		return;
 	}
-	r = labyrinth_init(&lab, null_params ? NULL : &p);
+	r = labyrinth_init(L, null_params ? NULL : &p);
 	if (M.live) {
 		EXPECT(r < 0, "labyrinth_init on a live pool = %d, want an error", r);
 		return;
 	}
 	if (bad) {
 		EXPECT(r == -EINVAL, "labyrinth_init with broken params = %d, want -EINVAL", r);
-		EXPECT(labyrinth_page_size(&lab) == 0, "failed init left a live pool");
+		EXPECT(labyrinth_page_size(L) == 0, "failed init left a live pool");
 		return;
 	}
 	EXPECT(r == 0, "labyrinth_init = %d (%s)", r, strerror(-r));
-	model_reset_pool();
-	M.live = true;
-	if (null_params)
-		memset(&p, 0, sizeof(p));
-	M.total = p.nr_pages ? p.nr_pages : 1024;
-	M.max = p.max_pages ? p.max_pages : M.total;
-	M.reserve = p.reserve_pages;
-	M.flags = p.flags;
-	M.wait_ms = p.wait_ms;
-	M.name = p.name ? p.name : "labyrinth";
-	M.nfree = M.total;
-	M.base = ((struct lab_pool *)lab.lab_private_core)->base;
-	memset(M.st, 0, sizeof(M.st));
+	n_fresh++;
+	model_start(&k);
+	M.served = 0;
 	M.allocs = M.frees = M.failed = M.resv = M.bad = M.grows = M.waits = M.events = 0;
-	EXPECT(labyrinth_page_size(&lab) == PS, "page size %zu", labyrinth_page_size(&lab));
-	EXPECT(labyrinth_owns(&lab, M.base) == 1 && labyrinth_owns(&lab, M.base - 1) == 0 &&
-	       labyrinth_owns(&lab, M.base + M.total * PS - 1) == 1 &&
-	       labyrinth_owns(&lab, M.base + M.total * PS) == 0,
+check:
+	EXPECT(labyrinth_page_size(L) == PS, "page size %zu", labyrinth_page_size(L));
+	EXPECT(labyrinth_owns(L, M.base) == 1 && labyrinth_owns(L, M.base - 1) == 0 &&
+	       labyrinth_owns(L, M.base + M.total * PS - 1) == 1 &&
+	       labyrinth_owns(L, M.base + M.total * PS) == 0,
 	       "labyrinth_owns disagrees with the pool's range");
 	EXPECT(((uintptr_t)M.base & ((PS << LAB_MAX_ORDER) - 1)) == 0,
 	       "pool base %p not aligned to a max-order block", (void *)M.base);
@@ -865,9 +1141,9 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	trace("%s gfp=%#x order=%u", apis[api], gfp, order);
 	valid = gfp_ok(gfp) && order <= LAB_MAX_ORDER;
 	errno = 0;
-	r = api == 0 ? labyrinth_alloc_pages(&lab, gfp, order) :
-	    api == 1 ? labyrinth_alloc_page(&lab, gfp) :
-		       labyrinth_void_alloc_page_gfp_atomic_exclusive(&lab);
+	r = api == 0 ? labyrinth_alloc_pages(L, gfp, order) :
+	    api == 1 ? labyrinth_alloc_page(L, gfp) :
+		       labyrinth_void_alloc_page_gfp_atomic_exclusive(L);
 	e = errno;
 	if (!M.live || !valid) {
 		EXPECT(!r && e == EINVAL, "%s(gfp %#x, order %u) = %p errno %d, want NULL/EINVAL",
@@ -913,7 +1189,7 @@ static void do_free(void *addr, unsigned order, int api)
 	      addr && M.base ? (long)(((unsigned char *)addr - M.base) / (long)PS) : -1L, order);
 	if (api)
 		order = 0;
-	r = api ? labyrinth_free_page(&lab, addr) : labyrinth_free_pages(&lab, addr, order);
+	r = api ? labyrinth_free_page(L, addr) : labyrinth_free_pages(L, addr, order);
 	if (!M.live) {
 		EXPECT(r == -EINVAL || (!addr && r == 0), "free on a dead pool = %d", r);
 		return;
@@ -932,7 +1208,7 @@ static void do_alloc_bulk(struct in *in)
 
 	trace("alloc_bulk gfp=%#x n=%u%s", gfp, n, null_array ? " pages=NULL" : "");
 	errno = 0;
-	got = labyrinth_alloc_bulk(&lab, gfp, null_array ? NULL : pages, n);
+	got = labyrinth_alloc_bulk(L, gfp, null_array ? NULL : pages, n);
 	e = errno;
 	if (!M.live || !valid || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "alloc_bulk (invalid) = %u errno %d", got, e);
@@ -995,7 +1271,7 @@ static void do_free_bulk(struct in *in)
 	}
 	trace("free_bulk n=%u%s", n, null_array ? " pages=NULL" : "");
 	errno = 0;
-	got = labyrinth_free_bulk(&lab, null_array ? NULL : pages, n);
+	got = labyrinth_free_bulk(L, null_array ? NULL : pages, n);
 	e = errno;
 	if (!M.live || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "free_bulk (invalid) = %u errno %d", got, e);
@@ -1073,7 +1349,7 @@ static void do_watch(struct in *in)
 	default: low = 1 + u16(in) % (M.max ? M.max : 1); break;
 	}
 	trace("watch low=%zu", low);
-	fd = labyrinth_watch(&lab, low);
+	fd = labyrinth_watch(L, low);
 	if (!M.live || low == 0 || low > M.max) {
 		EXPECT(fd == -EINVAL, "labyrinth_watch(%zu) = %d, want -EINVAL", low, fd);
 		return;
@@ -1112,7 +1388,7 @@ static void do_destroy(void)
 	int r;
 
 	trace("destroy (%zu blocks out)", M.nblocks);
-	r = labyrinth_destroy(&lab);
+	r = labyrinth_destroy(L);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "destroy of a dead pool = %d", r);
 		return;
@@ -1125,7 +1401,7 @@ static void do_destroy(void)
 	EXPECT(r == 0, "destroy of an idle pool = %d", r);
 	check_watches();
 	model_reset_pool();
-	calls_on_invalid(&lab, "destroyed pool");
+	calls_on_invalid(L, "destroyed pool");
 }
 
 static void do_dump(void)
@@ -1141,7 +1417,7 @@ static void do_dump(void)
 	if (!f)
 		return;
 	memset(buf, 0, sizeof(buf));
-	r = labyrinth_dump(&lab, f);
+	r = labyrinth_dump(L, f);
 	fclose(f);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "dump of a dead pool = %d", r);
@@ -1164,7 +1440,7 @@ static void do_owns(struct in *in)
 	int want, got;
 
 	trace("owns %p", (void *)a);
-	got = labyrinth_owns(&lab, a);
+	got = labyrinth_owns(L, a);
 	want = M.live && (uintptr_t)a >= (uintptr_t)M.base &&
 	       (uintptr_t)a < (uintptr_t)M.base + M.total * PS;
 	EXPECT(got == want, "labyrinth_owns(%p) = %d, model %d", (void *)a, got, want);
@@ -1194,6 +1470,47 @@ static void do_invalid_pool(struct in *in)
 /* The entry points                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Can the pool, idle now, serve a later input as if it were fresh? */
+static bool keepable(void)
+{
+	return reuse && M.nwatch == 0 && M.total == M.nr_init && M.total <= KEEP_PAGES &&
+	       (keep_locked || (M.flags & LAB_POOL_NOLOCK));
+}
+
+/* Keep the idle pool in its slot, evicting the least recently used. */
+static void keep(void)
+{
+	for (;;) {
+		struct slot *lru = NULL;
+		size_t pages = M.total;
+		unsigned i, n = 0;
+
+		for (i = 0; i <= NSLOT; i++) {
+			if (!slots[i].kept)
+				continue;
+			n++;
+			pages += slots[i].key.nr;
+			if (!lru || slots[i].last < lru->last)
+				lru = &slots[i];
+		}
+		if (n < NSLOT && pages <= KEEP_PAGES)
+			break;
+		evict(lru);
+	}
+	trace("finish: keep the pool for a later input");
+	cur->key.nr = M.nr_init;
+	cur->key.max = M.max;
+	cur->key.reserve = M.reserve;
+	cur->key.flags = M.flags;
+	cur->key.wait_ms = M.wait_ms;
+	cur->key.name = M.name;
+	cur->last = n_inputs;
+	cur->served++;
+	get_stats(&cur->st);
+	cur->kept = true;
+	model_reset_pool();
+}
+
 static void finish_pool(void)
 {
 	size_t i;
@@ -1204,7 +1521,7 @@ static void finish_pool(void)
 	trace("finish: free %zu blocks", M.nblocks);
 	for (i = M.nblocks; i-- > 0;) {
 		struct block b = M.blocks[i];
-		int rr = labyrinth_free_pages(&lab, b.addr, b.order);
+		int rr = labyrinth_free_pages(L, b.addr, b.order);
 
 		settle_free(b.addr, b.order, rr, "labyrinth_free_pages(final)");
 	}
@@ -1212,30 +1529,47 @@ static void finish_pool(void)
 	EXPECT(M.nfree == M.total, "model leak");
 	/* Freeing every page makes the largest blocks whole again. */
 	if (M.total >= (1u << LAB_MAX_ORDER)) {
-		void *big = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
+		void *big = labyrinth_alloc_pages(L, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
 
 		trace("finish: order-10 ATOMIC on an empty pool -> %p", big);
 		EXPECT(big != NULL, "no order-10 block in an entirely free pool of %zu pages",
 		       M.total);
 		take_block(big, LAB_MAX_ORDER, LAB_GFP_ATOMIC, "final order-10");
-		r = labyrinth_free_pages(&lab, big, LAB_MAX_ORDER);
+		r = labyrinth_free_pages(L, big, LAB_MAX_ORDER);
 		settle_free(big, LAB_MAX_ORDER, r, "labyrinth_free_pages(final order-10)");
 		verify();
 	}
-	r = labyrinth_destroy(&lab);
+	if (keepable()) {
+		keep();
+		return;
+	}
+	n_watched += M.nwatch != 0;
+	n_grown += M.nwatch == 0 && M.total != M.nr_init;
+	r = labyrinth_destroy(L);
 	EXPECT(r == 0, "final destroy = %d", r);
 	check_watches();
 	model_reset_pool();
-	calls_on_invalid(&lab, "destroyed pool");
+	calls_on_invalid(L, "destroyed pool");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 
+static void say_totals(void)
+{
+	if (n_inputs > 1)
+		say("fuzz_pool: %llu inputs, %llu of them started on a kept pool; %llu fresh inits; "
+		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted\n",
+		    (unsigned long long)n_inputs, (unsigned long long)n_reused,
+		    (unsigned long long)n_fresh, (unsigned long long)n_watched,
+		    (unsigned long long)n_grown, (unsigned long long)n_evicted);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct labyrinth_params p = { .name = "dead", .nr_pages = 64 };
+	struct rlimit rl;
 
 	(void)argc;
 	(void)argv;
@@ -1254,6 +1588,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* Sanitizer reports must reach the real stderr while fd 2 is captured. */
 	if (capture && __sanitizer_set_report_fd)
 		__sanitizer_set_report_fd((void *)(intptr_t)real_err);
+	reuse = !getenv("FUZZ_REUSE") || strcmp(getenv("FUZZ_REUSE"), "0") != 0;
+	/* Kept locked pools add up: keep only NOLOCK ones under a memlock limit. */
+	keep_locked = geteuid() == 0 ||
+		      (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY);
+	atexit(say_totals);
 	if (labyrinth_init(&dead_lab, &p) != 0 || labyrinth_destroy(&dead_lab) != 0) {
 		say("fuzz_pool: cannot create a pool at all\n");
 		abort();
@@ -1266,7 +1605,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = { data, size };
 	unsigned ops = 0;
 
-	memset(&lab, 0, sizeof(lab));
+	n_inputs++;
+	cur = free_slot();
+	L = &cur->lab;
 	model_reset_pool();
 	M.base = NULL;
 	trace_n = 0;
@@ -1277,9 +1618,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lseek(cap_fd, 0, SEEK_SET);
 		dup2(cap_fd, 2);
 	}
-	do_init(&in);
+	do_init(&in, true);
 	if (!M.live)
-		calls_on_invalid(&lab, "never-initialised pool");
+		calls_on_invalid(L, "never-initialised pool");
 	verify();
 	while (in.n && ops++ < MAX_OPS) {
 		unsigned op = u8(&in) % 26;
@@ -1313,7 +1654,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 17: do_watch(&in); break;
 		case 18: do_close_watch(&in); break;
 		case 19: do_destroy(); break;
-		case 20: if (!M.live || u8(&in) < 32) do_init(&in); break;
+		case 20: if (!M.live || u8(&in) < 32) do_init(&in, false); break;
 		case 21: do_dump(); break;
 		case 22: do_owns(&in); break;
 		case 23: do_invalid_pool(&in); break;
