@@ -41,6 +41,7 @@ echo "fuzz: building $bin"
 # would otherwise spend most of the time in __sanitizer_cov_trace_cmp*
 # (3x fewer executions per second); the harness keeps full tracing.
 flags="-g -O1 -std=gnu11 -fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra -Wshadow -Werror -Iinclude"
+rm -rf "$build/obj" # no object of a source file that is gone
 mkdir -p "$build/obj"
 for src in $(ls src/*.c | grep -v platform_kernel); do # the kernel's is Kbuild's
 	# shellcheck disable=SC2086
