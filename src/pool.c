@@ -463,7 +463,6 @@ void lab_thread_exit(uintptr_t hook_value)
 int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 {
 	struct lab_pool *p = lab_pool_of(lab);
-	struct lab_cache *c;
 	int fd, own, err = 0;
 	uint32_t n;
 
@@ -497,11 +496,10 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 		return err;
 	}
 	/* Already below the mark: readable at once.  The free pages are the
-	 * store's and this thread's cache's, exact for a single thread. */
+	 * store's, the depot's and this thread's caches' (single pages and
+	 * blocks), exact for a single thread. */
 	lab_pin();
-	c = lab_my_cache(p);
-	n = lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) +
-	    (c ? lab_load_relaxed(&c->count) : 0);
+	n = lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) + lab_my_cached(p);
 	lab_unpin();
 	if (n < low_pages) {
 		lab_os_eventfd_signal(own);

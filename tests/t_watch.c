@@ -295,11 +295,44 @@ static void watch_with_cached_pages(void)
 	CHECK_EQ(labyrinth_destroy(&big), 0);
 }
 
+/* The same with free blocks in this thread's block cache: they are free
+ * pages, and a watch made then is judged with them. */
+static void watch_with_cached_blocks(void)
+{
+	labyrinth_t big = { 0 };
+	struct labyrinth_params pr = { .name = "cached-blocks", .nr_pages = 1024 };
+	void *b[4], *one;
+	unsigned int i;
+	int fd;
+
+	REQUIRE(labyrinth_init(&big, &pr) == 0, "init");
+	for (i = 0; i < 4; i++) {
+		b[i] = labyrinth_alloc_pages(&big, LAB_GFP_ATOMIC, 1 + i % 3);
+		REQUIRE(b[i] != NULL, "block %u", i);
+	}
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(labyrinth_free_pages(&big, b[i], 1 + i % 3), 0);
+	one = labyrinth_alloc_page(&big, LAB_GFP_ATOMIC);
+	REQUIRE(one != NULL, "page");
+	CHECK_EQ(check_stats(&big).pages_free, 1023);
+	fd = labyrinth_watch(&big, 1023);
+	REQUIRE(fd >= 0, "watch: %d", fd);
+	CHECK(!readable(fd), "1023 free pages (blocks cached), mark 1023: readable at once");
+	close(fd);
+	fd = labyrinth_watch(&big, 1024);
+	REQUIRE(fd >= 0, "watch: %d", fd);
+	CHECK(readable(fd) && drain_fd(fd) == 1, "1023 free pages, mark 1024: not readable");
+	close(fd);
+	CHECK_EQ(labyrinth_free_page(&big, one), 0);
+	CHECK_EQ(labyrinth_destroy(&big), 0);
+}
+
 int main(void)
 {
 	int fds0, fd, i;
 
 	watch_with_cached_pages();
+	watch_with_cached_blocks();
 	/* bad arguments */
 	CHECK_EQ(labyrinth_watch(NULL, 4), -EINVAL);
 	CHECK_EQ(labyrinth_watch(&lab, 4), -EINVAL); /* zeroed pool */
