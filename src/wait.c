@@ -202,11 +202,12 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 		return err;
 	}
 	/* Already below the mark: readable at once.  The free pages are the
-	 * store's and this thread's cache's, exact for a single thread. */
+	 * store's and this thread's caches' (single pages and blocks), exact
+	 * for a single thread. */
 	lab_pin();
 	c = lab_my_cache(p);
 	n = lab_load_acquire(&p->nr_free) + lab_load_acquire(&p->depot_pages) +
-	    (c ? lab_load_relaxed(&c->count) : 0);
+	    (c ? lab_my_cached(p) : 0);
 	lab_unpin();
 	if (n < low_pages) {
 		lab_os_eventfd_signal(own);
