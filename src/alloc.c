@@ -57,8 +57,8 @@ static bool give_mine_back(struct lab_pool *p, bool blocks)
 	c = lab_my_cache(p);
 	if (c && lab_cache_enter(c)) {
 		/* a pool with caches: the window opened */
-		if (blocks || lab_load_relaxed(&lab_blk_at(p, lab_my_slot)->pages))
-			moved = lab_cache_give_all(p, c, lab_my_slot, false); /* no wake */
+		if (blocks || lab_load_relaxed(&lab_blk_of(c)->pages))
+			moved = lab_cache_give_all(p, c, false); /* no wake */
 		lab_cache_leave(c);
 	}
 	lab_unpin();
@@ -173,10 +173,39 @@ static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsi
 	return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
 }
 
+/*
+ * A small block (orders 1 to LAB_BLK_TOP).  Fast path: this thread's block
+ * cache in the pool it used last, a plain gfp type, then mark the block
+ * taken; else alloc_block() by way of the checks.
+ */
+static inline __attribute__((always_inline)) void *alloc_small(labyrinth_t *lab, lab_gfp_t gfp,
+								unsigned int order)
+{
+	struct lab_cache *c;
+	uint32_t idx, i;
+	bool popped;
+
+	lab_pin();
+	c = lab_fast_cache(lab);
+	popped = lab_likely(c != NULL) && lab_likely(gfp < 8 && ((0x16u >> gfp) & 1)) &&
+		 lab_likely(lab_fast_blk_pop(c, order, &idx));
+	lab_unpin();
+	if (lab_likely(popped)) {
+		for (i = 1; i < (1u << order); i++)
+			lab_store_relaxed(&c->state[idx + i], (uint8_t)LAB_PS_TAIL);
+		lab_store_relaxed(&c->state[idx], (uint8_t)(LAB_PS_HEAD | order));
+		return c->base + ((size_t)idx << c->shift);
+	}
+	return alloc_pages_slow(lab, gfp, order);
+}
+
 void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 {
-	if (lab_unlikely(order))
+	if (lab_unlikely(order)) {
+		if (order <= LAB_BLK_TOP)
+			return alloc_small(lab, gfp, order);
 		return alloc_pages_slow(lab, gfp, order);
+	}
 	return alloc_one(lab, gfp, "labyrinth_alloc_pages");
 }
 
@@ -339,8 +368,9 @@ static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned i
 }
 
 /*
- * Fast path: an allocated order-0 page freed into this thread's cache in
- * the pool it used last (cache.h).  The page's index is checked against
+ * Fast path: an allocated order-0 page, or a small block (orders 1 to
+ * LAB_BLK_TOP), freed into this thread's cache or block cache in the pool
+ * it used last (cache.h).  The page's index is checked against
  * the pool's whole state array (max_pages entries): pages not mapped yet
  * are FREE there, so an address past nr_total fails the state check and
  * the slow path rejects it.  Anything else, including every misuse, takes
@@ -354,13 +384,16 @@ static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void
 
 	lab_pin();
 	c = lab_fast_cache(lab);
-	if (lab_likely(c != NULL) && lab_likely(!order)) {
+	if (lab_likely(c != NULL) && lab_likely(order <= LAB_BLK_TOP)) {
 		uintptr_t off = (uintptr_t)addr - (uintptr_t)c->base;
 		uintptr_t idx = off >> c->shift;
 
+		/* A small block's head is HEAD | order only while it is
+		 * allocated, and an allocated block lies inside the pool. */
 		pushed = lab_likely((idx << c->shift) == off && idx < c->limit &&
-				    lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | 0) &&
-				    lab_fast_push(c, (uint32_t)idx));
+				    lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | order) &&
+				    (order ? lab_fast_blk_push(c, (uint32_t)idx, order) :
+					     lab_fast_push(c, (uint32_t)idx)));
 	}
 	lab_unpin();
 	if (lab_likely(pushed))
