@@ -471,9 +471,9 @@ bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, unsigne
 }
 
 /*
- * Empty the caches of c's slot in p into the shared store (busy held): the single
- * pages, then every cached block, each merging there with its free
- * neighbours, and give their grants back.  An allocation that found
+ * Empty the caches of c's slot in p into the shared store (busy held):
+ * the single pages, then every cached block, each merging there with its
+ * free neighbours, and give their grants back.  An allocation that found
  * nothing calls this before it looks again (wake false: no system call
  * there); so does thread exit.  true if any page moved.
  */

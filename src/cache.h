@@ -322,8 +322,9 @@ static inline __attribute__((always_inline)) bool lab_fast_push(struct lab_cache
  * case only, in c's busy window; everything else (a reserve or a watch to
  * judge, no budget, a full LIFO, a sleeper) goes to lab_blk_pop and
  * lab_blk_push in cache.c.
+ *
+ * Pop a cached block of this order into *idx, or false.
  */
-/* Pop a cached block of this order into *idx, or false. */
 static inline __attribute__((always_inline)) bool
 lab_fast_blk_pop(struct lab_cache *c, unsigned int order, uint32_t *idx)
 {
