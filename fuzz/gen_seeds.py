@@ -116,6 +116,16 @@ seeds = {
     'watch-new-with-pages-cached': init(nr=('pow', 0)) + alloc(ATOMIC) +
         free_last() + watch(63) + drain(),
     'defaults': [0, 0, 0, 0] + fill(ATOMIC, 3) + drain(1) + alloc(NOWAIT, 10) + drain(),
+    # regression: a new watch with a block in the caller's block cache
+    'watch-new-with-blocks-cached': init(nr=('pow', 0)) + alloc(ATOMIC, 2) +
+        free_last() + watch(63) + drain(),
+    # cached blocks judged against the reserve; the last ones merge for order 3
+    'blocks-cached-reserve': init(nr=('pow', 1), reserve=('some', 8)) + fill(NOWAIT, 2) +
+        alloc(ATOMIC, 2) + alloc(ATOMIC, 2) + free_last() + free_last() +
+        alloc(NOWAIT, 2) + alloc(ATOMIC, 2) + alloc(NOWAIT) + alloc(ATOMIC, 3) + drain(),
+    # a full pool of order-1 blocks; four freed into the cache make an order 3
+    'block-from-cached-blocks': init(nr=('pow', 1)) + fill(ATOMIC, 1) + free_last() * 4 +
+        alloc(ATOMIC, 3) + alloc(ATOMIC) + alloc(NOWAIT, 1) + drain(),
 }
 
 # Reproducers of library bugs found by the fuzzer (fuzz/crashes/): they fail

@@ -35,8 +35,8 @@ static bool give_mine_back(struct lab_pool *p, bool blocks)
 	c = lab_my_cache(p);
 	if (c && lab_cache_enter(c)) {
 		/* a pool with caches: the window opened */
-		if (blocks || lab_load_relaxed(&lab_blk_at(p, lab_my_slot)->pages))
-			moved = lab_cache_give_all(p, c, lab_my_slot, false); /* no wake */
+		if (blocks || lab_load_relaxed(&lab_blk_of(c)->pages))
+			moved = lab_cache_give_all(p, c, false); /* no wake */
 		lab_cache_leave(c);
 	}
 	lab_unpin();
@@ -149,10 +149,37 @@ static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsi
 	return alloc_block(p, gfp, order, "labyrinth_alloc_pages");
 }
 
+/*
+ * A small block (orders 1 to LAB_BLK_TOP).  Fast path: this thread's block
+ * cache in the pool it used last, a plain gfp type, then mark the block
+ * taken; else alloc_block() by way of the checks.
+ */
+static inline __attribute__((always_inline)) void *alloc_small(labyrinth_t *lab, lab_gfp_t gfp,
+								unsigned int order)
+{
+	struct lab_cache *c;
+	uint32_t idx;
+	bool popped;
+
+	lab_pin();
+	c = lab_fast_cache(lab);
+	popped = lab_likely(c != NULL) && lab_likely(lab_gfp_plain(gfp)) &&
+		 lab_likely(lab_fast_blk_pop(c, order, &idx));
+	lab_unpin();
+	if (lab_likely(popped)) {
+		lab_mark_allocated(c->state, idx, order);
+		return c->base + ((size_t)idx << c->shift);
+	}
+	return alloc_pages_slow(lab, gfp, order);
+}
+
 void *labyrinth_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 {
-	if (lab_unlikely(order))
+	if (lab_unlikely(order)) {
+		if (order <= LAB_BLK_TOP)
+			return alloc_small(lab, gfp, order);
 		return alloc_pages_slow(lab, gfp, order);
+	}
 	return alloc_one(lab, gfp, "labyrinth_alloc_pages");
 }
 
@@ -315,8 +342,9 @@ static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned i
 }
 
 /*
- * Fast path: an allocated order-0 page freed into this thread's cache in
- * the pool it used last (labyrinth_fast.h).  Anything else, including
+ * Fast path: an allocated order-0 page, or a small block (orders 1 to
+ * LAB_BLK_TOP), freed into this thread's cache or block cache in the pool
+ * it used last (labyrinth_fast.h, cache.h).  Anything else, including
  * every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
@@ -327,8 +355,12 @@ static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void
 
 	lab_pin();
 	c = lab_fast_cache(lab);
-	if (lab_likely(c != NULL) && lab_likely(!order))
-		freed = lab_fast_free(c, addr);
+	if (lab_likely(c != NULL)) {
+		if (lab_likely(!order))
+			freed = lab_fast_free(c, addr);
+		else if (order <= LAB_BLK_TOP)
+			freed = lab_fast_blk_free(c, addr, order);
+	}
 	lab_unpin();
 	if (lab_likely(freed))
 		return 0;

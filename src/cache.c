@@ -65,8 +65,9 @@ int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap, uint3
 	if (!hook_ready() || c < 4)
 		c = 0;
 	*cap = c;
-	*stride = c ? (uint32_t)round_up(sizeof(struct lab_cache) + c * sizeof(uint32_t),
-					 LAB_CACHELINE) : 0;
+	/* Each slot: its block cache, then its page cache. */
+	*stride = c ? (uint32_t)round_up(LAB_BLK_AREA + sizeof(struct lab_cache) +
+					 c * sizeof(uint32_t), LAB_CACHELINE) : 0;
 	return 0;
 }
 
@@ -130,7 +131,7 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	c = lab_cache_at(p, slot);
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
-	lab_cache_give_all(p, c, slot, true);
+	lab_cache_give_all(p, c, true);
 	lab_cache_leave(c);
 }
 
@@ -415,7 +416,7 @@ uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order
 
 	if (!lab_cache_enter(c))
 		return LAB_NIL;
-	b = lab_blk_at(p, lab_my_slot);
+	b = lab_blk_of(c);
 	n = lab_load_relaxed(&b->count[order]);
 	if (n && (!(lab_load_relaxed(&c->flags) & LAB_CF_GATE) ||
 		  lab_cache_gate(p, c, gfp, 1u << order))) {
@@ -442,7 +443,7 @@ bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, unsigne
 
 	if (lab_unlikely(lab_load_relaxed(&p->waiters)) || !lab_cache_enter(c))
 		return false;
-	b = lab_blk_at(p, lab_my_slot);
+	b = lab_blk_of(c);
 	n = lab_load_relaxed(&b->count[order]);
 	if (lab_unlikely(b->pages + size > b->grant) && n < LAB_BLK_DEPTH)
 		budget_take(p, &b->grant, b->pages + size - b->grant > p->cache_batch ?
@@ -459,15 +460,15 @@ bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, unsigne
 }
 
 /*
- * Empty slot's caches in p into the shared store (busy held): the single
- * pages, then every cached block, each merging there with its free
- * neighbours, and give their grants back.  An allocation that found
+ * Empty the caches of c's slot in p into the shared store (busy held):
+ * the single pages, then every cached block, each merging there with its
+ * free neighbours, and give their grants back.  An allocation that found
  * nothing calls this before it looks again (wake false: no system call
  * there); so does thread exit.  true if any page moved.
  */
-bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot, bool wake)
+bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, bool wake)
 {
-	struct lab_blk_cache *b = lab_blk_at(p, slot);
+	struct lab_blk_cache *b = lab_blk_of(c);
 	uint32_t o, n, moved = lab_load_relaxed(&c->count);
 
 	lab_cache_flush(p, c, moved, wake);

@@ -40,8 +40,7 @@ LAB_HIDDEN uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigne
 				lab_gfp_t gfp);
 LAB_HIDDEN bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx,
 			     unsigned int order);
-LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, int32_t slot,
-				   bool wake);
+LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, bool wake);
 
 
 #ifdef LAB_HOST_CPU_SLOTS
@@ -144,7 +143,7 @@ lab_fast_cache(const labyrinth_t *lab)
 /* The block cache of slot in p (a pool with caches only). */
 static inline struct lab_blk_cache *lab_blk_at(const struct lab_pool *p, int32_t slot)
 {
-	return (struct lab_blk_cache *)(void *)(p->blk_caches + (size_t)slot * p->blk_stride);
+	return lab_blk_of(lab_cache_at(p, slot));
 }
 
 /* Pages in this thread's caches of p, single and in blocks: free pages,
@@ -157,7 +156,7 @@ static inline uint32_t lab_my_cached(const struct lab_pool *p)
 	if (slot < 0)
 		return 0;
 	n = lab_load_relaxed(&lab_cache_at(p, slot)->count);
-	if (p->blk_caches)
+	if (p->cache_cap)
 		n += lab_load_relaxed(&lab_blk_at(p, slot)->pages);
 	return n;
 }
@@ -217,6 +216,79 @@ static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint3
 	lab_store_relaxed(&c->frees, c->frees + 1);
 	lab_cache_leave(c);
 	return true;
+}
+
+/*
+ * Small blocks (orders 1 to LAB_BLK_TOP), the fast paths proper: this
+ * thread's block cache in the pool of c, a cache that lab_fast_cache()
+ * returned (so the pool is live and the caller is pinned).  The common
+ * case only, in c's busy window; everything else (a reserve or a watch to
+ * judge, no budget, a full LIFO, a sleeper) goes to lab_blk_pop and
+ * lab_blk_push in cache.c.
+ *
+ * Pop a cached block of this order into *idx, or false.
+ */
+static inline __attribute__((always_inline)) bool
+lab_fast_blk_pop(struct lab_cache *c, unsigned int order, uint32_t *idx)
+{
+	struct lab_blk_cache *b;
+	uint32_t n;
+	bool ok = false;
+
+	if (!lab_cache_enter(c))
+		return false;
+	b = lab_blk_of(c);
+	n = lab_load_relaxed(&b->count[order]);
+	if (lab_likely(n && !(lab_load_relaxed(&c->flags) & LAB_CF_GATE))) {
+		*idx = b->first[order - 1][n - 1];
+		lab_store_relaxed(&b->count[order], (uint8_t)(n - 1));
+		lab_store_relaxed(&b->pages, b->pages - (1u << order));
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/* Push the allocated block at idx (its head's state byte checked by the
+ * caller) freed: mark its pages free and push it in one busy window, or
+ * false (nothing done). */
+static inline __attribute__((always_inline)) bool
+lab_fast_blk_push(struct lab_cache *c, uint32_t idx, unsigned int order)
+{
+	struct lab_blk_cache *b;
+	uint32_t n, i, size = 1u << order;
+	bool ok = false;
+
+	if (lab_unlikely(lab_load_relaxed(&c->flags) & LAB_CF_WAITERS) || !lab_cache_enter(c))
+		return false;
+	b = lab_blk_of(c);
+	n = lab_load_relaxed(&b->count[order]);
+	if (lab_likely(n < LAB_BLK_DEPTH && b->pages + size <= b->grant)) {
+		for (i = 0; i < size; i++)
+			lab_store_relaxed(&c->state[idx + i], (uint8_t)LAB_PS_FREE);
+		b->first[order - 1][n] = idx;
+		lab_store_relaxed(&b->pages, b->pages + size);
+		lab_store_relaxed(&b->count[order], (uint8_t)(n + 1));
+		lab_store_relaxed(&b->frees, b->frees + 1);
+		ok = true;
+	}
+	lab_cache_leave(c);
+	return ok;
+}
+
+/* Free the small block at addr (order 1 to LAB_BLK_TOP) into this
+ * thread's block cache, if it is an allocated block of that order and the
+ * common case holds; else 0 (the slow path checks and decides). */
+static inline __attribute__((always_inline)) int
+lab_fast_blk_free(struct lab_cache *c, void *addr, unsigned int order)
+{
+	uintptr_t idx = lab_page_number(c->base, c->shift, addr);
+
+	/* A small block's head is HEAD | order only while it is allocated,
+	 * and an allocated block lies inside the pool. */
+	return idx < c->limit &&
+	       lab_load_relaxed(&c->state[idx]) == (uint8_t)(LAB_PS_HEAD | order) &&
+	       lab_fast_blk_push(c, (uint32_t)idx, order);
 }
 
 #endif /* LAB_CACHE_H */

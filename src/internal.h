@@ -123,9 +123,11 @@ struct lab_counters {
 
 /*
  * One thread's cache of small blocks in one pool (orders 1 to
- * LAB_BLK_TOP), beside its struct lab_cache in a per-slot area of its own
- * (p->blk_caches + slot * blk_stride): a LIFO of up to LAB_BLK_DEPTH free
- * blocks per order, so that an order-2 pair touches no shared word.  The
+ * LAB_BLK_TOP): a LIFO of up to LAB_BLK_DEPTH free blocks per order, so
+ * that an order-2 pair touches no shared word.  It sits in the slot's
+ * area of the pool's metadata, the LAB_BLK_AREA bytes just before the
+ * slot's struct lab_cache (whose layout it leaves alone): the fast paths,
+ * which hold the page cache's address, find it by a constant.  The
  * same rules as the page cache: written only by its owner thread inside
  * the busy window of that thread's struct lab_cache, and its pages are
  * free pages (state FREE, bits clear) held under a grant from the pool's
@@ -146,6 +148,16 @@ struct lab_blk_cache {
 	uint64_t flushed;           /* blocks moved out to the store */
 	uint32_t first[LAB_BLK_TOP][LAB_BLK_DEPTH]; /* [order - 1]: first pages, LIFO */
 };
+
+#define LAB_BLK_AREA 128u /* bytes before each struct lab_cache: whole lines */
+_Static_assert(sizeof(struct lab_blk_cache) <= LAB_BLK_AREA && LAB_BLK_AREA % LAB_CACHELINE == 0,
+	       "a block cache fits the lines before its page cache");
+
+/* The block cache of the slot whose page cache is c (a pool with caches). */
+static inline struct lab_blk_cache *lab_blk_of(const struct lab_cache *c)
+{
+	return (struct lab_blk_cache *)(void *)((unsigned char *)(uintptr_t)c - LAB_BLK_AREA);
+}
 
 static inline uint32_t lab_blk_held(const struct lab_blk_cache *b)
 {
@@ -196,16 +208,14 @@ struct lab_pool {
 	long wait_ms;
 	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
 	uint32_t nr_words;          /* words of bits[], for max_pages */
-	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes,
+	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes
+	                               (each after its slot's block cache),
 	                               or &no_cache with stride 0 */
 	uint32_t cache_stride;
 	uint32_t cache_cap;         /* 0: no caches in this pool (or a debug pool) */
 	uint32_t cache_batch;       /* pages moved per refill or flush */
 	uint32_t slots_seen;        /* caches [0, slots_seen) may hold pages: the
 	                               walks of stats and check stop there */
-	unsigned char *blk_caches;  /* LAB_CACHE_THREADS block caches of blk_stride
-	                               bytes, beside the caches; NULL without caches */
-	uint32_t blk_stride;
 	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
 	uint32_t mag_stride;
 	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */

@@ -174,8 +174,8 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
 	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride, slot, batch, mag_stride, nr_mags, blk_stride;
-	size_t len, mags_off, blk_off;
+	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
+	size_t len, mags_off;
 	struct lab_pool *p;
 	void *mem;
 	int err;
@@ -194,10 +194,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 		nr_mags = 4;
 	mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + batch * sizeof(uint32_t),
 				       LAB_CACHELINE);
-	/* Each slot's block cache, in an area of its own beside the caches. */
-	blk_stride = cap ? (uint32_t)round_up(sizeof(struct lab_blk_cache), LAB_CACHELINE) : 0;
-	blk_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
-	mags_off = blk_off + (size_t)blk_stride * LAB_CACHE_THREADS;
+	mags_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
 	len = mags_off + (size_t)mag_stride * nr_mags;
 	err = lab_os_meta_alloc(len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
 	if (err)
@@ -208,11 +205,11 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->nr_words = words;
 	p->state = (uint8_t *)mem + state_off;
 	p->no_cache.busy = 1;
-	p->caches = cap ? (unsigned char *)mem + caches_off : (unsigned char *)&p->no_cache;
+	/* A slot's area starts with its block cache (lab_blk_of). */
+	p->caches = cap ? (unsigned char *)mem + caches_off + LAB_BLK_AREA :
+			  (unsigned char *)&p->no_cache;
 	p->cache_cap = cap;
 	p->cache_stride = stride;
-	p->blk_caches = cap ? (unsigned char *)mem + blk_off : NULL;
-	p->blk_stride = blk_stride;
 	/* Each thread's refills start in a different part of the bitmap. */
 	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
 		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
