@@ -398,7 +398,8 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 {
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t idx[BULK_BATCH], total, shift;
-	unsigned int i, batched = 0, freed = 0;
+	unsigned int i = 0, batched = 0, freed;
+	struct lab_cache *c;
 	const void *base;
 	int err;
 
@@ -406,12 +407,20 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 		lab_os_set_errno(LAB_EINVAL);
 		return 0;
 	}
+	/* The common case first: allocated pages straight into this thread's
+	 * cache, one pass (a debug pool has none). */
+	lab_pin();
+	c = lab_my_cache(p);
+	if (c && p->cache_cap)
+		i = lab_cache_free_bulk(p, c, pages, n);
+	lab_unpin();
+	freed = i;
 	/* The pages were allocated before this call: the pool's size now
 	 * covers them all.  A debug pool takes free_check's CAS instead. */
 	base = p->base;
 	shift = p->page_shift;
 	total = (p->flags & LAB_POOL_DEBUG) ? 0 : lab_load_acquire(&p->nr_total);
-	for (i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		uintptr_t pg = lab_page_number(base, shift, pages[i]);
 
 		/* An allocated page, by the tight loop; anything else (NULL,

@@ -316,7 +316,10 @@ LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gf
 uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 			    void **out, uint32_t n)
 {
-	uint32_t count, have, i;
+	/* Locals, as in lab_cache_free_bulk: byte stores alias the pool. */
+	unsigned char *base = p->base;
+	uint32_t shift = p->page_shift, count, have, i, *top;
+	uint8_t *state = p->state;
 
 	if (!lab_cache_enter(c))
 		return 0;
@@ -332,11 +335,12 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		if (have)
 			lab_cache_gate(p, c, gfp, have);
 	}
+	top = c->pages + count - 1;
 	for (i = 0; i < have; i++) {
-		uint32_t pg = c->pages[count - 1 - i];
+		uint32_t pg = top[-(int32_t)i];
 
-		lab_store_relaxed(&p->state[pg], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = lab_page_addr(p, pg);
+		lab_store_relaxed(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));
+		out[i] = base + ((size_t)pg << shift);
 	}
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
@@ -363,6 +367,46 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	lab_store_relaxed(&c->frees, c->frees + n);
 	lab_cache_leave(c);
 	return n;
+}
+
+/*
+ * A bulk free's common case, in one pass: the leading pages of pages[]
+ * that are allocated single pages of p go straight into this cache,
+ * marked free, as far as its grant (taken larger first) has room.
+ * Returns how many it took; the caller does the rest page by page (the
+ * first page it stopped at may be NULL, a misuse, a block, or a double
+ * free of an earlier entry, which is FREE by now).
+ */
+uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c, void *const *pages,
+			     uint32_t n)
+{
+	uint32_t total = lab_load_acquire(&p->nr_total), count, i;
+	/* Locals: the state stores (bytes) may alias anything, and the
+	 * compiler would reload these from the pool at every page. */
+	const unsigned char *base = p->base;
+	uint32_t shift = p->page_shift, *out;
+	uint8_t *state = p->state;
+
+	if (lab_load_relaxed(&p->waiters) || !lab_cache_enter(c))
+		return 0;
+	count = lab_load_relaxed(&c->count);
+	if (count + n > c->grant)
+		grant_more(p, c, count + n - c->grant);
+	if (n > c->grant - count)
+		n = c->grant - count;
+	out = c->pages + count;
+	for (i = 0; i < n; i++) {
+		uintptr_t pg = lab_page_number(base, shift, pages[i]);
+
+		if (pg >= total || lab_load_relaxed(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))
+			break;
+		lab_store_relaxed(&state[pg], (uint8_t)LAB_PS_FREE);
+		out[i] = (uint32_t)pg;
+	}
+	lab_store_relaxed(&c->count, count + i);
+	lab_store_relaxed(&c->frees, c->frees + i);
+	lab_cache_leave(c);
+	return i;
 }
 
 /* This thread's slot is about to be used in p: raise p->slots_seen past it. */

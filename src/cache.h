@@ -31,6 +31,8 @@ LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_
 			       uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,
 				       void **out, uint32_t n);
+LAB_HIDDEN uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c,
+					void *const *pages, uint32_t n);
 LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
 					const uint32_t *pages, uint32_t n);
 LAB_HIDDEN void lab_cache_fork_child(void);
