@@ -7,8 +7,8 @@
  * own, shown to the compiler so that the common case of
  * labyrinth_alloc_page(), labyrinth_free_page() and their aliases runs in
  * the caller without a call into the shared library, as DPDK's mempool and
- * liburing do.  The layout of struct lab_cache and struct lab_tls is
- * therefore part of the ABI: changing it changes LAB_ABI_VERSION, the
+ * liburing do.  The layout of struct labyrinth__cache and struct
+ * labyrinth__tls is therefore part of the ABI: changing it changes LAB_ABI_VERSION, the
  * shared library's soname.  Every case but the common one (no cache yet,
  * an empty or full cache, a reserve or a watch to judge, a modifier such
  * as LAB_GFP_ZERO, any misuse) calls the exported function, which does
@@ -17,7 +17,9 @@
  * including labyrinth.h to call the library every time.
  *
  * The library builds its own entry points from the same functions, so
- * there is one fast path, written here.
+ * there is one fast path, written here.  Private names start with
+ * labyrinth__ (two underscores) and LAB_FAST_/LAB_CF_/LAB_PS_; the
+ * header is C89 (with GNU extensions) and C++ clean.
  */
 #ifndef LABYRINTH_FAST_H
 #define LABYRINTH_FAST_H
@@ -26,9 +28,12 @@
 #error "include <labyrinth.h>, not <labyrinth_fast.h>"
 #endif
 
-/* lab_cache.flags: why the fast paths must step aside (set by other threads) */
+/* labyrinth__cache.flags: why the fast paths must step aside (set by other threads) */
 #define LAB_CF_GATE    1u /* a reserve or a watch: allocations must judge it */
 #define LAB_CF_WAITERS 2u /* a LAB_GFP_KERNEL caller sleeps: frees go to the store */
+
+/* labyrinth_t.lab_private_magic of a live pool. */
+#define LAB_MAGIC_LIVE 0x4c4142594c495645ull /* "LABYLIVE" */
 
 /* Per-page state, one byte each (the pool's state array).  A page is FREE
  * while it sits in the shared store or a cache; an allocated block marks
@@ -45,13 +50,13 @@
  * busy is set while the owner works on the cache: a signal handler that
  * interrupts the owner there finds busy set and uses the shared store, so
  * the cache never sees two operations at once (the argument is below, at
- * lab_cache_enter).
+ * labyrinth__cache_enter).
  *
  * The first line is everything the fast paths touch: the cache's own
  * state, and copies of the pool's constants (written at init), so that a
  * pair reads no line of the pool but the page's state byte.
  */
-struct lab_cache {
+struct labyrinth__cache {
 	uint32_t busy;
 	uint32_t count;             /* pages held in pages[] */
 	uint32_t grant;             /* pages of the pool's cache budget held:
@@ -73,13 +78,18 @@ struct lab_cache {
 	uint64_t reserve_allocs;
 	uint32_t cursor;            /* bitmap word where this cache's refills look */
 	uint32_t pad;
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L && !defined(__cplusplus)
 	uint32_t pages[];           /* page indexes, LIFO: pages[count - 1] is hot */
+#endif
 };
 
-#define lab_fast_likely(x)   __builtin_expect(!!(x), 1)
-#define lab_fast_unlikely(x) __builtin_expect(!!(x), 0)
-#define lab_fast_load(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-#define lab_fast_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* The cache's page indexes, right after the structure (its pages[]). */
+#define LAB_FAST_PAGES(c) ((uint32_t *)(void *)((c) + 1))
+
+#define LAB_FAST_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define LAB_FAST_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LAB_FAST_LOAD(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define LAB_FAST_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /*
  * Why a cache is safe against a signal handler on its own thread
@@ -105,23 +115,23 @@ struct lab_cache {
  * busy.  No atomic read-modify-write is needed, and none is used.  The
  * Spin model (src/model/labyrinth.pml) checks this.
  */
-static inline __attribute__((always_inline)) int lab_cache_enter(struct lab_cache *c)
+static __inline__ __attribute__((always_inline)) int labyrinth__cache_enter(struct labyrinth__cache *c)
 {
-	if (lab_fast_unlikely(lab_fast_load(&c->busy)))
+	if (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&c->busy)))
 		return 0;
-	lab_fast_store(&c->busy, 1u);
+	LAB_FAST_STORE(&c->busy, 1u);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return 1;
 }
 
-static inline __attribute__((always_inline)) void lab_cache_leave(struct lab_cache *c)
+static __inline__ __attribute__((always_inline)) void labyrinth__cache_leave(struct labyrinth__cache *c)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	lab_fast_store(&c->busy, 0u);
+	LAB_FAST_STORE(&c->busy, 0u);
 }
 
 /* Exactly one gfp type and no modifier: what the fast path serves. */
-static inline __attribute__((always_inline)) int lab_gfp_plain(lab_gfp_t gfp)
+static __inline__ __attribute__((always_inline)) int labyrinth__gfp_plain(lab_gfp_t gfp)
 {
 	return gfp < 8 && ((0x16u >> gfp) & 1); /* 0x16: bits 1, 2 and 4 */
 }
@@ -131,23 +141,23 @@ static inline __attribute__((always_inline)) int lab_gfp_plain(lab_gfp_t gfp)
  * into *page; or 0 (busy, empty, or a reserve or watch to judge: the
  * library's slow path does those).
  */
-static inline __attribute__((always_inline)) int lab_fast_alloc(struct lab_cache *c, void **page)
+static __inline__ __attribute__((always_inline)) int labyrinth__fast_alloc(struct labyrinth__cache *c, void **page)
 {
 	uint8_t *state = c->state;
 	uint32_t n, idx;
 
-	if (!lab_cache_enter(c))
+	if (!labyrinth__cache_enter(c))
 		return 0;
-	n = lab_fast_load(&c->count);
-	if (lab_fast_unlikely(!n || (lab_fast_load(&c->flags) & LAB_CF_GATE))) {
-		lab_cache_leave(c);
+	n = LAB_FAST_LOAD(&c->count);
+	if (LAB_FAST_UNLIKELY(!n || (LAB_FAST_LOAD(&c->flags) & LAB_CF_GATE))) {
+		labyrinth__cache_leave(c);
 		return 0;
 	}
-	idx = c->pages[n - 1];
-	lab_fast_store(&c->count, n - 1);
-	lab_cache_leave(c);
+	idx = LAB_FAST_PAGES(c)[n - 1];
+	LAB_FAST_STORE(&c->count, n - 1);
+	labyrinth__cache_leave(c);
 	/* Out of the cache, the page is ours alone: no handler can see it. */
-	lab_fast_store(&state[idx], (uint8_t)(LAB_PS_HEAD | 0));
+	LAB_FAST_STORE(&state[idx], (uint8_t)(LAB_PS_HEAD | 0));
 	*page = c->base + ((size_t)idx << c->shift);
 	return 1;
 }
@@ -158,8 +168,8 @@ static inline __attribute__((always_inline)) int lab_fast_alloc(struct lab_cache
  * at or above base.  One rotation does both checks: the offset's low bits
  * (nonzero for an address inside a page) come round to the top.
  */
-static inline __attribute__((always_inline)) uintptr_t
-lab_page_number(const void *base, uint32_t shift, const void *addr)
+static __inline__ __attribute__((always_inline)) uintptr_t
+labyrinth__page_number(const void *base, uint32_t shift, const void *addr)
 {
 	uintptr_t off = (uintptr_t)addr - (uintptr_t)base;
 
@@ -176,28 +186,28 @@ lab_page_number(const void *base, uint32_t shift, const void *addr)
  * entries): pages not mapped yet are FREE there, so an address past the
  * pool's pages fails the state check.
  */
-static inline __attribute__((always_inline)) int lab_fast_free(struct lab_cache *c, void *addr)
+static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct labyrinth__cache *c, void *addr)
 {
 	uint8_t *state = c->state; /* a constant: read once, before busy */
-	uintptr_t idx = lab_page_number(c->base, c->shift, addr);
+	uintptr_t idx = labyrinth__page_number(c->base, c->shift, addr);
 	uint32_t n;
 
-	if (lab_fast_unlikely(idx >= c->limit ||
-			      lab_fast_load(&state[idx]) != (uint8_t)(LAB_PS_HEAD | 0) ||
-			      (lab_fast_load(&c->flags) & LAB_CF_WAITERS)))
+	if (LAB_FAST_UNLIKELY(idx >= c->limit ||
+			      LAB_FAST_LOAD(&state[idx]) != (uint8_t)(LAB_PS_HEAD | 0) ||
+			      (LAB_FAST_LOAD(&c->flags) & LAB_CF_WAITERS)))
 		return 0;
-	if (!lab_cache_enter(c))
+	if (!labyrinth__cache_enter(c))
 		return 0;
-	n = lab_fast_load(&c->count);
-	if (lab_fast_unlikely(n == c->grant)) {
-		lab_cache_leave(c);
+	n = LAB_FAST_LOAD(&c->count);
+	if (LAB_FAST_UNLIKELY(n == c->grant)) {
+		labyrinth__cache_leave(c);
 		return 0;
 	}
-	lab_fast_store(&state[idx], (uint8_t)LAB_PS_FREE);
-	c->pages[n] = (uint32_t)idx;
-	lab_fast_store(&c->count, n + 1);
-	lab_fast_store(&c->frees, c->frees + 1);
-	lab_cache_leave(c);
+	LAB_FAST_STORE(&state[idx], (uint8_t)LAB_PS_FREE);
+	LAB_FAST_PAGES(c)[n] = (uint32_t)idx;
+	LAB_FAST_STORE(&c->count, n + 1);
+	LAB_FAST_STORE(&c->frees, c->frees + 1);
+	labyrinth__cache_leave(c);
 	return 1;
 }
 
@@ -209,47 +219,54 @@ static inline __attribute__((always_inline)) int lab_fast_free(struct lab_cache 
  * in the labyrinth_t (lab_private_reserved[0]); destroy clears it.  No
  * ticket is LAB_TICKET_NONE, and a destroyed or never-initialised
  * labyrinth_t has ticket 0: neither is ever a pool's (tickets start at 1).
+ * A thread that has no pair yet (or no more) has key LAB_TICKET_NONE and
+ * the library's dummy cache, which belongs to no labyrinth_t.
  *
  * Why it is safe against signal handlers and destroyed pools
  * ------------------------------------------------------------
- * lab_fast_cache() reads key, then cache, and dereferences the cache only
- * if the caller's labyrinth_t holds that key: then the key's pool is live
- * (the caller is calling on it).  Without a signal handler in between, the
- * cache is that pool's, and cache->lab == lab tells the pool's own
- * labyrinth_t from a copy of it (a copy has the ticket too).  A handler on
- * this thread may switch the pair to another pool Q between the two reads
- * (the library's lab_tls_adopt, which writes cache before key): the reader
- * then holds the old key and Q's cache, which is mapped (the handler just
- * used Q).  Q's owner (cache->lab) is not lab, because lab held the old
- * key's pool before the handler ran and holds it after (its ticket says
- * so), and a labyrinth_t holds one pool at a time and never gets a ticket
- * back; so cache->lab == lab fails and the reader takes the library's
- * path.  A handler never switches the pair while its thread is in the
- * middle of switching it (updating).
+ * The pair changes only on its own thread (the library's lab_tls_adopt
+ * and lab_tls_forget), as a sequence lock against signal handlers: gen
+ * odd, cache, key, gen even again.  labyrinth__fast_cache() reads gen,
+ * key and cache, then gen again.  If a handler changed the pair between
+ * those reads, gen differs; if the reader is a handler that interrupted
+ * its thread inside a change, gen is odd: either way the reader takes
+ * the library's path without touching the cache.  Otherwise key and
+ * cache belong together.  The cache is dereferenced only if, besides, the
+ * caller's labyrinth_t is live and holds that key: then the key's pool is
+ * live (the caller is calling on it), so its cache is mapped, and
+ * cache->lab == lab tells the pool's own labyrinth_t from a copy of it (a
+ * copy has the ticket too).  A pair left behind by a destroyed pool is
+ * never dereferenced: no live labyrinth_t holds its ticket again.
  */
 #define LAB_TICKET_NONE (~0ull)
 
-struct lab_tls {
+struct labyrinth__tls {
 	uint64_t key;              /* ticket of cache's pool, or LAB_TICKET_NONE */
-	struct lab_cache *cache;
-	uint32_t updating;         /* lab_tls_adopt() at work: a handler keeps off */
+	struct labyrinth__cache *cache;
+	uint32_t gen;              /* odd while the pair changes; +2 per change */
 };
 /* Initial-exec: the library's TLS is static (it is built so), and the
  * caller reaches it with one %fs-relative load, no __tls_get_addr. */
-extern __thread struct lab_tls labyrinth_fast_tls __attribute__((tls_model("initial-exec")))
+extern __thread struct labyrinth__tls labyrinth_fast_tls __attribute__((tls_model("initial-exec")))
 	LAB_API;
 
-static inline __attribute__((always_inline)) struct lab_cache *
-lab_fast_cache(const labyrinth_t *lab)
+static __inline__ __attribute__((always_inline)) struct labyrinth__cache *
+labyrinth__fast_cache(const labyrinth_t *lab)
 {
-	uint64_t key = lab_fast_load(&labyrinth_fast_tls.key);
-	struct lab_cache *c;
+	uint32_t gen = LAB_FAST_LOAD(&labyrinth_fast_tls.gen);
+	struct labyrinth__cache *c;
+	uint64_t key;
 
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	c = lab_fast_load(&labyrinth_fast_tls.cache);
-	if (lab_fast_unlikely(!lab || lab_fast_load(&lab->lab_private_reserved[0]) != key))
+	key = LAB_FAST_LOAD(&labyrinth_fast_tls.key);
+	c = LAB_FAST_LOAD(&labyrinth_fast_tls.cache);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (LAB_FAST_UNLIKELY(((LAB_FAST_LOAD(&labyrinth_fast_tls.gen) ^ gen) | (gen & 1u)) != 0))
 		return NULL;
-	if (lab_fast_unlikely(c->lab != lab))
+	if (LAB_FAST_UNLIKELY(!lab || ((LAB_FAST_LOAD(&lab->lab_private_magic) ^ LAB_MAGIC_LIVE) |
+				       (LAB_FAST_LOAD(&lab->lab_private_reserved[0]) ^ key)) != 0))
+		return NULL;
+	if (LAB_FAST_UNLIKELY(c->lab != lab))
 		return NULL;
 	return c;
 }
@@ -261,61 +278,61 @@ lab_fast_cache(const labyrinth_t *lab)
  * &labyrinth_alloc_page call it, and so does every case the fast path
  * does not serve.
  */
-static inline __attribute__((always_inline)) int lab_inline_alloc(labyrinth_t *lab,
+static __inline__ __attribute__((always_inline)) int labyrinth__inline_alloc(labyrinth_t *lab,
 								    lab_gfp_t gfp, void **page)
 {
-	struct lab_cache *c = lab_fast_cache(lab);
+	struct labyrinth__cache *c = labyrinth__fast_cache(lab);
 
-	return lab_fast_likely(c != NULL && lab_gfp_plain(gfp)) && lab_fast_alloc(c, page);
+	return LAB_FAST_LIKELY(c != NULL && labyrinth__gfp_plain(gfp)) && labyrinth__fast_alloc(c, page);
 }
 
-static inline __attribute__((always_inline)) int lab_inline_free(labyrinth_t *lab, void *addr)
+static __inline__ __attribute__((always_inline)) int labyrinth__inline_free(labyrinth_t *lab, void *addr)
 {
-	struct lab_cache *c = lab_fast_cache(lab);
+	struct labyrinth__cache *c = labyrinth__fast_cache(lab);
 
-	return lab_fast_likely(c != NULL) && lab_fast_free(c, addr);
+	return LAB_FAST_LIKELY(c != NULL) && labyrinth__fast_free(c, addr);
 }
 
-static inline __attribute__((always_inline)) void *
+static __inline__ __attribute__((always_inline)) void *
 labyrinth_inline_alloc_page(labyrinth_t *lab, lab_gfp_t gfp)
 {
 	void *page;
 
-	if (lab_fast_likely(lab_inline_alloc(lab, gfp, &page)))
+	if (LAB_FAST_LIKELY(labyrinth__inline_alloc(lab, gfp, &page)))
 		return page;
 	return (labyrinth_alloc_page)(lab, gfp);
 }
 
-static inline __attribute__((always_inline)) void *
+static __inline__ __attribute__((always_inline)) void *
 labyrinth_inline_alloc_pages(labyrinth_t *lab, lab_gfp_t gfp, unsigned int order)
 {
 	void *page;
 
-	if (lab_fast_likely(!order && lab_inline_alloc(lab, gfp, &page)))
+	if (LAB_FAST_LIKELY(!order && labyrinth__inline_alloc(lab, gfp, &page)))
 		return page;
 	return (labyrinth_alloc_pages)(lab, gfp, order);
 }
 
-static inline __attribute__((always_inline)) void *
+static __inline__ __attribute__((always_inline)) void *
 labyrinth_inline_alloc_atomic(labyrinth_t *lab)
 {
 	void *page;
 
-	if (lab_fast_likely(lab_inline_alloc(lab, LAB_GFP_ATOMIC, &page)))
+	if (LAB_FAST_LIKELY(labyrinth__inline_alloc(lab, LAB_GFP_ATOMIC, &page)))
 		return page;
 	return (labyrinth_void_alloc_page_gfp_atomic_exclusive)(lab);
 }
 
-static inline __attribute__((always_inline)) int labyrinth_inline_free_page(labyrinth_t *lab,
+static __inline__ __attribute__((always_inline)) int labyrinth_inline_free_page(labyrinth_t *lab,
 									    void *addr)
 {
-	return lab_inline_free(lab, addr) ? 0 : (labyrinth_free_page)(lab, addr);
+	return labyrinth__inline_free(lab, addr) ? 0 : (labyrinth_free_page)(lab, addr);
 }
 
-static inline __attribute__((always_inline)) int
+static __inline__ __attribute__((always_inline)) int
 labyrinth_inline_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 {
-	return !order && lab_inline_free(lab, addr) ? 0 : (labyrinth_free_pages)(lab, addr, order);
+	return !order && labyrinth__inline_free(lab, addr) ? 0 : (labyrinth_free_pages)(lab, addr, order);
 }
 
 #define labyrinth_alloc_page(lab, gfp)  labyrinth_inline_alloc_page((lab), (gfp))

@@ -9,7 +9,7 @@
  * pool's locked metadata, so stats, check and destroy can see every cached
  * page.  The platform's thread-exit hook gives the slot's pages back to
  * each live pool and frees the slot.  The safety argument against signal
- * handlers is in cache.h.
+ * handlers is in include/labyrinth_fast.h.
  *
  * The budget: caches must not strand the pool (labyrinth(7), "Per-thread
  * caches").  Pool-wide, cache_granted counts the pages the caches may
@@ -27,8 +27,13 @@
 
 #ifndef LAB_HOST_CPU_SLOTS
 __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
+/* A thread's fast-path pair starts (and ends) on a dummy cache that no
+ * labyrinth_t owns, so that even a garbage labyrinth_t whose ticket word
+ * happens to equal LAB_TICKET_NONE is sent to the library's checks. */
+struct lab_cache lab_tls_no_cache = { .busy = 1 };
 __thread struct lab_tls labyrinth_fast_tls __attribute__((tls_model("initial-exec"))) = {
 	.key = LAB_TICKET_NONE,
+	.cache = &lab_tls_no_cache,
 };
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
@@ -437,7 +442,7 @@ uint32_t lab_cached_pages(const struct lab_pool *p)
  * that a block freed and allocated again by one thread (an order-2 pair)
  * touches only that thread's lines and the block's state bytes.  Both
  * operations run in the busy window of the thread's page cache, so the
- * signal-handler argument of cache.h covers them unchanged: a handler that
+ * signal-handler argument of labyrinth_fast.h covers them unchanged: a handler that
  * finds the window open uses the shared store.  There is no refill: a
  * block comes into the cache only by a free, and an allocation that finds
  * its order empty searches the bitmap.

@@ -51,7 +51,7 @@ LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, bool
  * the CPU the caller runs on, and lab_pin() keeps the caller there (no
  * migration, no preemption) until lab_unpin().  Every use of a cache lies
  * between the two.  An interrupt on that CPU is the analogue of a signal
- * handler on a thread: it nests, so the busy argument below covers it.
+ * handler on a thread: it nests, so the busy argument (labyrinth_fast.h) covers it.
  */
 #define lab_my_slot lab_os_cpu_slot()
 #define lab_pin()   lab_os_cpu_pin()
@@ -66,29 +66,41 @@ extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) L
 
 #ifndef LAB_HOST_CPU_SLOTS
 /*
- * Make c (this thread's cache in a live pool) the fast path's cache: the
- * (ticket, cache) pair labyrinth_fast_tls, cache written before key
- * (labyrinth_fast.h says why that order is safe).
+ * Set this thread's fast-path pair labyrinth_fast_tls to (key, c) under
+ * its sequence lock (labyrinth_fast.h says why that is safe against
+ * signal handlers).
  */
+static inline void lab_tls_set(struct lab_cache *c, uint64_t key)
+{
+	struct lab_tls *t = &labyrinth_fast_tls;
+	uint32_t gen = lab_load_relaxed(&t->gen);
+
+	lab_store_relaxed(&t->gen, gen + 1); /* odd: readers keep off */
+	lab_signal_fence();
+	lab_store_relaxed(&t->cache, c);
+	lab_store_relaxed(&t->key, key);
+	lab_signal_fence();
+	lab_store_relaxed(&t->gen, gen + 2);
+}
+
+/* Make c (this thread's cache in a live pool) the fast path's cache. */
 static inline void lab_tls_adopt(struct lab_cache *c)
 {
 	struct lab_tls *t = &labyrinth_fast_tls;
 
-	if (lab_load_relaxed(&t->key) == c->ticket || lab_load_relaxed(&t->updating))
+	/* Odd gen: a handler that interrupted its thread's own change
+	 * leaves the pair alone (the thread finishes it). */
+	if (lab_load_relaxed(&t->key) == c->ticket || (lab_load_relaxed(&t->gen) & 1u))
 		return;
-	lab_store_relaxed(&t->updating, 1u);
-	lab_signal_fence();
-	lab_store_relaxed(&t->cache, c);
-	lab_signal_fence();
-	lab_store_relaxed(&t->key, c->ticket);
-	lab_signal_fence();
-	lab_store_relaxed(&t->updating, 0u);
+	lab_tls_set(c, c->ticket);
 }
 
-/* No fast cache any more (thread exit, fork child). */
+/* No fast cache any more (thread exit, fork child): the dummy, which
+ * belongs to no pool. */
+extern struct lab_cache lab_tls_no_cache LAB_HIDDEN;
 static inline void lab_tls_forget(void)
 {
-	lab_store_relaxed(&labyrinth_fast_tls.key, LAB_TICKET_NONE);
+	lab_tls_set(&lab_tls_no_cache, LAB_TICKET_NONE);
 }
 
 #else

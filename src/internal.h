@@ -35,6 +35,20 @@
 #define LAB_FREESTANDING_CORE 1
 #include "labyrinth.h"
 #include "atomics.h"
+
+/*
+ * The fast path's private names in labyrinth_fast.h (labyrinth__*, so that
+ * they stay out of users' way), by the core's short names.
+ */
+#define lab_cache        labyrinth__cache      /* struct lab_cache */
+#define lab_tls          labyrinth__tls        /* struct lab_tls */
+#define lab_cache_enter  labyrinth__cache_enter
+#define lab_cache_leave  labyrinth__cache_leave
+#define lab_gfp_plain    labyrinth__gfp_plain
+#define lab_fast_alloc   labyrinth__fast_alloc
+#define lab_fast_free    labyrinth__fast_free
+#define lab_fast_cache   labyrinth__fast_cache
+#define lab_page_number  labyrinth__page_number
 #include "platform.h"
 
 #define LAB_HIDDEN __attribute__((visibility("hidden")))
@@ -54,7 +68,6 @@
 #define LAB_EALREADY  114
 #define LAB_EUCLEAN   117
 
-#define LAB_MAGIC_LIVE 0x4c4142594c495645ull /* "LABYLIVE" */
 #define LAB_MAGIC_DEAD 0x4c41425944454144ull /* "LABYDEAD" */
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
 #define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
@@ -62,7 +75,8 @@
 /*
  * Each init gives its pool a ticket, never given before in this process
  * (a 64-bit counter), and keeps it in the labyrinth_t too; destroy clears
- * it.  A thread's fast paths find their cache by the ticket (cache.h).
+ * it.  A thread's fast paths find their cache by the ticket
+ * (include/labyrinth_fast.h).
  */
 #define lab_ticket_of(lab) ((lab)->lab_private_reserved[0])
 
@@ -85,7 +99,8 @@
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
- * and moves a batch of an eighth of that (at least 8 pages) to or from
+ * and moves a batch of an eighth of that (at least 8 pages, or half of a
+ * cache of fewer than 16) to or from
  * the shared store at a time.  All caches of a pool together hold at most
  * nr_total / LAB_CACHE_FRACTION pages, whatever the number of threads: a
  * cache may only hold pages it has a grant for, taken from the pool's

@@ -15,7 +15,7 @@
  *   destroy, and both fail with -ENOMEM, quietly, when memory is short.
  * - Cache slots are CPUs (LAB_HOST_CPU_SLOTS): pinning disables
  *   preemption, which is a per-CPU counter, not a lock; the busy-flag
- *   argument of cache.h covers hard and soft interrupts on the same CPU.
+ *   argument of include/labyrinth_fast.h covers hard and soft interrupts on the same CPU.
  * - Futex words: LAB_GFP_KERNEL sleepers wait on one wait queue for their
  *   word to change.  A free that must wake them may run in hard interrupt
  *   context, where a wait queue's spinlock_t would sleep on PREEMPT_RT:
@@ -378,7 +378,7 @@ void lab_os_init_failed(const struct lab_init_failure *f, int err)
  * a pinned section: lab_os_futex_wake() defers to an irq_work there).
  * Interrupts stay enabled: one that arrives inside the section and uses
  * the same pool on this CPU nests whole, like a signal handler on a
- * thread, and finds the cache busy or consistent (cache.h).
+ * thread, and finds the cache busy or consistent (labyrinth_fast.h).
  */
 void lab_os_cpu_pin(void)
 {

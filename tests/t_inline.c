@@ -6,12 +6,15 @@
  * rejects, the inline path rejects the same way, pool unchanged (a copy
  * of a labyrinth_t, a destroyed pool, a double free, an address inside a
  * page or past the pool, the wrong order); switching between pools on one
- * thread never hands out a page of the wrong pool; function pointers still
- * reach the library; and the soname loaded is the header's
- * LAB_ABI_VERSION.
+ * thread never hands out a page of the wrong pool, and a signal handler's
+ * switch of the thread's pair shows in its sequence lock; a garbage
+ * labyrinth_t gets EINVAL; function pointers still reach the library; and
+ * the soname loaded is the header's LAB_ABI_VERSION.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +209,75 @@ static void test_destroyed(void)
 	CHECK_EQ(labyrinth_free_page(NULL, page), -EINVAL);
 }
 
+/* A garbage labyrinth_t (every byte 0xff: its ticket word equals "no
+ * ticket"), on a thread that never called the library and on one that
+ * did: EINVAL, never a crash. */
+static void *garbage_calls(void *arg)
+{
+	labyrinth_t junk;
+	int *bad = arg;
+
+	memset(&junk, 0xff, sizeof(junk));
+	errno = 0;
+	*bad += labyrinth_alloc_page(&junk, LAB_GFP_ATOMIC) != NULL || errno != EINVAL;
+	*bad += labyrinth_free_page(&junk, &junk) != -EINVAL;
+	return NULL;
+}
+
+static void test_garbage(labyrinth_t *lab)
+{
+	pthread_t t;
+	int bad = 0;
+	void *page;
+
+	REQUIRE(pthread_create(&t, NULL, garbage_calls, &bad) == 0, "thread");
+	pthread_join(t, NULL);
+	page = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+	garbage_calls(&bad);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(labyrinth_free_page(lab, page), 0);
+}
+
+/* The fast path's (ticket, cache) pair changes under a sequence lock: a
+ * signal handler that switches it to another pool between two reads of
+ * an interrupted fast path shows as a new, even generation, so that the
+ * interrupted reader never trusts a cache it did not read with its key. */
+static labyrinth_t *handler_pool;
+static void use_other_pool(int sig)
+{
+	void *page = labyrinth_alloc_page(handler_pool, LAB_GFP_ATOMIC);
+
+	(void)sig;
+	if (page)
+		labyrinth_free_page(handler_pool, page);
+	page = labyrinth_alloc_page(handler_pool, LAB_GFP_ATOMIC);
+	if (page)
+		labyrinth_free_page(handler_pool, page);
+}
+
+static void test_handler_switch(labyrinth_t *a, labyrinth_t *b)
+{
+	uint32_t gen;
+	uint64_t key;
+	void *page;
+
+	page = labyrinth_alloc_page(a, LAB_GFP_ATOMIC);
+	CHECK_EQ(labyrinth_free_page(a, page), 0);
+	gen = __atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED);
+	key = __atomic_load_n(&labyrinth_fast_tls.key, __ATOMIC_RELAXED);
+	CHECK_EQ(key, a->lab_private_reserved[0]);
+	CHECK_EQ(gen & 1, 0);
+	handler_pool = b;
+	REQUIRE(signal(SIGUSR1, use_other_pool) != SIG_ERR, "signal");
+	raise(SIGUSR1);
+	CHECK(__atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED) != gen,
+	      "a handler's switch left the generation as it was");
+	CHECK_EQ(__atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED) & 1, 0);
+	CHECK_EQ(__atomic_load_n(&labyrinth_fast_tls.key, __ATOMIC_RELAXED),
+		 b->lab_private_reserved[0]);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* The library this program runs with has the soname the header names. */
 static void test_soname(void)
 {
@@ -229,6 +301,8 @@ int main(void)
 	test_copy(&a);
 	test_two_pools(&a, &b);
 	test_function_pointers(&b);
+	test_garbage(&a);
+	test_handler_switch(&a, &b);
 	test_destroyed();
 	test_soname();
 	CHECK_EQ(labyrinth_destroy(&a), 0);
