@@ -414,6 +414,21 @@ uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c, void *cons
 	return i;
 }
 
+/* Set or clear flag in every cache of p (watches, KERNEL sleepers). */
+void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on)
+{
+	uint32_t slot;
+
+	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
+		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
+
+		if (on)
+			lab_fetch_or_release(&c->flags, flag);
+		else
+			lab_fetch_and_release(&c->flags, ~flag);
+	}
+}
+
 /* This thread's slot is about to be used in p: raise p->slots_seen past it. */
 LAB_NOINLINE void lab_cache_seen(struct lab_pool *p)
 {

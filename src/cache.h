@@ -25,6 +25,7 @@ LAB_HIDDEN uint32_t lab_cache_pop_slow(struct lab_pool *p, struct lab_cache *c, 
 LAB_HIDDEN void lab_cache_flush(struct lab_pool *p, struct lab_cache *c, uint32_t n,
 				bool wake);
 LAB_HIDDEN void lab_cache_seen(struct lab_pool *p);
+LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);
 LAB_HIDDEN void lab_cache_grant_less(struct lab_pool *p, struct lab_cache *c, uint32_t n);
 LAB_HIDDEN bool lab_cache_make_room(struct lab_pool *p, struct lab_cache *c);
 LAB_HIDDEN bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gfp_t gfp,

@@ -245,21 +245,6 @@ static void init_caches(struct lab_pool *p, const labyrinth_t *lab)
 	}
 }
 
-/* Set or clear flag in every cache of p (watches, KERNEL sleepers). */
-void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on)
-{
-	uint32_t slot;
-
-	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
-		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
-
-		if (on)
-			lab_fetch_or_release(&c->flags, flag);
-		else
-			lab_fetch_and_release(&c->flags, ~flag);
-	}
-}
-
 static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 		     struct lab_init_failure *f)
 {

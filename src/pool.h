@@ -8,7 +8,6 @@
 
 #include "cache.h"
 
-LAB_HIDDEN void lab_caches_flag(struct lab_pool *p, uint32_t flag, bool on);
 LAB_HIDDEN int lab_pool_grow(struct lab_pool *p, uint32_t seen_total);
 LAB_HIDDEN void lab_for_each_live_pool(void (*fn)(struct lab_pool *p, int arg), int arg);
 
