@@ -226,12 +226,15 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
  * ------------------------------------------------------------
  * The pair changes only on its own thread (the library's lab_tls_adopt
  * and lab_tls_forget), as a sequence lock against signal handlers: gen
- * odd, cache, key, gen even again.  labyrinth__fast_cache() reads gen,
- * key and cache, then gen again.  If a handler changed the pair between
- * those reads, gen differs; if the reader is a handler that interrupted
- * its thread inside a change, gen is odd: either way the reader takes
- * the library's path without touching the cache.  Otherwise key and
- * cache belong together.  The cache is dereferenced only if, besides, the
+ * odd, cache, key, gen even again; a handler that finds gen odd (it
+ * interrupted its thread's change) leaves the pair alone.
+ * labyrinth__fast_cache() reads gen, key and cache, then gen again.  If a
+ * handler changed the pair between those reads, gen differs and the
+ * reader takes the library's path without touching the cache.  Otherwise
+ * key and cache belong together, or the reader is a handler inside its
+ * thread's change, whose cache is the one the thread is adopting (mapped,
+ * and refused below unless it is the caller's pool's).  src/model/tls.pml
+ * checks this with Spin.  The cache is dereferenced only if, besides, the
  * caller's labyrinth_t is live and holds that key: then the key's pool is
  * live (the caller is calling on it), so its cache is mapped, and
  * cache->lab == lab tells the pool's own labyrinth_t from a copy of it (a
@@ -261,7 +264,7 @@ labyrinth__fast_cache(const labyrinth_t *lab)
 	key = LAB_FAST_LOAD(&labyrinth_fast_tls.key);
 	c = LAB_FAST_LOAD(&labyrinth_fast_tls.cache);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (LAB_FAST_UNLIKELY(((LAB_FAST_LOAD(&labyrinth_fast_tls.gen) ^ gen) | (gen & 1u)) != 0))
+	if (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&labyrinth_fast_tls.gen) != gen))
 		return NULL;
 	if (LAB_FAST_UNLIKELY(!lab || ((LAB_FAST_LOAD(&lab->lab_private_magic) ^ LAB_MAGIC_LIVE) |
 				       (LAB_FAST_LOAD(&lab->lab_private_reserved[0]) ^ key)) != 0))
