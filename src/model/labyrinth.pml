@@ -155,9 +155,60 @@
                                flushes into the depot, and T0 allocates once more
                                at the end, which may refill from it */
 #endif
+#ifndef TRADE
+#define TRADE 0             /* 1: the depot alone under its callers: two threads whose
+                               caches start full trade magazines (each flushes two
+                               batches into the depot, lab_cache_make_room, then
+                               allocates, which may refill from it), the handler on
+                               T0 allocating (which drains the depot when the bitmap
+                               is empty); both stacks' pops split into load and CAS,
+                               the scenario where ABA can happen (see "Depot") */
+#endif
+#if TRADE
+#undef DEPOT
+#define DEPOT 1
+#undef THREADS
+#define THREADS 2
+#undef SLEEPER
+#define SLEEPER 0
+#endif
 #if DEPOT
 #undef FLUSH_ON_FULL
 #define FLUSH_ON_FULL 1
+#endif
+
+/* Mutants (spin -DMUTANT_x=1; `scripts/spin.sh --mutants` runs each one
+ * and fails unless Spin reports an error for it).  Each is the C change
+ * named, made in the model step that models that C line. */
+#ifndef MUTANT_NO_BUSY
+#define MUTANT_NO_BUSY 0    /* cache.h lab_cache_enter ignores busy (a handler enters its thread's cache) */
+#endif
+#ifndef MUTANT_EXIT_NO_BUSY
+#define MUTANT_EXIT_NO_BUSY 0 /* cache.c lab_thread_exit/lab_cache_thread_exit: no slot-off, no busy */
+#endif
+#ifndef MUTANT_GATE_NO_FLOOR
+#define MUTANT_GATE_NO_FLOOR 0 /* cache.c lab_cache_gate: floor 0 for every gfp */
+#endif
+#ifndef MUTANT_CACHE_WHILE_WAIT
+#define MUTANT_CACHE_WHILE_WAIT 0 /* cache.h lab_cache_push: no look at p->waiters */
+#endif
+#ifndef MUTANT_WAKE_ORDER
+#define MUTANT_WAKE_ORDER 0 /* freelist.c lab_return_count: load waiters before the fetch_add */
+#endif
+#ifndef MUTANT_SEQ_LATE
+#define MUTANT_SEQ_LATE 0   /* wait.c take_or_sleep: read free_seq after the take, not before */
+#endif
+#ifndef MUTANT_COUNT_FIRST
+#define MUTANT_COUNT_FIRST 0 /* freelist.c lab_store_give: lab_return_count before the fetch_or */
+#endif
+#ifndef MUTANT_DEPOT_ADD_FIRST
+#define MUTANT_DEPOT_ADD_FIRST 0 /* freelist.c lab_depot_put: fetch_add depot_pages before mag_push */
+#endif
+#ifndef MUTANT_ABA
+#define MUTANT_ABA 0        /* freelist.c mag_pop: the CAS compares the index only, not the tag */
+#endif
+#ifndef MUTANT_NO_DRAIN
+#define MUTANT_NO_DRAIN 0   /* freelist.c lab_take_count: no lab_depot_drain_one, return false */
 #endif
 #define NMAGS 2             /* magazines (of BATCH = 1 page each) */
 #ifndef RESERVE
@@ -190,11 +241,23 @@
 #define FLOOR(g) ((g) == ATOMIC -> 0 : RESERVE)     /* internal.h lab_floor */
 /* lab_take_count after a failed CAS loop: the depot holds what the bitmap
  * lacks (old + depot >= floor + n), so drain a magazine and look again */
-#if DEPOT
-#define DRAIN(floor) (nr_free + dpages >= (floor) + 1 && dpages > 0)
+/* lab_my_cached(p): this thread's cache count, 0 once its slot is off
+ * (the handler's slot is thread 0's: t == 0) */
+#define MYCACHED (slot_off[t] -> 0 : cnt[t])
+#if DEPOT && !MUTANT_NO_DRAIN
+/* freelist.c lab_take_count: if (old + depot + cached < floor + n ||
+ * !lab_depot_drain_one(p)) return false; (n == 1; "dpages > 0" only skips
+ * a depot_reserve that would fail at once) */
+#define DRAIN(floor) (nr_free + dpages + MYCACHED >= (floor) + 1 && dpages > 0)
 #else
 #define DRAIN(floor) false
 #endif
+/* P7, no stranding: a take gives up (the allocation returns NULL, or
+ * sleeps) only at a step where the bitmap and the depot hold no page, or
+ * where the free pages the floor is judged on - the bitmap's, the depot's
+ * and its own cache's - are fewer than its floor + 1.  (A give-up after
+ * a drain found the depot empty is the guard of that step: D_RES.) */
+#define P7(floor) assert(nr_free + dpages == 0 || nr_free + dpages + MYCACHED < (floor) + 1)
 
 #define NONE 255            /* LAB_NIL */
 
@@ -229,6 +292,10 @@ byte mnext[NMAGS];          /* lab_mag.next: index + 1 of the next one, 0 = bott
 byte fulltop, fulltag;      /* p->depot_full = tag << 32 | (index + 1) */
 byte emptytop, emptytag;    /* p->depot_empty */
 byte dpages;                /* p->depot_pages */
+#define ML_EMPTY 0          /* ghost mloc[]: on the empty stack (lab_depot_init) */
+#define ML_FULL 1           /*   on the full stack */
+#define ML_HAND 2           /*   popped, in the hands of a put, get or drain */
+byte mloc[NMAGS];           /* ghost: where each magazine is (P8) */
 
 /* ---- ghosts -------------------------------------------------------------- */
 byte where[NPAGES];         /* W_* */
@@ -300,7 +367,11 @@ bool mbox_full;
 inline TAKE_COUNT(cnt_n, floor, alloc)
 {
 	if
-	:: nr_free >= ((floor) > dpages -> (floor) - dpages : 0) + (cnt_n) ->
+	/* fl = floor > cached + depot ? floor - cached - depot : 0;
+	 * if (old < fl || old - fl < n) break; CAS nr_free old -> old - n.
+	 * The loads of depot_pages, nr_free (and the cache count read at
+	 * entry) are this one step, as the CAS loop is. */
+	:: nr_free >= ((floor) > dpages + MYCACHED -> (floor) - dpages - MYCACHED : 0) + (cnt_n) ->
 		nr_free = nr_free - (cnt_n);
 		promised = promised + (cnt_n);
 		if
@@ -419,6 +490,18 @@ inline HAND_OUT()
 #define A_SCLAIM  14   /* take_or_sleep: take(): claim_pages; then hand_out */
 #define A_WAITSUB 15   /* take_or_sleep: fetch_sub waiters */
 #define A_SFAIL   16   /* alloc_one_slow: the store had no page: lab_alloc_slow */
+/* take_or_sleep's loop: waiters++, then { seq = free_seq; take; wait } */
+#if MUTANT_SEQ_LATE
+#define S_AFTER_ADD  A_STAKE
+#define S_FAILED     A_SEQ
+#define S_AFTER_SEQ  A_FUTEX
+#define S_AFTER_WAIT A_STAKE
+#else
+#define S_AFTER_ADD  A_SEQ
+#define S_AFTER_SEQ  A_STAKE
+#define S_FAILED     A_FUTEX
+#define S_AFTER_WAIT A_SEQ
+#endif
 /* alloc.c labyrinth_free_page */
 #define F_FAST    20   /* free_one: state check, lab_cache_push(p, c, idx, false) */
 #define F_SLOW    21   /* free_slow: release_state; lab_cache_push(p, c, idx, true) */
@@ -427,6 +510,25 @@ inline HAND_OUT()
 #define F_ADD     24   /* lab_return_count: fetch_add nr_free */
 #define F_WLOAD   25   /* lab_return_count: load waiters */
 #define F_WAKE    26   /* lab_wake_waiters */
+/* their order: lab_store_give's fetch_or, then lab_return_count's fetch_add
+ * and its load of waiters (the two mutants swap one pair) */
+#define F_END (wk -> F_WAKE : P_DONE)
+#if MUTANT_WAKE_ORDER
+#define F_FIRST F_OR
+#define F_AFTER_OR F_WLOAD
+#define F_AFTER_WLOAD F_ADD
+#define F_AFTER_ADD F_END
+#elif MUTANT_COUNT_FIRST
+#define F_FIRST F_ADD
+#define F_AFTER_ADD F_OR
+#define F_AFTER_OR F_WLOAD
+#define F_AFTER_WLOAD F_END
+#else
+#define F_FIRST F_OR
+#define F_AFTER_OR F_ADD
+#define F_AFTER_ADD F_WLOAD
+#define F_AFTER_WLOAD F_END
+#endif
 /* cache.c lab_cache_flush(p, c, fk), returns to phase ret */
 #define L_OR      30   /* lab_store_give(p, c->pages, fk): fetch_or per run */
 #define L_ADD     31   /* lab_return_count: fetch_add nr_free */
@@ -447,7 +549,9 @@ inline HAND_OUT()
 #define F_DPUT    59   /* lab_cache_make_room: count -= BATCH; lab_depot_put: mag_pop(empty) */
 #define F_DFILL   60   /* lab_depot_put: no magazine: count back, flush to the bitmap;
                           else copy the page in, mag_push(full) */
-#define F_DADD    61   /* lab_depot_put: fetch_add depot_pages */
+#define F_DADD    61   /* lab_depot_put: fetch_add depot_pages; then phase ret */
+#define M_ROOM    62   /* TRADE: lab_cache_push at the grant: enter, lab_cache_make_room */
+#define M_LEAVE   63   /* TRADE: lab_cache_leave */
 
 /* Run the phases from ph until P_DONE. */
 inline phases()
@@ -475,7 +579,7 @@ inline phases()
 		/* alloc_one_slow: c = lab_my_cache(p); lab_cache_pop(p, c, gfp, true):
 		 * lab_cache_enter (busy: LAB_NIL); n = lab_load_relaxed(&c->count) */
 		if
-		:: !slot_off[t] && !busy[t] -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
+		:: !slot_off[t] && (!busy[t] || MUTANT_NO_BUSY) -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
 		:: else ->
 			if
 			:: busy[t] -> REACH(1)      /* a handler inside its owner's cache operation */
@@ -529,7 +633,7 @@ inline phases()
 		/* lab_cache_pop_slow: lab_cache_gate(p, c, gfp, 1): before =
 		 * lab_load_relaxed(&p->nr_free) + count; before - floor >= n: pop */
 		if
-		:: nr_free + dpages + n >= FLOOR(gfp) + 1 ->
+		:: nr_free + dpages + n >= (MUTANT_GATE_NO_FLOOR -> 0 : FLOOR(gfp)) + 1 ->
 			POP_TOP();
 			assert(gfp == ATOMIC || avail >= RESERVE)           /* P4 */
 		:: else ->
@@ -553,7 +657,7 @@ inline phases()
 		if
 		:: ok -> ph = A_CLAIM
 		:: !ok && DRAIN(FLOOR(gfp)) -> dretry = A_STORE; dfail = A_SFAIL; ph = D_RES
-		:: !ok && !DRAIN(FLOOR(gfp)) -> ph = A_SFAIL
+		:: !ok && !DRAIN(FLOOR(gfp)) -> P7(FLOOR(gfp)); ph = A_SFAIL
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_SFAIL ->
@@ -573,27 +677,27 @@ inline phases()
 		if
 		:: ok -> ph = A_CLAIM
 		:: !ok && DRAIN(RESERVE) -> dretry = A_GROW; dfail = A_WAITADD; ph = D_RES
-		:: !ok && !DRAIN(RESERVE) -> ph = A_WAITADD
+		:: !ok && !DRAIN(RESERVE) -> P7(RESERVE); ph = A_WAITADD
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_WAITADD && !sh ->
 		waiters++;                          /* lab_fetch_add_seq_cst(&p->waiters, 1); lab_fence_seq_cst() */
-		ph = A_SEQ; sh = 1
+		ph = S_AFTER_ADD; sh = 1
 	:: ph == A_SEQ && !sh ->
 		seq = free_seq;                     /* seq = lab_load_acquire(&p->free_seq) */
-		ph = A_STAKE; sh = 1
+		ph = S_AFTER_SEQ; sh = 1
 	:: ph == A_STAKE && !sh ->
 		TAKE_COUNT(1, RESERVE, 1);          /* take(p, order, idx) */
 		if
 		:: ok -> ph = A_SCLAIM
-		:: !ok && DRAIN(RESERVE) -> dretry = A_STAKE; dfail = A_FUTEX; ph = D_RES
-		:: !ok && !DRAIN(RESERVE) -> ph = A_FUTEX
+		:: !ok && DRAIN(RESERVE) -> dretry = A_STAKE; dfail = S_FAILED; ph = D_RES
+		:: !ok && !DRAIN(RESERVE) -> P7(RESERVE); ph = S_FAILED
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_FUTEX && !sh ->
 		(free_seq != seq);                  /* lab_os_futex_wait(&p->free_seq, seq, -1): sleeps until woken */
 		REACH(2);                           /* a KERNEL caller slept and was woken */
-		seq = 0; ph = A_SEQ; sh = 1
+		seq = 0; ph = S_AFTER_WAIT; sh = 1
 	:: ph == A_WAITSUB && !sh ->
 		waiters--;                          /* lab_fetch_sub_seq_cst(&p->waiters, 1) */
 		ph = P_DONE; sh = 1
@@ -607,7 +711,7 @@ inline phases()
 		if
 		:: !slot_off[t] && state[idx] == PS_HEAD0 ->
 			if
-			:: waiters == 0 && !busy[t] && cnt[t] < CAP ->
+			:: (waiters == 0 || MUTANT_CACHE_WHILE_WAIT) && !busy[t] && cnt[t] < CAP ->
 				assert(waiters == 0);       /* P6: a free that sees a sleeper never caches its page */
 				n = cnt[t]; PUSH_TOP(); idx = 0; ph = P_DONE
 			:: else ->
@@ -629,17 +733,17 @@ inline phases()
 		 * going up may share this step); lab_cache_enter; n = count;
 		 * full: lab_cache_flush(p, c, cache_batch) */
 		if
-		:: !slot_off[t] && waiters == 0 && !busy[t] ->
+		:: !slot_off[t] && (waiters == 0 || MUTANT_CACHE_WHILE_WAIT) && (!busy[t] || MUTANT_NO_BUSY) ->
 			busy[t] = 1;
 			if
 #if DEPOT
-			:: cnt[t] == CAP -> ph = F_DPUT    /* lab_cache_make_room: into the depot */
+			:: cnt[t] == CAP -> ret = F_PUSH; ph = F_DPUT   /* lab_cache_make_room: into the depot */
 #else
 			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)   /* flush of a full cache */
 #endif
 			:: else -> ph = F_PUSH
 			fi
-		:: else -> ph = F_OR                /* lab_store_give(p, &idx, 1) */
+		:: else -> ph = F_FIRST             /* lab_store_give(p, &idx, 1) */
 		fi;
 		sh = 1
 	:: ph == F_PUSH && (!sh || !split) ->
@@ -652,13 +756,13 @@ inline phases()
 		to_store(W_OWN(me));
 		bits[w] = bits[w] | mask;
 		w = 0; mask = 0; idx = 0;
-		ph = F_ADD; sh = 1
+		ph = F_AFTER_OR; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_ADD && !sh ->
 		RETURN_ADD(1, 0);                   /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
-		ph = F_WLOAD; sh = 1
+		ph = F_AFTER_ADD; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_WLOAD && !sh ->
 		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
-		ph = (wk -> F_WAKE : P_DONE); wk = 0; sh = 1
+		ph = F_AFTER_WLOAD; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_WAKE && !sh ->
 		REACH(3);                           /* a free to the store wakes a sleeper */
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
@@ -722,12 +826,16 @@ inline phases()
 			 * retry loop never spins on an empty stack) */
 			assert(sk == 1);
 			m = NONE; ph = dret; ht = 0; hg = 0
-		:: ht != 0 && sk == 0 -> nx = mnext[ht - 1]; ph = D_PCAS
-		:: ht != 0 && sk == 1 ->
+		:: ht != 0 && (sk == 0 || TRADE) -> nx = mnext[ht - 1]; ph = D_PCAS
+		:: ht != 0 && sk == 1 && !TRADE ->
 			/* The empty stack's pop is the same code: its load and
-			 * CAS are one step here (the ABA case is checked on the
-			 * full stack, whose pops are split), to keep the state
-			 * space within CI's bounds. */
+			 * CAS are one step here except in TRADE (which checks
+			 * ABA on both stacks: with four pages only the empty
+			 * stack can see pop A, pop B, push A inside one pop), to
+			 * keep the state space within CI's bounds. */
+			assert(mloc[ht - 1] == ML_EMPTY);                 /* P8 */
+			assert(mnext[ht - 1] == 0 || mloc[mnext[ht - 1] - 1] == ML_EMPTY);
+			mloc[ht - 1] = ML_HAND;
 			emptytop = mnext[ht - 1]; emptytag++;
 			m = ht - 1; ph = dret; ht = 0; hg = 0
 		fi;
@@ -735,12 +843,18 @@ inline phases()
 	:: ph == D_PCAS && !sh ->
 		/* lab_cas_weak_acquire(head, &old, (tag + 1) << 32 | next) */
 		if
-		:: sk == 0 && fulltop == ht && fulltag == hg ->
+		:: sk == 0 && fulltop == ht && (fulltag == hg || MUTANT_ABA) ->
+			/* P8: the popped magazine was on this stack, and so is
+			 * the one that becomes its top */
+			assert(mloc[ht - 1] == ML_FULL && (nx == 0 || mloc[nx - 1] == ML_FULL));
+			mloc[ht - 1] = ML_HAND;
 			fulltop = nx; fulltag = hg + 1;
 			m = ht - 1; dmags--; dres--;
 			assert(where[mpg[m]] == W_MAG);                   /* P1 */
 			ph = dret
-		:: sk == 1 && emptytop == ht && emptytag == hg ->
+		:: sk == 1 && emptytop == ht && (emptytag == hg || MUTANT_ABA) ->
+			assert(mloc[ht - 1] == ML_EMPTY && (nx == 0 || mloc[nx - 1] == ML_EMPTY)); /* P8 */
+			mloc[ht - 1] = ML_HAND;
 			emptytop = nx; emptytag = hg + 1;
 			m = ht - 1; ph = dret
 		:: else -> REACH(15); ph = D_POP    /* another pop or push won: retry */
@@ -752,9 +866,10 @@ inline phases()
 		 * One step, as the CAS loops on nr_free are: a failed CAS only
 		 * reloads, and the next it wrote into m (ours) is read only by a
 		 * pop that loaded m as the head before, whose CAS then fails. */
+		assert(mloc[m] == ML_HAND);                               /* P8 */
 		if
-		:: sk == 0 -> mnext[m] = fulltop; fulltop = m + 1; fulltag++; dmags++
-		:: else -> mnext[m] = emptytop; emptytop = m + 1; emptytag++
+		:: sk == 0 -> mnext[m] = fulltop; fulltop = m + 1; fulltag++; dmags++; mloc[m] = ML_FULL
+		:: else -> mnext[m] = emptytop; emptytop = m + 1; emptytag++; mloc[m] = ML_EMPTY
 		fi;
 		ph = dret; m = 0; sh = 1
 	:: ph == D_RES && !sh ->
@@ -786,31 +901,54 @@ inline phases()
 	:: ph == F_DPUT ->
 		/* lab_cache_make_room: c->count -= BATCH (busy held: private);
 		 * lab_depot_put: mag_pop(empty) */
-		cnt[t] = CAP - BATCH; dtrans = dtrans + BATCH;
+		n = cnt[t]; cnt[t] = n - BATCH; dtrans = dtrans + BATCH;
 		sk = 1; dret = F_DFILL; ph = D_POP
 	:: ph == F_DFILL ->
 		if
 		:: m == NONE ->
 			/* no empty magazine: count back, lab_cache_flush to the bitmap */
-			cnt[t] = CAP; dtrans = dtrans - BATCH;
-			fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)
+			cnt[t] = n; dtrans = dtrans - BATCH; n = 0;
+			fk = BATCH; ph = L_OR; REACH(4)     /* then phase ret */
 		:: else ->
 			/* mag->pages[i] = pages[count - BATCH + i]; mag_push(full) */
-			mpg[m] = cpg[t * CAP + CAP - BATCH]; cpg[t * CAP + CAP - BATCH] = 0;
+			mpg[m] = cpg[t * CAP + n - BATCH]; cpg[t * CAP + n - BATCH] = 0; n = 0;
 			assert(where[mpg[m]] == W_CACHE);                 /* P1 */
 			where[mpg[m]] = W_MAG;
+#if MUTANT_DEPOT_ADD_FIRST
+			dpages = dpages + BATCH; dtrans = dtrans - BATCH;   /* (the mutant: the add first) */
+#endif
 			sk = 0; dret = F_DADD; ph = D_PUSH
 		fi
 	:: ph == F_DADD && !sh ->
-		/* lab_fetch_add_release(&p->depot_pages, BATCH) */
+		/* lab_fetch_add_release(&p->depot_pages, BATCH); return true */
+#if !MUTANT_DEPOT_ADD_FIRST
 		dpages = dpages + BATCH; dtrans = dtrans - BATCH;
+#endif
 		REACH(17);                          /* a flush leaves a magazine in the depot */
-		ph = F_PUSH; sh = 1
+		ph = ret; ret = 0; sh = 1
+
+	/* ---- TRADE: cache.h lab_cache_push finding the cache at its grant:
+	 * lab_cache_enter; lab_cache_make_room (the freed page itself, which
+	 * plays no part in the exchange, is left out); lab_cache_leave ---- */
+	:: ph == M_ROOM && (!sh || !split) ->
+		busy[t] = 1;                        /* lab_cache_enter(c) */
+		/* lab_cache_make_room: count >= cache_batch && !waiters: the depot */
+		ret = M_LEAVE;
+		if
+		:: cnt[t] >= BATCH && waiters == 0 -> ph = F_DPUT
+		:: else -> fk = BATCH; ph = L_OR    /* lab_cache_flush(p, c, cache_batch, true) */
+		fi;
+		sh = sh || split
+	:: ph == M_LEAVE && (!sh || !split) ->
+		busy[t] = 0;                        /* lab_cache_leave(c) */
+		ph = P_DONE; sh = sh || split
 
 	/* ---- cache.c lab_thread_exit + lab_cache_thread_exit ---- */
 	:: ph == X_START && (!sh || !split) ->
+#if !MUTANT_EXIT_NO_BUSY
 		slot_off[t] = 1;                    /* lab_my_slot = LAB_SLOT_OFF; signal fence */
 		busy[t] = 1;                        /* lab_store_relaxed(&c->busy, 1u); signal fence */
+#endif
 		fk = cnt[t];                        /* lab_cache_flush(p, c, lab_load_relaxed(&c->count)) */
 		if
 		:: fk > 0 -> ret = X_END; ph = L_OR
@@ -1068,6 +1206,41 @@ inline free_block()
 #define GFP(g) gfp = g
 #endif
 
+#if TRADE
+/* TRADE: T0 and T1 start with full caches (pages 0, 1 and 2, 3; the
+ * bitmap empty).  Each leaves two batches in the depot (two frees finding
+ * the cache at its grant: lab_cache_make_room), then allocates one page
+ * (its refill may take the other thread's magazine) and frees it, and
+ * exits.  The handler on T0 allocates: with T0 busy and the bitmap empty,
+ * it drains a magazine, inside T0's exchange. */
+#define TRADER(id) \
+	LOCALS; \
+	byte k; \
+	atomic { me = id; t = id; split = (id == 0 && HANDLER) } \
+	do \
+	:: k < 2 -> ph = M_ROOM; phases(); k++ \
+	:: else -> break \
+	od; \
+	k = 0; \
+	GFP(ATOMIC); \
+	alloc_one(); \
+	if \
+	:: idx != NONE -> free_page() \
+	:: else -> idx = 0 \
+	fi; \
+	gfp = 0; \
+	thread_exit()
+
+proctype thread0() provided (!in_handler)
+{
+	TRADER(0)
+}
+
+proctype thread1()
+{
+	TRADER(1)
+}
+#else
 proctype thread0() provided (!in_handler)
 {
 	LOCALS;
@@ -1138,6 +1311,7 @@ proctype thread1()
 	thread_exit()
 }
 #endif
+#endif /* TRADE */
 
 #if THREADS >= 3
 proctype thread2()
@@ -1209,6 +1383,15 @@ init
 	atomic {
 		/* both magazines on the empty stack (lab_depot_init) */
 		mnext[1] = 1; emptytop = 2; emptytag = 2;
+#if TRADE
+		/* both caches full, the bitmap empty */
+		bits[0] = 0; bits[1] = 0; nr_free = 0;
+		do
+		:: j < NPAGES -> cpg[j] = j; where[j] = W_CACHE; j++
+		:: else -> break
+		od;
+		j = 0; cnt[0] = CAP; cnt[1] = CAP;
+#endif
 		run thread0();
 #if THREADS >= 2
 		run thread1();
