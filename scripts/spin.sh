@@ -124,19 +124,20 @@ end=$(date +%s)
 grep -v '^Depth=' pan.out
 echo "spin.sh: search took $((end - start)) s"
 
-if grep -q 'errors: 0' pan.out && ! grep -q -e 'reached -DMEMLIM' -e 'max search depth too small' pan.out; then
-	echo "spin.sh: errors: 0 (exhaustive)"
-	rm -rf "$work"
-	exit 0
-fi
 if [ -n "${SPIN_EXPECT_ERROR:-}" ]; then
 	# --mutants: an error found is the success; keep nothing.
 	if grep -q 'errors: [1-9]' pan.out; then
 		rm -rf "$work"
 		exit 0
 	fi
-	echo "spin.sh: no error found (see $work)" >&2
+	echo "spin.sh: no error found" >&2
+	rm -rf "$work"
 	exit 1
+fi
+if grep -q 'errors: 0' pan.out && ! grep -q -e 'reached -DMEMLIM' -e 'max search depth too small' pan.out; then
+	echo "spin.sh: errors: 0 (exhaustive)"
+	rm -rf "$work"
+	exit 0
 fi
 if [ -f labyrinth.pml.trail ]; then
 	echo "spin.sh: counterexample:"

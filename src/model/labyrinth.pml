@@ -303,7 +303,6 @@ byte held[NPAGES];          /* 0, or 1 + the caller holding the page (user view)
 byte avail = NPAGES;        /* pages not allocated (store + caches + in between) */
 byte promised;              /* taken from nr_free, bits not claimed yet */
 byte transit;               /* taken from nr_free by a refill, not in count yet */
-byte flushing;              /* given back by a flush, still in its cache's count */
 byte dmags;                 /* magazines on the full stack */
 byte dres;                  /* of them reserved from dpages, not popped yet */
 byte dtrans;                /* pages out of one count (a cache's or dpages),
@@ -409,15 +408,14 @@ inline CLAIM_ONE(dest)
 }
 
 /* freelist.c lab_return_count(p, n), first half: lab_fetch_add_seq_cst(&p->nr_free, n).
- * kind 0: freed pages become available; 1: a flush (the pages are still
- * in the cache's count until its memmove); 2: a failed block claim gives
+ * kind 0: freed pages become available;
+ * 2: a failed block claim gives
  * its promise back. */
 inline RETURN_ADD(cnt_n, kind)
 {
 	nr_free = nr_free + (cnt_n);
 	if
 	:: kind == 0 -> avail = avail + (cnt_n)
-	:: kind == 1 -> flushing = flushing + (cnt_n)
 	:: kind == 2 -> avail = avail + (cnt_n); promised = promised - (cnt_n)
 	fi
 }
@@ -471,6 +469,7 @@ inline HAND_OUT()
 }
 
 /* ---- the phases ---------------------------------------------------------- */
+
 
 #define P_DONE     0
 /* alloc.c alloc_one(p, gfp) */
@@ -530,10 +529,28 @@ inline HAND_OUT()
 #define F_AFTER_WLOAD F_END
 #endif
 /* cache.c lab_cache_flush(p, c, fk), returns to phase ret */
-#define L_OR      30   /* lab_store_give(p, c->pages, fk): fetch_or per run */
+#define L_OR      30   /* lab_store_give(p, c->pages + count - fk, fk): fetch_or per run */
 #define L_ADD     31   /* lab_return_count: fetch_add nr_free */
-#define L_WLOAD   32   /* lab_return_count: load waiters; memmove; count -= fk */
+#define L_WLOAD   32   /* lab_return_count: load waiters */
 #define L_WAKE    33   /* lab_wake_waiters */
+#define L_CNT     34   /* lab_cache_flush: count -= fk */
+#if MUTANT_WAKE_ORDER
+#define L_FIRST L_OR
+#define L_AFTER_OR L_WLOAD
+#define L_AFTER_WLOAD L_ADD
+#define L_AFTER_ADD L_END
+#elif MUTANT_COUNT_FIRST
+#define L_FIRST L_ADD
+#define L_AFTER_ADD L_OR
+#define L_AFTER_OR L_WLOAD
+#define L_AFTER_WLOAD L_END
+#else
+#define L_FIRST L_OR
+#define L_AFTER_OR L_ADD
+#define L_AFTER_ADD L_WLOAD
+#define L_AFTER_WLOAD L_END
+#endif
+#define L_END (wk -> L_WAKE : ret)
 /* cache.c lab_thread_exit / lab_cache_thread_exit */
 #define X_START   40   /* my_slot = OFF; busy = 1; fk = count */
 #define X_END     41   /* lab_cache_leave */
@@ -552,6 +569,19 @@ inline HAND_OUT()
 #define F_DADD    61   /* lab_depot_put: fetch_add depot_pages; then phase ret */
 #define M_ROOM    62   /* TRADE: lab_cache_push at the grant: enter, lab_cache_make_room */
 #define M_LEAVE   63   /* TRADE: lab_cache_leave */
+
+/* The flush's next phase; leaving it (to the wake or to ret), its locals
+ * are done with. */
+inline L_NEXT(x)
+{
+	ph = x;
+	if
+	:: ph == L_WAKE || ph == ret ->
+		i = 0; n = 0; fk = 0; wk = 0;
+		ret = (ph == L_WAKE -> ret : 0)
+	:: else
+	fi
+}
 
 /* Run the phases from ph until P_DONE. */
 inline phases()
@@ -739,7 +769,7 @@ inline phases()
 #if DEPOT
 			:: cnt[t] == CAP -> ret = F_PUSH; ph = F_DPUT   /* lab_cache_make_room: into the depot */
 #else
-			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)   /* flush of a full cache */
+			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_CNT; REACH(4)   /* flush of a full cache */
 #endif
 			:: else -> ph = F_PUSH
 			fi
@@ -768,42 +798,42 @@ inline phases()
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = P_DONE; sh = 1
 
-	/* ---- cache.c lab_cache_flush(p, c, fk), busy held; then phase ret ---- */
+	/* ---- cache.c lab_cache_flush(p, c, fk, wake), busy held; then phase
+	 * ret.  wake is false only for alloc_block's flush (ret == P_DONE). ---- */
+	:: ph == L_CNT && (!sh || !split) ->
+		/* flushed += n; lab_store_relaxed(&c->count, count - n);
+		 * lab_signal_fence(): out of the cache's count before the store's
+		 * (thread 0's count is read by its handler: lab_my_cached) */
+		n = cnt[t]; cnt[t] = n - fk; dtrans = dtrans + fk;
+		i = n - fk;                         /* the top fk pages: c->pages + count - n */
+		ph = L_FIRST; sh = sh || split
 	:: ph == L_OR && !sh ->
-		/* lab_store_give(p, c->pages, fk): lab_fetch_or_release(&p->bits[w], mask)
-		 * for the run of pages from i on in one word */
+		/* lab_store_give(p, c->pages + count - n, n, wake):
+		 * lab_fetch_or_release(&p->bits[w], mask) for the run of pages
+		 * from i on in one word */
 		w = cpg[t * CAP + i] / WBITS; mask = 0;
 		do
-		:: i < fk && cpg[t * CAP + i] / WBITS == w ->
-			mask = mask | (1 << (cpg[t * CAP + i] % WBITS)); i++
+		:: i < n && cpg[t * CAP + i] / WBITS == w ->
+			mask = mask | (1 << (cpg[t * CAP + i] % WBITS));
+			cpg[t * CAP + i] = 0; i++   /* (tidy: unused slots zero) */
 		:: else -> break
 		od;
 		to_store(W_CACHE);
 		bits[w] = bits[w] | mask;
 		w = 0; mask = 0;
-		ph = (i < fk -> L_OR : L_ADD); sh = 1
-	:: ph == L_ADD && !sh ->
-		RETURN_ADD(fk, 1);                  /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
-		i = 0; ph = L_WLOAD; sh = 1
-	:: ph == L_WLOAD && !sh ->
-		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
-		/* memmove(c->pages, c->pages + n, ...); lab_store_relaxed(&c->count, count - n) */
-		n = cnt[t];
-		do
-		:: i + fk < n -> cpg[t * CAP + i] = cpg[t * CAP + i + fk]; i++
-		:: else -> break
-		od;
-		do
-		:: i < CAP -> cpg[t * CAP + i] = 0; i++       /* (tidy: unused slots zero) */
-		:: else -> break
-		od;
-		cnt[t] = n - fk; flushing = flushing - fk;
-		i = 0; n = 0; fk = 0;
 		if
-		:: wk -> ph = L_WAKE
-		:: else -> ph = ret; ret = 0
+		:: i < n -> ph = L_OR
+		:: else -> L_NEXT(L_AFTER_OR)
 		fi;
-		wk = 0; sh = 1
+		sh = 1
+	:: ph == L_ADD && !sh ->
+		/* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
+		nr_free = nr_free + fk; dtrans = dtrans - fk;
+		L_NEXT(L_AFTER_ADD); sh = 1
+	:: ph == L_WLOAD && !sh ->
+		/* lab_return_count: lab_load_seq_cst(&p->waiters) && wake */
+		wk = (waiters > 0 && ret != P_DONE);
+		L_NEXT(L_AFTER_WLOAD); sh = 1
 
 	:: ph == L_WAKE && !sh ->
 		REACH(5);                           /* a flush wakes a sleeper */
@@ -908,7 +938,7 @@ inline phases()
 		:: m == NONE ->
 			/* no empty magazine: count back, lab_cache_flush to the bitmap */
 			cnt[t] = n; dtrans = dtrans - BATCH; n = 0;
-			fk = BATCH; ph = L_OR; REACH(4)     /* then phase ret */
+			fk = BATCH; ph = L_CNT; REACH(4)    /* then phase ret */
 		:: else ->
 			/* mag->pages[i] = pages[count - BATCH + i]; mag_push(full) */
 			mpg[m] = cpg[t * CAP + n - BATCH]; cpg[t * CAP + n - BATCH] = 0; n = 0;
@@ -936,7 +966,7 @@ inline phases()
 		ret = M_LEAVE;
 		if
 		:: cnt[t] >= BATCH && waiters == 0 -> ph = F_DPUT
-		:: else -> fk = BATCH; ph = L_OR    /* lab_cache_flush(p, c, cache_batch, true) */
+		:: else -> fk = BATCH; ph = L_CNT   /* lab_cache_flush(p, c, cache_batch, true) */
 		fi;
 		sh = sh || split
 	:: ph == M_LEAVE && (!sh || !split) ->
@@ -951,7 +981,7 @@ inline phases()
 #endif
 		fk = cnt[t];                        /* lab_cache_flush(p, c, lab_load_relaxed(&c->count)) */
 		if
-		:: fk > 0 -> ret = X_END; ph = L_OR
+		:: fk > 0 -> ret = X_END; ph = L_CNT
 		:: else -> ph = X_END
 		fi;
 		sh = sh || split
@@ -1129,7 +1159,7 @@ inline alloc_block()
 		:: ok ->
 			fk = cached;
 			if
-			:: fk > 0 -> ret = P_DONE; ph = L_OR; phases()   /* lab_cache_flush(p, c, cached) */
+			:: fk > 0 -> ret = P_DONE; ph = L_CNT; phases()   /* lab_cache_flush(p, c, cached, false) */
 			:: else
 			fi;
 			busy[t] = 0;                /* lab_cache_leave(c) */
@@ -1366,7 +1396,7 @@ end_idle:                                           /* the signal may never come
 
 /* P3, in every state. */
 #define INVARIANT (SETBITS >= nr_free + promised && \
-		   avail == nr_free + CACHED + transit - flushing + dpages + dtrans && \
+		   avail == nr_free + CACHED + transit + dpages + dtrans && \
 		   dmags >= dpages + dres && \
 		   nr_free <= NPAGES && avail <= NPAGES)
 
@@ -1410,7 +1440,7 @@ init
 		/* (pages may stay in the depot: free, in full magazines) */
 		assert(nr_free + dpages == NPAGES && SETBITS + dpages == NPAGES);
 		assert(CACHED == 0 && avail == NPAGES);
-		assert(promised == 0 && transit == 0 && flushing == 0);
+		assert(promised == 0 && transit == 0);
 		assert(dres == 0 && dtrans == 0 && dmags == dpages);
 		assert(waiters == 0);
 		do
