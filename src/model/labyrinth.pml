@@ -3,7 +3,8 @@
  * labyrinth.pml - a Promela model of labyrinth's lock-free core, for Spin.
  *
  *     scripts/spin.sh            (or by hand, in a scratch directory:)
- *     spin -a labyrinth.pml && cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
+ *     spin -a labyrinth.pml && cc -O0 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
+ *     scripts/spin.sh --mutants  every MUTANT_x below must make pan report an error
  *
  * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, one core):
  *     default (3 threads + handler, sleeper)    46.9 M states   ~50 s   2.5 GB
@@ -28,7 +29,9 @@
  *               BATCH pages at a time: lab_cache_enter/leave (the busy
  *               flag), lab_cache_pop (fast and slow forms), lab_cache_pop_slow,
  *               lab_cache_refill, lab_cache_gate (the reserve judged on
- *               nr_free + this cache), lab_cache_push, lab_cache_flush,
+ *               nr_free + depot + this cache), lab_cache_push,
+ *               lab_cache_flush (count first, then the top pages' bits,
+ *               then nr_free),
  *               lab_thread_exit / lab_cache_thread_exit.
  *   alloc.c     alloc_one (cache, then alloc_one_slow: cache again, store,
  *               lab_alloc_slow), hand_out and the per-page state byte,
@@ -53,6 +56,9 @@
  *               into the depot, T0 allocates once more at the end (its
  *               refill may take that magazine while the handler interrupts
  *               it), T2's KERNEL allocation may take or drain it.
+ *               TRADE=1: the depot under its three callers alone (see
+ *               "Callers"): both stacks' pops are split into the load of
+ *               head and next and the CAS, so that ABA can happen.
  *   wait.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
  *               max_pages == nr_pages), take_or_sleep (waiters counter,
  *               free_seq futex word, wait forever: wait_ms < 0),
@@ -73,6 +79,21 @@
  *       (BLOCKS) allocates an order-1 or order-2 block (ATOMIC or NOWAIT,
  *       Spin's choice), frees it; exits.
  *   H   the signal handler on T0: allocates (ATOMIC), frees.
+ * TRADE=1 (two threads trading magazines; 2 threads + the handler): T0
+ * and T1 start with full caches (2 pages each, the bitmap empty); each
+ * leaves two batches in the depot (lab_cache_make_room, as a free that
+ * finds its cache at its grant does; the freed page is left out so that
+ * four pages suffice), then allocates one page (ATOMIC: its refill may
+ * take the other's magazine), frees it and exits.  The handler on T0
+ * allocates: while T0 is busy in an exchange, its take finds the bitmap
+ * empty and drains a magazine - pop full, push empty - inside T0's pop.
+ * With four pages this is the only way to see a pop's head popped, its
+ * next popped and the head pushed back between its load and its CAS:
+ * T0's pop of the empty stack reads A (next B), T1's put pops A and
+ * pushes it full, T1's second put pops B, the handler drains A back onto
+ * the empty stack; the tag makes T0's CAS fail.  (On the full stack ABA
+ * would need three magazines: depot_pages reservations let only two pops
+ * of the full stack overlap with two magazines.)
  * With GFP_ALL=1 Spin picks ATOMIC or NOWAIT for every allocation.
  * PROBE=k turns probe point REACH(k) into a failing assertion: `spin.sh
  * --probes` uses it to show that the sleeps, wake-ups, busy handlers,
@@ -100,26 +121,45 @@
  *      (all other threads end and give all their pages back, so a page is
  *      always there for it eventually).  And a free that sees a registered
  *      sleeper never leaves its page in a cache (assertion in free_one).
+ *   P7 no stranding: a take gives up - the allocation returns NULL or the
+ *      KERNEL caller goes to sleep - only at a step where the bitmap and
+ *      the depot hold no page, or where bitmap + depot + its own cache
+ *      hold fewer than its floor + 1 (lab_take_count drains a magazine
+ *      otherwise); or where the drain found depot_pages empty.
+ *   P8 the stacks: a pop's CAS takes a magazine that is on that stack and
+ *      makes the top one that is on it too; a push pushes a magazine that
+ *      its caller holds (ghost mloc[]).
  *   A legitimate free is never refused: release_state finds HEAD|order.
  *
- * Depot mutants: depot_pages added before the full magazine's push is
- * caught (P3's dmags >= dpages + dres).  Not caught, because the scenario
- * is too small: a pop whose CAS ignores the tag (ABA needs two full
- * magazines at once: pop A, pop B, push A between a pop's load and its
- * CAS; the model's depot holds one at most), and no drain before a
- * failure or a sleep (another page always comes back to the bitmap for
- * the sleeper).  The C code's tag argument is in freelist.c.
- *
- * Checked against mutants (each one caught): the handler not checking busy
- * (P1/P2), the exit flush without slot-off and busy (P1), the cache gate
- * without the reserve floor (P4), a free caching its page while a sleeper
- * waits (P6), lab_return_count loading waiters before adding to nr_free
- * (lost wake-up: invalid end state), take_or_sleep reading free_seq after
- * its take (lost wake-up), a free adding to nr_free before setting its bit
- * (P3).
- *
+ * Mutants kept in the model (spin -DMUTANT_x=1; `scripts/spin.sh
+ * --mutants` runs each in the configuration named and fails unless pan
+ * reports an error; results of the last run in brackets):
+ *   NO_BUSY            lab_cache_enter ignores busy: the handler enters
+ *                      its thread's cache (-DSLEEPER=0: P2)
+ *   EXIT_NO_BUSY       the exit flush without slot-off and busy (-DSLEEPER=0: P1)
+ *   GATE_NO_FLOOR      lab_cache_gate without the reserve floor (-DSLEEPER=0: P4)
+ *   CACHE_WHILE_WAIT   a free caches its page while a sleeper waits
+ *                      (-DHANDLER=0: P6)
+ *   WAKE_ORDER         lab_return_count loads waiters before adding to
+ *                      nr_free (-DHANDLER=0: lost wake-up, invalid end state)
+ *   SEQ_LATE           take_or_sleep reads free_seq after its take
+ *                      (-DHANDLER=0: lost wake-up, invalid end state)
+ *   COUNT_FIRST        lab_store_give adds to nr_free before setting the
+ *                      bits (-DSLEEPER=0: P3)
+ *   DEPOT_ADD_FIRST    lab_depot_put adds to depot_pages before its push
+ *                      (-DDEPOT=1 -DSLEEPER=0: P3's dmags >= dpages + dres)
+ *   ABA                mag_pop's CAS compares the index, not the tag
+ *                      (-DTRADE=1: P8)
+ *   NO_DRAIN           lab_take_count never drains the depot
+ *                      (-DDEPOT=1 -DSLEEPER=0: P7)
+ * The C code's tag argument is in freelist.c.
+
  * Not modelled: weak memory (Spin interleaves sequentially consistent
- * steps; the C code's orderings are argued in its comments), growth
+ * steps; the C code's orderings are argued in its comments), the cache
+ * budget (cache_granted, c->grant, grant_more: every cache may hold CAP
+ * pages; lab_cache_make_room is entered at CAP), alloc_block's drain
+ * loop (blocks and the depot are not combined: BLOCKS runs without
+ * DEPOT), the depot's pages in bulk calls, growth
  * (lab_pool_grow), wait timeouts, watches (eventfd), the debug pool's CAS on
  * the state byte, bulk calls, slot assignment (lab_cache_claim: every
  * thread starts with a slot), nested handlers, spurious weak-CAS failure
