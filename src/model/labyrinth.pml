@@ -133,10 +133,10 @@
  *
  * Mutants kept in the model (spin -DMUTANT_x=1; `scripts/spin.sh
  * --mutants` runs each in the configuration named and fails unless pan
- * reports an error; results of the last run in brackets):
+ * reports an error; the property that caught each in the last run):
  *   NO_BUSY            lab_cache_enter ignores busy: the handler enters
  *                      its thread's cache (-DSLEEPER=0: P2)
- *   EXIT_NO_BUSY       the exit flush without slot-off and busy (-DSLEEPER=0: P1)
+ *   EXIT_NO_BUSY       the exit flush without slot-off and busy (-DSLEEPER=0: P2)
  *   GATE_NO_FLOOR      lab_cache_gate without the reserve floor (-DSLEEPER=0: P4)
  *   CACHE_WHILE_WAIT   a free caches its page while a sleeper waits
  *                      (-DHANDLER=0: P6)
