@@ -91,7 +91,8 @@
  * next popped and the head pushed back between its load and its CAS:
  * T0's pop of the empty stack reads A (next B), T1's put pops A and
  * pushes it full, T1's second put pops B, the handler drains A back onto
- * the empty stack; the tag makes T0's CAS fail.  (On the full stack ABA
+ * the empty stack; the tag makes T0's CAS fail (probe 18 shows Spin
+ * reaches that interleaving: -DTRADE=1 -DPROBE=18).  (On the full stack ABA
  * would need three magazines: depot_pages reservations let only two pops
  * of the full stack overlap with two magazines.)
  * With GFP_ALL=1 Spin picks ATOMIC or NOWAIT for every allocation.
@@ -927,7 +928,14 @@ inline phases()
 			mloc[ht - 1] = ML_HAND;
 			emptytop = nx; emptytag = hg + 1;
 			m = ht - 1; ph = dret
-		:: else -> REACH(15); ph = D_POP    /* another pop or push won: retry */
+		:: else ->
+			REACH(15);                  /* another pop or push won: retry */
+			if
+			:: (sk == 0 && fulltop == ht) || (sk == 1 && emptytop == ht) ->
+				REACH(18)           /* the same top again: only the tag saw it (ABA) */
+			:: else
+			fi;
+			ph = D_POP
 		fi;
 		ht = 0; hg = 0; nx = 0; sh = 1
 	:: ph == D_PUSH && !sh ->
