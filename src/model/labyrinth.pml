@@ -6,16 +6,26 @@
  *     spin -a labyrinth.pml && cc -O0 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
  *     scripts/spin.sh --mutants  every MUTANT_x below must make pan report an error
  *
- * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, one core):
- *     default (3 threads + handler, sleeper)    46.9 M states   ~50 s   2.5 GB
- *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          1.7 M states    ~4 s   0.7 GB
- *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         20.9 M states   ~45 s   1.5 GB
- *     (DEPOT=1 with both the handler and the sleeper exceeds 3 GB)
- *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        14.2 M states   ~11 s   1.2 GB
- *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1         9.6 M states    ~8 s   1.0 GB
- *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate estimate):
- *                                               needs ~6 GB with COLLAPSE
- *
+ * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, pan compiled -O0, one core of a
+ * shared 2-core machine, 2026-11-30):
+ *     default (3 threads + handler, sleeper)    50.9 M states  172 s   2.7 GB
+ *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          2.0 M states    6 s   0.7 GB
+ *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         22.3 M states   70 s   1.5 GB
+ *     -DTRADE=1 (2 threads trading + handler)    0.8 M states    2 s   0.7 GB
+ *     (spin.sh runs these four: 4 min 43 s with the compiles)
+ *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        12.8 M states   30 s   1.1 GB
+ *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1        13.0 M states   34 s   1.1 GB
+ *     -DDEPOT=1 (the handler and the sleeper): does not fit.  Exhaustive,
+ *         it reaches MEMLIM=3000 at 56.8 M states (190 s, no error so
+ *         far); a bitstate run (-DBITSTATE -w32) had seen 145 M states
+ *         after 500 s and was still going: > 7.5 GB with COLLAPSE.
+ *         Each of its two halves runs above; what only the combination
+ *         adds is a handler interrupting an exchange while a KERNEL
+ *         caller sleeps, and the handler never touches waiters/free_seq.
+ *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate
+ *         estimate before the depot): needs ~6 GB with COLLAPSE
+ *     spin.sh --mutants: the ten mutants, each caught, 65 s in all.
+
  * What is modelled, each step named after the C it stands for:
  *
  *   freelist.c  the shared store: a free bitmap (NWORDS words of WBITS bits,
