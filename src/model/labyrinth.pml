@@ -20,8 +20,8 @@
  *         far); a bitstate run (-DBITSTATE -w32) had seen 145 M states
  *         after 500 s and was still going: > 7.5 GB with COLLAPSE.
  *         Each of its two halves runs above; what only the combination
- *         adds is a handler interrupting an exchange while a KERNEL
- *         caller sleeps, and the handler never touches waiters/free_seq.
+ *         adds is a handler interrupting T0's exchange while T2
+ *         sleeps.
  *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate
  *         estimate before the depot): needs ~6 GB with COLLAPSE
  *     spin.sh --mutants: the ten mutants, each caught, 65 s in all.
