@@ -99,7 +99,8 @@ if [ "${1:-}" = --probes ]; then
 	shift
 	bad=0
 	for k in 1 2 3 4 5 6 7 8 9 10 ${SPIN_PROBES_MORE:-}; do
-		spin "$@" -DPROBE=$k -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+		spin "$@" -DPROBE="$k" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+		# shellcheck disable=SC2086
 		gcc ${PAN_OPT:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
 		if ./pan -m2000000 -w26 2>&1 | grep -q "assertion violated ($k!=$k)"; then
 			echo "spin.sh: probe $k reached"
