@@ -5,7 +5,11 @@
 # (src/model/labyrinth.pml) exhaustively with Spin.
 #
 #   scripts/spin.sh                  the default: 3 threads + a signal handler, then the
-#                                    depot (-DDEPOT=1) with the handler, and with the sleeper
+#                                    depot (-DDEPOT=1) with the handler, and with the
+#                                    sleeper, then two threads trading magazines (-DTRADE=1)
+#   scripts/spin.sh --mutants        every mutant kept in the model (MUTANT_* at its
+#                                    top), each in a configuration that should catch it:
+#                                    fails unless pan reports an error for every one
 #   scripts/spin.sh -DBLOCKS=1       more -D options go to spin (model macros,
 #                                    see the top of labyrinth.pml)
 #   SPIN_PROBES_MORE="14 15 16 17" scripts/spin.sh --probes -DDEPOT=1 -DSLEEPER=0
@@ -16,6 +20,9 @@
 #                                    thread busy, a flush, the reserve refusing
 #                                    NOWAIT...) must be reachable
 #   PAN_CFLAGS=-DMA=160 scripts/spin.sh   extra flags for compiling pan
+#   PAN_OPT=-O2 scripts/spin.sh           pan's optimisation (default -O0: gcc -O2 needs
+#                                         4 CPU minutes for the model's 460 KB pan.c and
+#                                         -O0 20 s, while the search is only ~1.4x slower)
 #   SPIN_MEMLIM=3500 scripts/spin.sh      pan's memory bound in MB (default 3500)
 #
 # Installs spin (and gcc) with apt-get when missing and run as root.  Works
@@ -46,8 +53,42 @@ need gcc gcc
 # bound), one after the other; each run makes its own work directory.
 if [ $# -eq 0 ]; then
 	me="$here/scripts/spin.sh"
-	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0
+	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0 &&
+		sh "$me" -DTRADE=1
 	exit
+fi
+
+# Every mutant, each in the configuration that catches it (the smallest
+# that does); pan stops at the first error.  A mutant that pan does not
+# catch is a hole in the model: fail.
+if [ "$1" = --mutants ]; then
+	me="$here/scripts/spin.sh"
+	log="${TMPDIR:-/tmp}/labyrinth-mutant.$$"
+	bad=0
+	while read -r name opts; do
+		# shellcheck disable=SC2086
+		if SPIN_EXPECT_ERROR=1 sh "$me" -D$name=1 $opts >"$log" 2>&1; then
+			echo "spin.sh: mutant $name ($opts): caught: $(grep -m1 -e '^pan:1:' "$log" | sed 's/ (at depth.*//')"
+		else
+			echo "spin.sh: mutant $name ($opts): NOT caught"
+			tail -5 "$log"
+			bad=1
+		fi
+	done <<EOF
+MUTANT_NO_BUSY -DDEPOT=0 -DSLEEPER=0
+MUTANT_EXIT_NO_BUSY -DDEPOT=0 -DSLEEPER=0
+MUTANT_GATE_NO_FLOOR -DDEPOT=0 -DSLEEPER=0
+MUTANT_CACHE_WHILE_WAIT -DDEPOT=0 -DHANDLER=0
+MUTANT_WAKE_ORDER -DDEPOT=0 -DHANDLER=0
+MUTANT_SEQ_LATE -DDEPOT=0 -DHANDLER=0
+MUTANT_COUNT_FIRST -DDEPOT=0 -DSLEEPER=0
+MUTANT_DEPOT_ADD_FIRST -DDEPOT=1 -DSLEEPER=0
+MUTANT_ABA -DTRADE=1
+MUTANT_NO_DRAIN -DDEPOT=1 -DSLEEPER=0
+EOF
+	rm -f "$log"
+	[ $bad = 0 ] && echo "spin.sh: every mutant caught"
+	exit $bad
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-spin.XXXXXX")
@@ -58,8 +99,9 @@ if [ "${1:-}" = --probes ]; then
 	shift
 	bad=0
 	for k in 1 2 3 4 5 6 7 8 9 10 ${SPIN_PROBES_MORE:-}; do
-		spin "$@" -DPROBE=$k -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
-		gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
+		spin "$@" -DPROBE="$k" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+		# shellcheck disable=SC2086
+		gcc ${PAN_OPT:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
 		if ./pan -m2000000 -w26 2>&1 | grep -q "assertion violated ($k!=$k)"; then
 			echo "spin.sh: probe $k reached"
 		else
@@ -76,13 +118,23 @@ spin "$@" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
 # SAFETY: safety properties only (assertions, invalid end states);
 # COLLAPSE: compressed state vectors; MEMLIM: stop, not swap, at the bound.
 # shellcheck disable=SC2086
-gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" ${PAN_CFLAGS:-} -o pan pan.c
+gcc ${PAN_OPT:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" ${PAN_CFLAGS:-} -o pan pan.c
 start=$(date +%s)
 ./pan -n -m2000000 -w26 >pan.out 2>&1 || true
 end=$(date +%s)
 grep -v '^Depth=' pan.out
 echo "spin.sh: search took $((end - start)) s"
 
+if [ -n "${SPIN_EXPECT_ERROR:-}" ]; then
+	# --mutants: an error found is the success; keep nothing.
+	if grep -q 'errors: [1-9]' pan.out; then
+		rm -rf "$work"
+		exit 0
+	fi
+	echo "spin.sh: no error found" >&2
+	rm -rf "$work"
+	exit 1
+fi
 if grep -q 'errors: 0' pan.out && ! grep -q -e 'reached -DMEMLIM' -e 'max search depth too small' pan.out; then
 	echo "spin.sh: errors: 0 (exhaustive)"
 	rm -rf "$work"

@@ -3,18 +3,29 @@
  * labyrinth.pml - a Promela model of labyrinth's lock-free core, for Spin.
  *
  *     scripts/spin.sh            (or by hand, in a scratch directory:)
- *     spin -a labyrinth.pml && cc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
+ *     spin -a labyrinth.pml && cc -O0 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -n -m2000000 -w26
+ *     scripts/spin.sh --mutants  every MUTANT_x below must make pan report an error
  *
- * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, one core):
- *     default (3 threads + handler, sleeper)    46.9 M states   ~50 s   2.5 GB
- *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          1.7 M states    ~4 s   0.7 GB
- *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         20.9 M states   ~45 s   1.5 GB
- *     (DEPOT=1 with both the handler and the sleeper exceeds 3 GB)
- *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        14.2 M states   ~11 s   1.2 GB
- *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1         9.6 M states    ~8 s   1.0 GB
- *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate estimate):
- *                                               needs ~6 GB with COLLAPSE
- *
+ * Sizes (Spin 6.5.2, -DSAFETY -DCOLLAPSE, pan compiled -O0, one core of a
+ * shared 2-core machine, 2026-11-30):
+ *     default (3 threads + handler, sleeper)    50.9 M states  172 s   2.7 GB
+ *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          2.0 M states    6 s   0.7 GB
+ *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         22.3 M states   70 s   1.5 GB
+ *     -DTRADE=1 (2 threads trading + handler)    0.8 M states    2 s   0.7 GB
+ *     (spin.sh runs these four: 4 min 43 s with the compiles)
+ *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        12.8 M states   30 s   1.1 GB
+ *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1        13.0 M states   34 s   1.1 GB
+ *     -DDEPOT=1 (the handler and the sleeper): does not fit.  Exhaustive,
+ *         it reaches MEMLIM=3000 at 56.8 M states (190 s, no error so
+ *         far); a bitstate run (-DBITSTATE -w32) had seen 145 M states
+ *         after 500 s and was still going: > 7.5 GB with COLLAPSE.
+ *         Each of its two halves runs above; what only the combination
+ *         adds is a handler interrupting T0's exchange while T2
+ *         sleeps.
+ *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate
+ *         estimate before the depot): needs ~6 GB with COLLAPSE
+ *     spin.sh --mutants: the ten mutants, each caught, 65 s in all.
+
  * What is modelled, each step named after the C it stands for:
  *
  *   freelist.c  the shared store: a free bitmap (NWORDS words of WBITS bits,
@@ -28,7 +39,9 @@
  *               BATCH pages at a time: lab_cache_enter/leave (the busy
  *               flag), lab_cache_pop (fast and slow forms), lab_cache_pop_slow,
  *               lab_cache_refill, lab_cache_gate (the reserve judged on
- *               nr_free + this cache), lab_cache_push, lab_cache_flush,
+ *               nr_free + depot + this cache), lab_cache_push,
+ *               lab_cache_flush (count first, then the top pages' bits,
+ *               then nr_free),
  *               lab_thread_exit / lab_cache_thread_exit.
  *   alloc.c     alloc_one (cache, then alloc_one_slow: cache again, store,
  *               lab_alloc_slow), hand_out and the per-page state byte,
@@ -53,6 +66,9 @@
  *               into the depot, T0 allocates once more at the end (its
  *               refill may take that magazine while the handler interrupts
  *               it), T2's KERNEL allocation may take or drain it.
+ *               TRADE=1: the depot under its three callers alone (see
+ *               "Callers"): both stacks' pops are split into the load of
+ *               head and next and the CAS, so that ABA can happen.
  *   wait.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
  *               max_pages == nr_pages), take_or_sleep (waiters counter,
  *               free_seq futex word, wait forever: wait_ms < 0),
@@ -73,6 +89,22 @@
  *       (BLOCKS) allocates an order-1 or order-2 block (ATOMIC or NOWAIT,
  *       Spin's choice), frees it; exits.
  *   H   the signal handler on T0: allocates (ATOMIC), frees.
+ * TRADE=1 (two threads trading magazines; 2 threads + the handler): T0
+ * and T1 start with full caches (2 pages each, the bitmap empty); each
+ * leaves two batches in the depot (lab_cache_make_room, as a free that
+ * finds its cache at its grant does; the freed page is left out so that
+ * four pages suffice), then allocates one page (ATOMIC: its refill may
+ * take the other's magazine), frees it and exits.  The handler on T0
+ * allocates: while T0 is busy in an exchange, its take finds the bitmap
+ * empty and drains a magazine - pop full, push empty - inside T0's pop.
+ * With four pages this is the only way to see a pop's head popped, its
+ * next popped and the head pushed back between its load and its CAS:
+ * T0's pop of the empty stack reads A (next B), T1's put pops A and
+ * pushes it full, T1's second put pops B, the handler drains A back onto
+ * the empty stack; the tag makes T0's CAS fail (probe 18 shows Spin
+ * reaches that interleaving: -DTRADE=1 -DPROBE=18).  (On the full stack ABA
+ * would need three magazines: depot_pages reservations let only two pops
+ * of the full stack overlap with two magazines.)
  * With GFP_ALL=1 Spin picks ATOMIC or NOWAIT for every allocation.
  * PROBE=k turns probe point REACH(k) into a failing assertion: `spin.sh
  * --probes` uses it to show that the sleeps, wake-ups, busy handlers,
@@ -100,26 +132,45 @@
  *      (all other threads end and give all their pages back, so a page is
  *      always there for it eventually).  And a free that sees a registered
  *      sleeper never leaves its page in a cache (assertion in free_one).
+ *   P7 no stranding: a take gives up - the allocation returns NULL or the
+ *      KERNEL caller goes to sleep - only at a step where the bitmap and
+ *      the depot hold no page, or where bitmap + depot + its own cache
+ *      hold fewer than its floor + 1 (lab_take_count drains a magazine
+ *      otherwise); or where the drain found depot_pages empty.
+ *   P8 the stacks: a pop's CAS takes a magazine that is on that stack and
+ *      makes the top one that is on it too; a push pushes a magazine that
+ *      its caller holds (ghost mloc[]).
  *   A legitimate free is never refused: release_state finds HEAD|order.
  *
- * Depot mutants: depot_pages added before the full magazine's push is
- * caught (P3's dmags >= dpages + dres).  Not caught, because the scenario
- * is too small: a pop whose CAS ignores the tag (ABA needs two full
- * magazines at once: pop A, pop B, push A between a pop's load and its
- * CAS; the model's depot holds one at most), and no drain before a
- * failure or a sleep (another page always comes back to the bitmap for
- * the sleeper).  The C code's tag argument is in freelist.c.
- *
- * Checked against mutants (each one caught): the handler not checking busy
- * (P1/P2), the exit flush without slot-off and busy (P1), the cache gate
- * without the reserve floor (P4), a free caching its page while a sleeper
- * waits (P6), lab_return_count loading waiters before adding to nr_free
- * (lost wake-up: invalid end state), take_or_sleep reading free_seq after
- * its take (lost wake-up), a free adding to nr_free before setting its bit
- * (P3).
- *
+ * Mutants kept in the model (spin -DMUTANT_x=1; `scripts/spin.sh
+ * --mutants` runs each in the configuration named and fails unless pan
+ * reports an error; the property that caught each in the last run):
+ *   NO_BUSY            lab_cache_enter ignores busy: the handler enters
+ *                      its thread's cache (-DSLEEPER=0: P2)
+ *   EXIT_NO_BUSY       the exit flush without slot-off and busy (-DSLEEPER=0: P2)
+ *   GATE_NO_FLOOR      lab_cache_gate without the reserve floor (-DSLEEPER=0: P4)
+ *   CACHE_WHILE_WAIT   a free caches its page while a sleeper waits
+ *                      (-DHANDLER=0: P6)
+ *   WAKE_ORDER         lab_return_count loads waiters before adding to
+ *                      nr_free (-DHANDLER=0: lost wake-up, invalid end state)
+ *   SEQ_LATE           take_or_sleep reads free_seq after its take
+ *                      (-DHANDLER=0: lost wake-up, invalid end state)
+ *   COUNT_FIRST        lab_store_give adds to nr_free before setting the
+ *                      bits (-DSLEEPER=0: P3)
+ *   DEPOT_ADD_FIRST    lab_depot_put adds to depot_pages before its push
+ *                      (-DDEPOT=1 -DSLEEPER=0: P3's dmags >= dpages + dres)
+ *   ABA                mag_pop's CAS compares the index, not the tag
+ *                      (-DTRADE=1: P8)
+ *   NO_DRAIN           lab_take_count never drains the depot
+ *                      (-DDEPOT=1 -DSLEEPER=0: P7)
+ * The C code's tag argument is in freelist.c.
+
  * Not modelled: weak memory (Spin interleaves sequentially consistent
- * steps; the C code's orderings are argued in its comments), growth
+ * steps; the C code's orderings are argued in its comments), the cache
+ * budget (cache_granted, c->grant, grant_more: every cache may hold CAP
+ * pages; lab_cache_make_room is entered at CAP), alloc_block's drain
+ * loop (blocks and the depot are not combined: BLOCKS runs without
+ * DEPOT), the depot's pages in bulk calls, growth
  * (lab_pool_grow), wait timeouts, watches (eventfd), the debug pool's CAS on
  * the state byte, bulk calls, slot assignment (lab_cache_claim: every
  * thread starts with a slot), nested handlers, spurious weak-CAS failure
@@ -155,9 +206,60 @@
                                flushes into the depot, and T0 allocates once more
                                at the end, which may refill from it */
 #endif
+#ifndef TRADE
+#define TRADE 0             /* 1: the depot alone under its callers: two threads whose
+                               caches start full trade magazines (each flushes two
+                               batches into the depot, lab_cache_make_room, then
+                               allocates, which may refill from it), the handler on
+                               T0 allocating (which drains the depot when the bitmap
+                               is empty); both stacks' pops split into load and CAS,
+                               the scenario where ABA can happen (see "Depot") */
+#endif
+#if TRADE
+#undef DEPOT
+#define DEPOT 1
+#undef THREADS
+#define THREADS 2
+#undef SLEEPER
+#define SLEEPER 0
+#endif
 #if DEPOT
 #undef FLUSH_ON_FULL
 #define FLUSH_ON_FULL 1
+#endif
+
+/* Mutants (spin -DMUTANT_x=1; `scripts/spin.sh --mutants` runs each one
+ * and fails unless Spin reports an error for it).  Each is the C change
+ * named, made in the model step that models that C line. */
+#ifndef MUTANT_NO_BUSY
+#define MUTANT_NO_BUSY 0    /* cache.h lab_cache_enter ignores busy (a handler enters its thread's cache) */
+#endif
+#ifndef MUTANT_EXIT_NO_BUSY
+#define MUTANT_EXIT_NO_BUSY 0 /* cache.c lab_thread_exit/lab_cache_thread_exit: no slot-off, no busy */
+#endif
+#ifndef MUTANT_GATE_NO_FLOOR
+#define MUTANT_GATE_NO_FLOOR 0 /* cache.c lab_cache_gate: floor 0 for every gfp */
+#endif
+#ifndef MUTANT_CACHE_WHILE_WAIT
+#define MUTANT_CACHE_WHILE_WAIT 0 /* cache.h lab_cache_push: no look at p->waiters */
+#endif
+#ifndef MUTANT_WAKE_ORDER
+#define MUTANT_WAKE_ORDER 0 /* freelist.c lab_return_count: load waiters before the fetch_add */
+#endif
+#ifndef MUTANT_SEQ_LATE
+#define MUTANT_SEQ_LATE 0   /* wait.c take_or_sleep: read free_seq after the take, not before */
+#endif
+#ifndef MUTANT_COUNT_FIRST
+#define MUTANT_COUNT_FIRST 0 /* freelist.c lab_store_give: lab_return_count before the fetch_or */
+#endif
+#ifndef MUTANT_DEPOT_ADD_FIRST
+#define MUTANT_DEPOT_ADD_FIRST 0 /* freelist.c lab_depot_put: fetch_add depot_pages before mag_push */
+#endif
+#ifndef MUTANT_ABA
+#define MUTANT_ABA 0        /* freelist.c mag_pop: the CAS compares the index only, not the tag */
+#endif
+#ifndef MUTANT_NO_DRAIN
+#define MUTANT_NO_DRAIN 0   /* freelist.c lab_take_count: no lab_depot_drain_one, return false */
 #endif
 #define NMAGS 2             /* magazines (of BATCH = 1 page each) */
 #ifndef RESERVE
@@ -190,11 +292,23 @@
 #define FLOOR(g) ((g) == ATOMIC -> 0 : RESERVE)     /* internal.h lab_floor */
 /* lab_take_count after a failed CAS loop: the depot holds what the bitmap
  * lacks (old + depot >= floor + n), so drain a magazine and look again */
-#if DEPOT
-#define DRAIN(floor) (nr_free + dpages >= (floor) + 1 && dpages > 0)
+/* lab_my_cached(p): this thread's cache count, 0 once its slot is off
+ * (the handler's slot is thread 0's: t == 0) */
+#define MYCACHED (slot_off[t] -> 0 : cnt[t])
+#if DEPOT && !MUTANT_NO_DRAIN
+/* freelist.c lab_take_count: if (old + depot + cached < floor + n ||
+ * !lab_depot_drain_one(p)) return false; (n == 1; "dpages > 0" only skips
+ * a depot_reserve that would fail at once) */
+#define DRAIN(floor) (nr_free + dpages + MYCACHED >= (floor) + 1 && dpages > 0)
 #else
 #define DRAIN(floor) false
 #endif
+/* P7, no stranding: a take gives up (the allocation returns NULL, or
+ * sleeps) only at a step where the bitmap and the depot hold no page, or
+ * where the free pages the floor is judged on - the bitmap's, the depot's
+ * and its own cache's - are fewer than its floor + 1.  (A give-up after
+ * a drain found the depot empty is the guard of that step: D_RES.) */
+#define P7(floor) assert(nr_free + dpages == 0 || nr_free + dpages + MYCACHED < (floor) + 1)
 
 #define NONE 255            /* LAB_NIL */
 
@@ -229,6 +343,10 @@ byte mnext[NMAGS];          /* lab_mag.next: index + 1 of the next one, 0 = bott
 byte fulltop, fulltag;      /* p->depot_full = tag << 32 | (index + 1) */
 byte emptytop, emptytag;    /* p->depot_empty */
 byte dpages;                /* p->depot_pages */
+#define ML_EMPTY 0          /* ghost mloc[]: on the empty stack (lab_depot_init) */
+#define ML_FULL 1           /*   on the full stack */
+#define ML_HAND 2           /*   popped, in the hands of a put, get or drain */
+byte mloc[NMAGS];           /* ghost: where each magazine is (P8) */
 
 /* ---- ghosts -------------------------------------------------------------- */
 byte where[NPAGES];         /* W_* */
@@ -236,7 +354,6 @@ byte held[NPAGES];          /* 0, or 1 + the caller holding the page (user view)
 byte avail = NPAGES;        /* pages not allocated (store + caches + in between) */
 byte promised;              /* taken from nr_free, bits not claimed yet */
 byte transit;               /* taken from nr_free by a refill, not in count yet */
-byte flushing;              /* given back by a flush, still in its cache's count */
 byte dmags;                 /* magazines on the full stack */
 byte dres;                  /* of them reserved from dpages, not popped yet */
 byte dtrans;                /* pages out of one count (a cache's or dpages),
@@ -300,7 +417,11 @@ bool mbox_full;
 inline TAKE_COUNT(cnt_n, floor, alloc)
 {
 	if
-	:: nr_free >= ((floor) > dpages -> (floor) - dpages : 0) + (cnt_n) ->
+	/* fl = floor > cached + depot ? floor - cached - depot : 0;
+	 * if (old < fl || old - fl < n) break; CAS nr_free old -> old - n.
+	 * The loads of depot_pages, nr_free (and the cache count read at
+	 * entry) are this one step, as the CAS loop is. */
+	:: nr_free >= ((floor) > dpages + MYCACHED -> (floor) - dpages - MYCACHED : 0) + (cnt_n) ->
 		nr_free = nr_free - (cnt_n);
 		promised = promised + (cnt_n);
 		if
@@ -338,15 +459,14 @@ inline CLAIM_ONE(dest)
 }
 
 /* freelist.c lab_return_count(p, n), first half: lab_fetch_add_seq_cst(&p->nr_free, n).
- * kind 0: freed pages become available; 1: a flush (the pages are still
- * in the cache's count until its memmove); 2: a failed block claim gives
+ * kind 0: freed pages become available;
+ * 2: a failed block claim gives
  * its promise back. */
 inline RETURN_ADD(cnt_n, kind)
 {
 	nr_free = nr_free + (cnt_n);
 	if
 	:: kind == 0 -> avail = avail + (cnt_n)
-	:: kind == 1 -> flushing = flushing + (cnt_n)
 	:: kind == 2 -> avail = avail + (cnt_n); promised = promised - (cnt_n)
 	fi
 }
@@ -401,6 +521,7 @@ inline HAND_OUT()
 
 /* ---- the phases ---------------------------------------------------------- */
 
+
 #define P_DONE     0
 /* alloc.c alloc_one(p, gfp) */
 #define A_FAST     1   /* alloc_one: lab_cache_pop(p, c, gfp, false) (private) */
@@ -419,6 +540,18 @@ inline HAND_OUT()
 #define A_SCLAIM  14   /* take_or_sleep: take(): claim_pages; then hand_out */
 #define A_WAITSUB 15   /* take_or_sleep: fetch_sub waiters */
 #define A_SFAIL   16   /* alloc_one_slow: the store had no page: lab_alloc_slow */
+/* take_or_sleep's loop: waiters++, then { seq = free_seq; take; wait } */
+#if MUTANT_SEQ_LATE
+#define S_AFTER_ADD  A_STAKE
+#define S_FAILED     A_SEQ
+#define S_AFTER_SEQ  A_FUTEX
+#define S_AFTER_WAIT A_STAKE
+#else
+#define S_AFTER_ADD  A_SEQ
+#define S_AFTER_SEQ  A_STAKE
+#define S_FAILED     A_FUTEX
+#define S_AFTER_WAIT A_SEQ
+#endif
 /* alloc.c labyrinth_free_page */
 #define F_FAST    20   /* free_one: state check, lab_cache_push(p, c, idx, false) */
 #define F_SLOW    21   /* free_slow: release_state; lab_cache_push(p, c, idx, true) */
@@ -427,11 +560,48 @@ inline HAND_OUT()
 #define F_ADD     24   /* lab_return_count: fetch_add nr_free */
 #define F_WLOAD   25   /* lab_return_count: load waiters */
 #define F_WAKE    26   /* lab_wake_waiters */
+/* their order: lab_store_give's fetch_or, then lab_return_count's fetch_add
+ * and its load of waiters (the two mutants swap one pair) */
+#define F_END (wk -> F_WAKE : P_DONE)
+#if MUTANT_WAKE_ORDER
+#define F_FIRST F_OR
+#define F_AFTER_OR F_WLOAD
+#define F_AFTER_WLOAD F_ADD
+#define F_AFTER_ADD F_END
+#elif MUTANT_COUNT_FIRST
+#define F_FIRST F_ADD
+#define F_AFTER_ADD F_OR
+#define F_AFTER_OR F_WLOAD
+#define F_AFTER_WLOAD F_END
+#else
+#define F_FIRST F_OR
+#define F_AFTER_OR F_ADD
+#define F_AFTER_ADD F_WLOAD
+#define F_AFTER_WLOAD F_END
+#endif
 /* cache.c lab_cache_flush(p, c, fk), returns to phase ret */
-#define L_OR      30   /* lab_store_give(p, c->pages, fk): fetch_or per run */
+#define L_OR      30   /* lab_store_give(p, c->pages + count - fk, fk): fetch_or per run */
 #define L_ADD     31   /* lab_return_count: fetch_add nr_free */
-#define L_WLOAD   32   /* lab_return_count: load waiters; memmove; count -= fk */
+#define L_WLOAD   32   /* lab_return_count: load waiters */
 #define L_WAKE    33   /* lab_wake_waiters */
+#define L_CNT     34   /* lab_cache_flush: count -= fk */
+#if MUTANT_WAKE_ORDER
+#define L_FIRST L_OR
+#define L_AFTER_OR L_WLOAD
+#define L_AFTER_WLOAD L_ADD
+#define L_AFTER_ADD L_END
+#elif MUTANT_COUNT_FIRST
+#define L_FIRST L_ADD
+#define L_AFTER_ADD L_OR
+#define L_AFTER_OR L_WLOAD
+#define L_AFTER_WLOAD L_END
+#else
+#define L_FIRST L_OR
+#define L_AFTER_OR L_ADD
+#define L_AFTER_ADD L_WLOAD
+#define L_AFTER_WLOAD L_END
+#endif
+#define L_END (wk -> L_WAKE : ret)
 /* cache.c lab_thread_exit / lab_cache_thread_exit */
 #define X_START   40   /* my_slot = OFF; busy = 1; fk = count */
 #define X_END     41   /* lab_cache_leave */
@@ -447,7 +617,22 @@ inline HAND_OUT()
 #define F_DPUT    59   /* lab_cache_make_room: count -= BATCH; lab_depot_put: mag_pop(empty) */
 #define F_DFILL   60   /* lab_depot_put: no magazine: count back, flush to the bitmap;
                           else copy the page in, mag_push(full) */
-#define F_DADD    61   /* lab_depot_put: fetch_add depot_pages */
+#define F_DADD    61   /* lab_depot_put: fetch_add depot_pages; then phase ret */
+#define M_ROOM    62   /* TRADE: lab_cache_push at the grant: enter, lab_cache_make_room */
+#define M_LEAVE   63   /* TRADE: lab_cache_leave */
+
+/* The flush's next phase; leaving it (to the wake or to ret), its locals
+ * are done with. */
+inline L_NEXT(x)
+{
+	ph = x;
+	if
+	:: ph == L_WAKE || ph == ret ->
+		i = 0; n = 0; fk = 0; wk = 0;
+		ret = (ph == L_WAKE -> ret : 0)
+	:: else
+	fi
+}
 
 /* Run the phases from ph until P_DONE. */
 inline phases()
@@ -475,7 +660,7 @@ inline phases()
 		/* alloc_one_slow: c = lab_my_cache(p); lab_cache_pop(p, c, gfp, true):
 		 * lab_cache_enter (busy: LAB_NIL); n = lab_load_relaxed(&c->count) */
 		if
-		:: !slot_off[t] && !busy[t] -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
+		:: !slot_off[t] && (!busy[t] || MUTANT_NO_BUSY) -> busy[t] = 1; n = cnt[t]; ph = A_POP; sh = split
 		:: else ->
 			if
 			:: busy[t] -> REACH(1)      /* a handler inside its owner's cache operation */
@@ -529,7 +714,7 @@ inline phases()
 		/* lab_cache_pop_slow: lab_cache_gate(p, c, gfp, 1): before =
 		 * lab_load_relaxed(&p->nr_free) + count; before - floor >= n: pop */
 		if
-		:: nr_free + dpages + n >= FLOOR(gfp) + 1 ->
+		:: nr_free + dpages + n >= (MUTANT_GATE_NO_FLOOR -> 0 : FLOOR(gfp)) + 1 ->
 			POP_TOP();
 			assert(gfp == ATOMIC || avail >= RESERVE)           /* P4 */
 		:: else ->
@@ -553,7 +738,7 @@ inline phases()
 		if
 		:: ok -> ph = A_CLAIM
 		:: !ok && DRAIN(FLOOR(gfp)) -> dretry = A_STORE; dfail = A_SFAIL; ph = D_RES
-		:: !ok && !DRAIN(FLOOR(gfp)) -> ph = A_SFAIL
+		:: !ok && !DRAIN(FLOOR(gfp)) -> P7(FLOOR(gfp)); ph = A_SFAIL
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_SFAIL ->
@@ -573,27 +758,27 @@ inline phases()
 		if
 		:: ok -> ph = A_CLAIM
 		:: !ok && DRAIN(RESERVE) -> dretry = A_GROW; dfail = A_WAITADD; ph = D_RES
-		:: !ok && !DRAIN(RESERVE) -> ph = A_WAITADD
+		:: !ok && !DRAIN(RESERVE) -> P7(RESERVE); ph = A_WAITADD
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_WAITADD && !sh ->
 		waiters++;                          /* lab_fetch_add_seq_cst(&p->waiters, 1); lab_fence_seq_cst() */
-		ph = A_SEQ; sh = 1
+		ph = S_AFTER_ADD; sh = 1
 	:: ph == A_SEQ && !sh ->
 		seq = free_seq;                     /* seq = lab_load_acquire(&p->free_seq) */
-		ph = A_STAKE; sh = 1
+		ph = S_AFTER_SEQ; sh = 1
 	:: ph == A_STAKE && !sh ->
 		TAKE_COUNT(1, RESERVE, 1);          /* take(p, order, idx) */
 		if
 		:: ok -> ph = A_SCLAIM
-		:: !ok && DRAIN(RESERVE) -> dretry = A_STAKE; dfail = A_FUTEX; ph = D_RES
-		:: !ok && !DRAIN(RESERVE) -> ph = A_FUTEX
+		:: !ok && DRAIN(RESERVE) -> dretry = A_STAKE; dfail = S_FAILED; ph = D_RES
+		:: !ok && !DRAIN(RESERVE) -> P7(RESERVE); ph = S_FAILED
 		fi;
 		ok = 0; sh = 1
 	:: ph == A_FUTEX && !sh ->
 		(free_seq != seq);                  /* lab_os_futex_wait(&p->free_seq, seq, -1): sleeps until woken */
 		REACH(2);                           /* a KERNEL caller slept and was woken */
-		seq = 0; ph = A_SEQ; sh = 1
+		seq = 0; ph = S_AFTER_WAIT; sh = 1
 	:: ph == A_WAITSUB && !sh ->
 		waiters--;                          /* lab_fetch_sub_seq_cst(&p->waiters, 1) */
 		ph = P_DONE; sh = 1
@@ -607,7 +792,7 @@ inline phases()
 		if
 		:: !slot_off[t] && state[idx] == PS_HEAD0 ->
 			if
-			:: waiters == 0 && !busy[t] && cnt[t] < CAP ->
+			:: (waiters == 0 || MUTANT_CACHE_WHILE_WAIT) && !busy[t] && cnt[t] < CAP ->
 				assert(waiters == 0);       /* P6: a free that sees a sleeper never caches its page */
 				n = cnt[t]; PUSH_TOP(); idx = 0; ph = P_DONE
 			:: else ->
@@ -629,17 +814,17 @@ inline phases()
 		 * going up may share this step); lab_cache_enter; n = count;
 		 * full: lab_cache_flush(p, c, cache_batch) */
 		if
-		:: !slot_off[t] && waiters == 0 && !busy[t] ->
+		:: !slot_off[t] && (waiters == 0 || MUTANT_CACHE_WHILE_WAIT) && (!busy[t] || MUTANT_NO_BUSY) ->
 			busy[t] = 1;
 			if
 #if DEPOT
-			:: cnt[t] == CAP -> ph = F_DPUT    /* lab_cache_make_room: into the depot */
+			:: cnt[t] == CAP -> ret = F_PUSH; ph = F_DPUT   /* lab_cache_make_room: into the depot */
 #else
-			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)   /* flush of a full cache */
+			:: cnt[t] == CAP -> fk = BATCH; ret = F_PUSH; ph = L_CNT; REACH(4)   /* flush of a full cache */
 #endif
 			:: else -> ph = F_PUSH
 			fi
-		:: else -> ph = F_OR                /* lab_store_give(p, &idx, 1) */
+		:: else -> ph = F_FIRST             /* lab_store_give(p, &idx, 1) */
 		fi;
 		sh = 1
 	:: ph == F_PUSH && (!sh || !split) ->
@@ -652,54 +837,54 @@ inline phases()
 		to_store(W_OWN(me));
 		bits[w] = bits[w] | mask;
 		w = 0; mask = 0; idx = 0;
-		ph = F_ADD; sh = 1
+		ph = F_AFTER_OR; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_ADD && !sh ->
 		RETURN_ADD(1, 0);                   /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
-		ph = F_WLOAD; sh = 1
+		ph = F_AFTER_ADD; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_WLOAD && !sh ->
 		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
-		ph = (wk -> F_WAKE : P_DONE); wk = 0; sh = 1
+		ph = F_AFTER_WLOAD; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_WAKE && !sh ->
 		REACH(3);                           /* a free to the store wakes a sleeper */
 		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = P_DONE; sh = 1
 
-	/* ---- cache.c lab_cache_flush(p, c, fk), busy held; then phase ret ---- */
+	/* ---- cache.c lab_cache_flush(p, c, fk, wake), busy held; then phase
+	 * ret.  wake is false only for alloc_block's flush (ret == P_DONE). ---- */
+	:: ph == L_CNT && (!sh || !split) ->
+		/* flushed += n; lab_store_relaxed(&c->count, count - n);
+		 * lab_signal_fence(): out of the cache's count before the store's
+		 * (thread 0's count is read by its handler: lab_my_cached) */
+		n = cnt[t]; cnt[t] = n - fk; dtrans = dtrans + fk;
+		i = n - fk;                         /* the top fk pages: c->pages + count - n */
+		ph = L_FIRST; sh = sh || split
 	:: ph == L_OR && !sh ->
-		/* lab_store_give(p, c->pages, fk): lab_fetch_or_release(&p->bits[w], mask)
-		 * for the run of pages from i on in one word */
+		/* lab_store_give(p, c->pages + count - n, n, wake):
+		 * lab_fetch_or_release(&p->bits[w], mask) for the run of pages
+		 * from i on in one word */
 		w = cpg[t * CAP + i] / WBITS; mask = 0;
 		do
-		:: i < fk && cpg[t * CAP + i] / WBITS == w ->
-			mask = mask | (1 << (cpg[t * CAP + i] % WBITS)); i++
+		:: i < n && cpg[t * CAP + i] / WBITS == w ->
+			mask = mask | (1 << (cpg[t * CAP + i] % WBITS));
+			cpg[t * CAP + i] = 0; i++   /* (tidy: unused slots zero) */
 		:: else -> break
 		od;
 		to_store(W_CACHE);
 		bits[w] = bits[w] | mask;
 		w = 0; mask = 0;
-		ph = (i < fk -> L_OR : L_ADD); sh = 1
-	:: ph == L_ADD && !sh ->
-		RETURN_ADD(fk, 1);                  /* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
-		i = 0; ph = L_WLOAD; sh = 1
-	:: ph == L_WLOAD && !sh ->
-		wk = (waiters > 0);                 /* lab_return_count: lab_load_seq_cst(&p->waiters) */
-		/* memmove(c->pages, c->pages + n, ...); lab_store_relaxed(&c->count, count - n) */
-		n = cnt[t];
-		do
-		:: i + fk < n -> cpg[t * CAP + i] = cpg[t * CAP + i + fk]; i++
-		:: else -> break
-		od;
-		do
-		:: i < CAP -> cpg[t * CAP + i] = 0; i++       /* (tidy: unused slots zero) */
-		:: else -> break
-		od;
-		cnt[t] = n - fk; flushing = flushing - fk;
-		i = 0; n = 0; fk = 0;
 		if
-		:: wk -> ph = L_WAKE
-		:: else -> ph = ret; ret = 0
+		:: i < n -> ph = L_OR
+		:: else -> L_NEXT(L_AFTER_OR)
 		fi;
-		wk = 0; sh = 1
+		sh = 1
+	:: ph == L_ADD && !sh ->
+		/* lab_return_count: lab_fetch_add_seq_cst(&p->nr_free, n) */
+		nr_free = nr_free + fk; dtrans = dtrans - fk;
+		L_NEXT(L_AFTER_ADD); sh = 1
+	:: ph == L_WLOAD && !sh ->
+		/* lab_return_count: lab_load_seq_cst(&p->waiters) && wake */
+		wk = (waiters > 0 && ret != P_DONE);
+		L_NEXT(L_AFTER_WLOAD); sh = 1
 
 	:: ph == L_WAKE && !sh ->
 		REACH(5);                           /* a flush wakes a sleeper */
@@ -722,12 +907,16 @@ inline phases()
 			 * retry loop never spins on an empty stack) */
 			assert(sk == 1);
 			m = NONE; ph = dret; ht = 0; hg = 0
-		:: ht != 0 && sk == 0 -> nx = mnext[ht - 1]; ph = D_PCAS
-		:: ht != 0 && sk == 1 ->
+		:: ht != 0 && (sk == 0 || TRADE) -> nx = mnext[ht - 1]; ph = D_PCAS
+		:: ht != 0 && sk == 1 && !TRADE ->
 			/* The empty stack's pop is the same code: its load and
-			 * CAS are one step here (the ABA case is checked on the
-			 * full stack, whose pops are split), to keep the state
-			 * space within CI's bounds. */
+			 * CAS are one step here except in TRADE (which checks
+			 * ABA on both stacks: with four pages only the empty
+			 * stack can see pop A, pop B, push A inside one pop), to
+			 * keep the state space within CI's bounds. */
+			assert(mloc[ht - 1] == ML_EMPTY);                 /* P8 */
+			assert(mnext[ht - 1] == 0 || mloc[mnext[ht - 1] - 1] == ML_EMPTY);
+			mloc[ht - 1] = ML_HAND;
 			emptytop = mnext[ht - 1]; emptytag++;
 			m = ht - 1; ph = dret; ht = 0; hg = 0
 		fi;
@@ -735,15 +924,28 @@ inline phases()
 	:: ph == D_PCAS && !sh ->
 		/* lab_cas_weak_acquire(head, &old, (tag + 1) << 32 | next) */
 		if
-		:: sk == 0 && fulltop == ht && fulltag == hg ->
+		:: sk == 0 && fulltop == ht && (fulltag == hg || MUTANT_ABA) ->
+			/* P8: the popped magazine was on this stack, and so is
+			 * the one that becomes its top */
+			assert(mloc[ht - 1] == ML_FULL && (nx == 0 || mloc[nx - 1] == ML_FULL));
+			mloc[ht - 1] = ML_HAND;
 			fulltop = nx; fulltag = hg + 1;
 			m = ht - 1; dmags--; dres--;
 			assert(where[mpg[m]] == W_MAG);                   /* P1 */
 			ph = dret
-		:: sk == 1 && emptytop == ht && emptytag == hg ->
+		:: sk == 1 && emptytop == ht && (emptytag == hg || MUTANT_ABA) ->
+			assert(mloc[ht - 1] == ML_EMPTY && (nx == 0 || mloc[nx - 1] == ML_EMPTY)); /* P8 */
+			mloc[ht - 1] = ML_HAND;
 			emptytop = nx; emptytag = hg + 1;
 			m = ht - 1; ph = dret
-		:: else -> REACH(15); ph = D_POP    /* another pop or push won: retry */
+		:: else ->
+			REACH(15);                  /* another pop or push won: retry */
+			if
+			:: (sk == 0 && fulltop == ht) || (sk == 1 && emptytop == ht) ->
+				REACH(18)           /* the same top again: only the tag saw it (ABA) */
+			:: else
+			fi;
+			ph = D_POP
 		fi;
 		ht = 0; hg = 0; nx = 0; sh = 1
 	:: ph == D_PUSH && !sh ->
@@ -752,9 +954,10 @@ inline phases()
 		 * One step, as the CAS loops on nr_free are: a failed CAS only
 		 * reloads, and the next it wrote into m (ours) is read only by a
 		 * pop that loaded m as the head before, whose CAS then fails. */
+		assert(mloc[m] == ML_HAND);                               /* P8 */
 		if
-		:: sk == 0 -> mnext[m] = fulltop; fulltop = m + 1; fulltag++; dmags++
-		:: else -> mnext[m] = emptytop; emptytop = m + 1; emptytag++
+		:: sk == 0 -> mnext[m] = fulltop; fulltop = m + 1; fulltag++; dmags++; mloc[m] = ML_FULL
+		:: else -> mnext[m] = emptytop; emptytop = m + 1; emptytag++; mloc[m] = ML_EMPTY
 		fi;
 		ph = dret; m = 0; sh = 1
 	:: ph == D_RES && !sh ->
@@ -786,34 +989,57 @@ inline phases()
 	:: ph == F_DPUT ->
 		/* lab_cache_make_room: c->count -= BATCH (busy held: private);
 		 * lab_depot_put: mag_pop(empty) */
-		cnt[t] = CAP - BATCH; dtrans = dtrans + BATCH;
+		n = cnt[t]; cnt[t] = n - BATCH; dtrans = dtrans + BATCH;
 		sk = 1; dret = F_DFILL; ph = D_POP
 	:: ph == F_DFILL ->
 		if
 		:: m == NONE ->
 			/* no empty magazine: count back, lab_cache_flush to the bitmap */
-			cnt[t] = CAP; dtrans = dtrans - BATCH;
-			fk = BATCH; ret = F_PUSH; ph = L_OR; REACH(4)
+			cnt[t] = n; dtrans = dtrans - BATCH; n = 0;
+			fk = BATCH; ph = L_CNT; REACH(4)    /* then phase ret */
 		:: else ->
 			/* mag->pages[i] = pages[count - BATCH + i]; mag_push(full) */
-			mpg[m] = cpg[t * CAP + CAP - BATCH]; cpg[t * CAP + CAP - BATCH] = 0;
+			mpg[m] = cpg[t * CAP + n - BATCH]; cpg[t * CAP + n - BATCH] = 0; n = 0;
 			assert(where[mpg[m]] == W_CACHE);                 /* P1 */
 			where[mpg[m]] = W_MAG;
+#if MUTANT_DEPOT_ADD_FIRST
+			dpages = dpages + BATCH; dtrans = dtrans - BATCH;   /* (the mutant: the add first) */
+#endif
 			sk = 0; dret = F_DADD; ph = D_PUSH
 		fi
 	:: ph == F_DADD && !sh ->
-		/* lab_fetch_add_release(&p->depot_pages, BATCH) */
+		/* lab_fetch_add_release(&p->depot_pages, BATCH); return true */
+#if !MUTANT_DEPOT_ADD_FIRST
 		dpages = dpages + BATCH; dtrans = dtrans - BATCH;
+#endif
 		REACH(17);                          /* a flush leaves a magazine in the depot */
-		ph = F_PUSH; sh = 1
+		ph = ret; ret = 0; sh = 1
+
+	/* ---- TRADE: cache.h lab_cache_push finding the cache at its grant:
+	 * lab_cache_enter; lab_cache_make_room (the freed page itself, which
+	 * plays no part in the exchange, is left out); lab_cache_leave ---- */
+	:: ph == M_ROOM && (!sh || !split) ->
+		busy[t] = 1;                        /* lab_cache_enter(c) */
+		/* lab_cache_make_room: count >= cache_batch && !waiters: the depot */
+		ret = M_LEAVE;
+		if
+		:: cnt[t] >= BATCH && waiters == 0 -> ph = F_DPUT
+		:: else -> fk = BATCH; ph = L_CNT   /* lab_cache_flush(p, c, cache_batch, true) */
+		fi;
+		sh = sh || split
+	:: ph == M_LEAVE && (!sh || !split) ->
+		busy[t] = 0;                        /* lab_cache_leave(c) */
+		ph = P_DONE; sh = sh || split
 
 	/* ---- cache.c lab_thread_exit + lab_cache_thread_exit ---- */
 	:: ph == X_START && (!sh || !split) ->
+#if !MUTANT_EXIT_NO_BUSY
 		slot_off[t] = 1;                    /* lab_my_slot = LAB_SLOT_OFF; signal fence */
 		busy[t] = 1;                        /* lab_store_relaxed(&c->busy, 1u); signal fence */
+#endif
 		fk = cnt[t];                        /* lab_cache_flush(p, c, lab_load_relaxed(&c->count)) */
 		if
-		:: fk > 0 -> ret = X_END; ph = L_OR
+		:: fk > 0 -> ret = X_END; ph = L_CNT
 		:: else -> ph = X_END
 		fi;
 		sh = sh || split
@@ -991,7 +1217,7 @@ inline alloc_block()
 		:: ok ->
 			fk = cached;
 			if
-			:: fk > 0 -> ret = P_DONE; ph = L_OR; phases()   /* lab_cache_flush(p, c, cached) */
+			:: fk > 0 -> ret = P_DONE; ph = L_CNT; phases()   /* lab_cache_flush(p, c, cached, false) */
 			:: else
 			fi;
 			busy[t] = 0;                /* lab_cache_leave(c) */
@@ -1068,6 +1294,41 @@ inline free_block()
 #define GFP(g) gfp = g
 #endif
 
+#if TRADE
+/* TRADE: T0 and T1 start with full caches (pages 0, 1 and 2, 3; the
+ * bitmap empty).  Each leaves two batches in the depot (two frees finding
+ * the cache at its grant: lab_cache_make_room), then allocates one page
+ * (its refill may take the other thread's magazine) and frees it, and
+ * exits.  The handler on T0 allocates: with T0 busy and the bitmap empty,
+ * it drains a magazine, inside T0's exchange. */
+#define TRADER(id) \
+	LOCALS; \
+	byte k; \
+	atomic { me = id; t = id; split = (id == 0 && HANDLER) } \
+	do \
+	:: k < 2 -> ph = M_ROOM; phases(); k++ \
+	:: else -> break \
+	od; \
+	k = 0; \
+	GFP(ATOMIC); \
+	alloc_one(); \
+	if \
+	:: idx != NONE -> free_page() \
+	:: else -> idx = 0 \
+	fi; \
+	gfp = 0; \
+	thread_exit()
+
+proctype thread0() provided (!in_handler)
+{
+	TRADER(0)
+}
+
+proctype thread1()
+{
+	TRADER(1)
+}
+#else
 proctype thread0() provided (!in_handler)
 {
 	LOCALS;
@@ -1138,6 +1399,7 @@ proctype thread1()
 	thread_exit()
 }
 #endif
+#endif /* TRADE */
 
 #if THREADS >= 3
 proctype thread2()
@@ -1192,7 +1454,7 @@ end_idle:                                           /* the signal may never come
 
 /* P3, in every state. */
 #define INVARIANT (SETBITS >= nr_free + promised && \
-		   avail == nr_free + CACHED + transit - flushing + dpages + dtrans && \
+		   avail == nr_free + CACHED + transit + dpages + dtrans && \
 		   dmags >= dpages + dres && \
 		   nr_free <= NPAGES && avail <= NPAGES)
 
@@ -1209,6 +1471,15 @@ init
 	atomic {
 		/* both magazines on the empty stack (lab_depot_init) */
 		mnext[1] = 1; emptytop = 2; emptytag = 2;
+#if TRADE
+		/* both caches full, the bitmap empty */
+		bits[0] = 0; bits[1] = 0; nr_free = 0;
+		do
+		:: j < NPAGES -> cpg[j] = j; where[j] = W_CACHE; j++
+		:: else -> break
+		od;
+		j = 0; cnt[0] = CAP; cnt[1] = CAP;
+#endif
 		run thread0();
 #if THREADS >= 2
 		run thread1();
@@ -1227,7 +1498,7 @@ init
 		/* (pages may stay in the depot: free, in full magazines) */
 		assert(nr_free + dpages == NPAGES && SETBITS + dpages == NPAGES);
 		assert(CACHED == 0 && avail == NPAGES);
-		assert(promised == 0 && transit == 0 && flushing == 0);
+		assert(promised == 0 && transit == 0);
 		assert(dres == 0 && dtrans == 0 && dmags == dpages);
 		assert(waiters == 0);
 		do
