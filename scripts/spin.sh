@@ -6,7 +6,10 @@
 #
 #   scripts/spin.sh                  the default: 3 threads + a signal handler, then the
 #                                    depot (-DDEPOT=1) with the handler, and with the
-#                                    sleeper, then two threads trading magazines (-DTRADE=1)
+#                                    sleeper, then two threads trading magazines (-DTRADE=1),
+#                                    then src/model/tls.pml (the fast path's thread-local
+#                                    pair and its sequence lock)
+#   SPIN_MODEL=tls.pml scripts/spin.sh -DMUTANT_NO_GEN=1   another model of src/model/
 #   scripts/spin.sh --mutants        every mutant kept in the model (MUTANT_* at its
 #                                    top), each in a configuration that should catch it:
 #                                    fails unless pan reports an error for every one
@@ -33,7 +36,10 @@
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-model="$here/src/model/labyrinth.pml"
+# SPIN_MODEL: another model of src/model/ (tls.pml: the fast path's
+# thread-local pair; the default run and --mutants include it).
+model="$here/src/model/${SPIN_MODEL:-labyrinth.pml}"
+pml=$(basename "$model")
 memlim=${SPIN_MEMLIM:-3500}
 
 need() {
@@ -54,7 +60,7 @@ need gcc gcc
 if [ $# -eq 0 ]; then
 	me="$here/scripts/spin.sh"
 	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0 &&
-		sh "$me" -DTRADE=1
+		sh "$me" -DTRADE=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1
 	exit
 fi
 
@@ -66,8 +72,10 @@ if [ "$1" = --mutants ]; then
 	log="${TMPDIR:-/tmp}/labyrinth-mutant.$$"
 	bad=0
 	while read -r name opts; do
+		m=labyrinth.pml
+		case "$name" in *.pml:*) m=${name%%:*}; name=${name#*:} ;; esac
 		# shellcheck disable=SC2086
-		if SPIN_EXPECT_ERROR=1 sh "$me" -D$name=1 $opts >"$log" 2>&1; then
+		if SPIN_MODEL=$m SPIN_EXPECT_ERROR=1 sh "$me" -D$name=1 $opts >"$log" 2>&1; then
 			echo "spin.sh: mutant $name ($opts): caught: $(grep -m1 -e '^pan:1:' "$log" | sed 's/ (at depth.*//')"
 		else
 			echo "spin.sh: mutant $name ($opts): NOT caught"
@@ -85,6 +93,8 @@ MUTANT_COUNT_FIRST -DDEPOT=0 -DSLEEPER=0
 MUTANT_DEPOT_ADD_FIRST -DDEPOT=1 -DSLEEPER=0
 MUTANT_ABA -DTRADE=1
 MUTANT_NO_DRAIN -DDEPOT=1 -DSLEEPER=0
+tls.pml:MUTANT_NO_GEN
+tls.pml:MUTANT_NESTED_ADOPT
 EOF
 	rm -f "$log"
 	[ $bad = 0 ] && echo "spin.sh: every mutant caught"
@@ -99,7 +109,7 @@ if [ "${1:-}" = --probes ]; then
 	shift
 	bad=0
 	for k in 1 2 3 4 5 6 7 8 9 10 ${SPIN_PROBES_MORE:-}; do
-		spin "$@" -DPROBE="$k" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+		spin "$@" -DPROBE="$k" -a "$pml" >spin.log 2>&1 || { cat spin.log; exit 2; }
 		# shellcheck disable=SC2086
 		gcc ${PAN_OPT:--O0} -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c
 		if ./pan -m2000000 -w26 2>&1 | grep -q "assertion violated ($k!=$k)"; then
@@ -114,7 +124,7 @@ fi
 
 echo "spin.sh: $(spin -V)"
 echo "spin.sh: model $model, options: ${*:-(defaults)}"
-spin "$@" -a labyrinth.pml >spin.log 2>&1 || { cat spin.log; exit 2; }
+spin "$@" -a "$pml" >spin.log 2>&1 || { cat spin.log; exit 2; }
 # SAFETY: safety properties only (assertions, invalid end states);
 # COLLAPSE: compressed state vectors; MEMLIM: stop, not swap, at the bound.
 # shellcheck disable=SC2086
@@ -140,9 +150,9 @@ if grep -q 'errors: 0' pan.out && ! grep -q -e 'reached -DMEMLIM' -e 'max search
 	rm -rf "$work"
 	exit 0
 fi
-if [ -f labyrinth.pml.trail ]; then
+if [ -f "$pml.trail" ]; then
 	echo "spin.sh: counterexample:"
-	spin "$@" -t -p -g -l labyrinth.pml | tail -60
+	spin "$@" -t -p -g -l "$pml" | tail -60
 fi
 echo "spin.sh: FAILED (see $work)" >&2
 exit 1

@@ -28,10 +28,11 @@
 
  * What is modelled, each step named after the C it stands for:
  *
- *   freelist.c  the shared store: a free bitmap (NWORDS words of WBITS bits,
+ *   store.c     the shared store: a free bitmap (NWORDS words of WBITS bits,
  *               a word is a byte here) and the exact count nr_free;
- *               lab_take_count (CAS on nr_free above a floor), claim_pages
- *               (CAS on a word), lab_store_take, lab_store_take_upto,
+ *               lab_store_count_take (CAS on nr_free above a floor; with
+ *               depot.c's lab_take_count around it), lab_store_claim
+ *               (CAS on a word), lab_store_take (depot.c), lab_store_take_upto,
  *               lab_store_give (fetch_or per word, then lab_return_count),
  *               lab_store_give_range, lab_return_count (fetch_add, then
  *               wake sleepers if waiters != 0).
@@ -53,7 +54,7 @@
  *               claimed one by one, rolled back with fetch_or on failure).
  *               The C code's word is 64 bits; here it is WBITS = 2, so the
  *               C code's "n > 6" multi-word path is order 2 here.
- *   depot       (DEPOT=1; freelist.c) magazines of BATCH = 1 page on two
+ *   depot       (DEPOT=1; depot.c) magazines of BATCH = 1 page on two
  *               tagged stacks, full and empty, and depot_pages: a refill
  *               reserves from depot_pages, pops a full magazine (load, then
  *               CAS: the ABA window) and pushes it empty; a flush of a full
@@ -69,7 +70,7 @@
  *               TRADE=1: the depot under its three callers alone (see
  *               "Callers"): both stacks' pops are split into the load of
  *               head and next and the CAS, so that ABA can happen.
- *   wait.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
+ *   slow.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
  *               max_pages == nr_pages), take_or_sleep (waiters counter,
  *               free_seq futex word, wait forever: wait_ms < 0),
  *               lab_wake_waiters.
@@ -163,7 +164,7 @@
  *                      (-DTRADE=1: P8)
  *   NO_DRAIN           lab_take_count never drains the depot
  *                      (-DDEPOT=1 -DSLEEPER=0: P7)
- * The C code's tag argument is in freelist.c.
+ * The C code's tag argument is in depot.c.
 
  * Not modelled: weak memory (Spin interleaves sequentially consistent
  * steps; the C code's orderings are argued in its comments), the cache
@@ -201,7 +202,7 @@
 #define GFP_ALL 0           /* 1: every ATOMIC/NOWAIT choice left to Spin */
 #endif
 #ifndef DEPOT
-#define DEPOT 0             /* 1: the depot of magazines (freelist.c); T1 holds two
+#define DEPOT 0             /* 1: the depot of magazines (depot.c); T1 holds two
                                pages of its own (FLUSH_ON_FULL) so that its 3rd push
                                flushes into the depot, and T0 allocates once more
                                at the end, which may refill from it */
@@ -244,22 +245,22 @@
 #define MUTANT_CACHE_WHILE_WAIT 0 /* cache.h lab_cache_push: no look at p->waiters */
 #endif
 #ifndef MUTANT_WAKE_ORDER
-#define MUTANT_WAKE_ORDER 0 /* freelist.c lab_return_count: load waiters before the fetch_add */
+#define MUTANT_WAKE_ORDER 0 /* store.c lab_return_count: load waiters before the fetch_add */
 #endif
 #ifndef MUTANT_SEQ_LATE
-#define MUTANT_SEQ_LATE 0   /* wait.c take_or_sleep: read free_seq after the take, not before */
+#define MUTANT_SEQ_LATE 0   /* slow.c take_or_sleep: read free_seq after the take, not before */
 #endif
 #ifndef MUTANT_COUNT_FIRST
-#define MUTANT_COUNT_FIRST 0 /* freelist.c lab_store_give: lab_return_count before the fetch_or */
+#define MUTANT_COUNT_FIRST 0 /* store.c lab_store_give: lab_return_count before the fetch_or */
 #endif
 #ifndef MUTANT_DEPOT_ADD_FIRST
-#define MUTANT_DEPOT_ADD_FIRST 0 /* freelist.c lab_depot_put: fetch_add depot_pages before mag_push */
+#define MUTANT_DEPOT_ADD_FIRST 0 /* depot.c lab_depot_put: fetch_add depot_pages before mag_push */
 #endif
 #ifndef MUTANT_ABA
-#define MUTANT_ABA 0        /* freelist.c mag_pop: the CAS compares the index only, not the tag */
+#define MUTANT_ABA 0        /* depot.c mag_pop: the CAS compares the index only, not the tag */
 #endif
 #ifndef MUTANT_NO_DRAIN
-#define MUTANT_NO_DRAIN 0   /* freelist.c lab_take_count: no lab_depot_drain_one, return false */
+#define MUTANT_NO_DRAIN 0   /* depot.c lab_take_count: no lab_depot_drain_one, return false */
 #endif
 #define NMAGS 2             /* magazines (of BATCH = 1 page each) */
 #ifndef RESERVE
@@ -296,7 +297,7 @@
  * (the handler's slot is thread 0's: t == 0) */
 #define MYCACHED (slot_off[t] -> 0 : cnt[t])
 #if DEPOT && !MUTANT_NO_DRAIN
-/* freelist.c lab_take_count: if (old + depot + cached < floor + n ||
+/* depot.c lab_take_count: if (old + depot + cached < floor + n ||
  * !lab_depot_drain_one(p)) return false; (n == 1; "dpages > 0" only skips
  * a depot_reserve that would fail at once) */
 #define DRAIN(floor) (nr_free + dpages + MYCACHED >= (floor) + 1 && dpages > 0)
@@ -328,16 +329,16 @@
                                the hands of a call moving it */
 
 /* ---- the pool ------------------------------------------------------------ */
-byte bits[NWORDS] = FULL;   /* freelist.c p->bits[]: all free at init */
-byte nr_free = NPAGES;      /* freelist.c p->nr_free */
+byte bits[NWORDS] = FULL;   /* store.c p->bits[]: all free at init */
+byte nr_free = NPAGES;      /* store.c p->nr_free */
 byte state[NPAGES];         /* alloc.c p->state[] */
-byte waiters;               /* wait.c p->waiters */
-byte free_seq;              /* wait.c p->free_seq (the futex word) */
+byte waiters;               /* slow.c p->waiters */
+byte free_seq;              /* slow.c p->free_seq (the futex word) */
 byte cnt[THREADS];          /* cache.h c->count, one cache per thread */
 byte cpg[THREADS * CAP];    /* cache.h c->pages[] */
 bool busy[THREADS];         /* cache.h c->busy */
 bool slot_off[THREADS];     /* cache.c lab_my_slot == LAB_SLOT_OFF (thread exiting) */
-/* freelist.c: the depot */
+/* depot.c: the depot */
 byte mpg[NMAGS];            /* lab_mag.pages[0] (a magazine holds BATCH = 1 page) */
 byte mnext[NMAGS];          /* lab_mag.next: index + 1 of the next one, 0 = bottom */
 byte fulltop, fulltag;      /* p->depot_full = tag << 32 | (index + 1) */
@@ -402,16 +403,16 @@ bool mbox_full;
  *    step: a failed CAS changes nothing and only reloads, so every run of
  *    the loop is one in which the successful CAS (or the failing check) is
  *    the step;
- *  - claim_pages for one page is one step that waits until some word has a
+ *  - lab_store_claim for one page is one step that waits until some word has a
  *    set bit and clears the lowest set bit of one such word (Spin picks
  *    which word: every cursor and every search order is covered); a claim
  *    that never finds its promised bit shows as a process that never ends.
  */
 
-/* ---- freelist.c ---------------------------------------------------------- */
+/* ---- store.c (and depot.c's lab_take_count) ------------------------------ */
 
-/* freelist.c lab_take_count(p, n, floor, &before): the CAS loop on
- * nr_free (do { if (old < floor || old - floor < n) return false; }
+/* depot.c lab_take_count(p, n, floor, cached, &before) around store.c
+ * lab_store_count_take: the CAS loop on nr_free (do { if (old < floor || old - floor < n) return false; }
  * while (!lab_cas_weak_acquire(&p->nr_free, &old, old - n))).  alloc: an
  * allocation (P4 applies) rather than a refill. */
 inline TAKE_COUNT(cnt_n, floor, alloc)
@@ -439,7 +440,7 @@ inline TAKE_COUNT(cnt_n, floor, alloc)
 	fi
 }
 
-/* freelist.c claim_pages(p, 1, pages): v = lab_load_relaxed(&p->bits[w]);
+/* store.c lab_store_claim(p, 1, pages): v = lab_load_relaxed(&p->bits[w]);
  * take = lowest_bits(v, 1); lab_cas_weak_acquire(&p->bits[w], &v, v & ~take).
  * Waits (spins) until there is a bit. */
 inline CLAIM_ONE(dest)
@@ -458,7 +459,7 @@ inline CLAIM_ONE(dest)
 	w = 0; take = 0
 }
 
-/* freelist.c lab_return_count(p, n), first half: lab_fetch_add_seq_cst(&p->nr_free, n).
+/* store.c lab_return_count(p, n), first half: lab_fetch_add_seq_cst(&p->nr_free, n).
  * kind 0: freed pages become available;
  * 2: a failed block claim gives
  * its promise back. */
@@ -510,7 +511,7 @@ inline PUSH_TOP()
 	n = 0
 }
 
-/* alloc.c hand_out / alloc_one: state[idx] = LAB_PS_HEAD | 0 */
+/* page.h lab_hand_out / alloc.c alloc_one: state[idx] = LAB_PS_HEAD | 0 */
 inline HAND_OUT()
 {
 	assert(where[idx] == W_OWN(me));
@@ -527,17 +528,17 @@ inline HAND_OUT()
 #define A_FAST     1   /* alloc_one: lab_cache_pop(p, c, gfp, false) (private) */
 #define A_ENTER    2   /* alloc_one_slow: lab_cache_pop(p, c, gfp, true): lab_cache_enter */
 #define A_POP      3   /* lab_cache_pop_slow: n == 0: lab_cache_refill, else lab_cache_gate */
-#define A_RCLAIM   4   /* lab_cache_refill: claim_pages, count = got */
+#define A_RCLAIM   4   /* lab_cache_refill: lab_store_claim, count = got */
 #define A_GATE     5   /* lab_cache_gate */
 #define A_LEAVE    6   /* lab_cache_leave; hand_out */
 #define A_STORE    7   /* alloc_one_slow: lab_store_take: lab_take_count */
-#define A_CLAIM    8   /* lab_store_take: claim_pages; hand_out */
-#define A_GROW     9   /* wait.c take_or_grow: take() */
+#define A_CLAIM    8   /* lab_store_take: lab_store_claim; hand_out */
+#define A_GROW     9   /* slow.c take_or_grow: take() */
 #define A_WAITADD 10   /* take_or_sleep: fetch_add waiters */
 #define A_SEQ     11   /* take_or_sleep: seq = load free_seq */
 #define A_STAKE   12   /* take_or_sleep: take() */
 #define A_FUTEX   13   /* take_or_sleep: futex_wait(free_seq, seq) */
-#define A_SCLAIM  14   /* take_or_sleep: take(): claim_pages; then hand_out */
+#define A_SCLAIM  14   /* take_or_sleep: take(): lab_store_claim; then hand_out */
 #define A_WAITSUB 15   /* take_or_sleep: fetch_sub waiters */
 #define A_SFAIL   16   /* alloc_one_slow: the store had no page: lab_alloc_slow */
 /* take_or_sleep's loop: waiters++, then { seq = free_seq; take; wait } */
@@ -605,7 +606,7 @@ inline HAND_OUT()
 /* cache.c lab_thread_exit / lab_cache_thread_exit */
 #define X_START   40   /* my_slot = OFF; busy = 1; fk = count */
 #define X_END     41   /* lab_cache_leave */
-/* freelist.c: the depot (DEPOT) */
+/* depot.c: the depot (DEPOT) */
 #define D_POP     50   /* mag_pop(p, head): old = load(head); next = load(top's next) */
 #define D_PCAS    51   /* mag_pop: CAS(head, old, (tag + 1) << 32 | next); then phase dret */
 #define D_PUSH    52   /* mag_push(p, head, m): the CAS loop; then phase dret */
@@ -704,7 +705,7 @@ inline phases()
 		REACH(14);                          /* a refill takes a whole magazine */
 		sk = 1; dret = A_GATE; ph = D_PUSH
 	:: ph == A_RCLAIM && !sh ->
-		/* lab_cache_refill: claim_pages(p, got, c->pages); lab_store_relaxed(&c->count, got) */
+		/* lab_cache_refill: lab_store_claim(p, got, c->pages); lab_store_relaxed(&c->count, got) */
 		CLAIM_ONE(W_CACHE);
 		cpg[t * CAP] = idx; idx = NONE;
 		cnt[t] = got; transit = transit - got;
@@ -747,12 +748,12 @@ inline phases()
 		:: else -> idx = NONE; ph = P_DONE; REACH(7)   /* lab_alloc_slow: NULL, ENOMEM */
 		fi
 	:: (ph == A_CLAIM || ph == A_SCLAIM) && !sh ->
-		/* lab_store_take / take(): claim_pages(p, 1, &idx); hand_out */
+		/* lab_store_take / take(): lab_store_claim(p, 1, &idx); hand_out */
 		CLAIM_ONE(W_OWN(me));
 		HAND_OUT();
 		ph = (ph == A_CLAIM -> P_DONE : A_WAITSUB); sh = 1
 	:: ph == A_GROW && !sh ->
-		/* wait.c take_or_grow: take(p, 0, idx) = lab_store_take(p, 1, p->reserve);
+		/* slow.c take_or_grow: take(p, 0, idx) = lab_store_take(p, 1, p->reserve);
 		 * then seen_total >= max_pages: false; p->wait_ms < 0: take_or_sleep */
 		TAKE_COUNT(1, RESERVE, 1);
 		if
@@ -846,7 +847,7 @@ inline phases()
 		ph = F_AFTER_WLOAD; wk = (ph == F_WAKE || ph == P_DONE -> 0 : wk); sh = 1
 	:: ph == F_WAKE && !sh ->
 		REACH(3);                           /* a free to the store wakes a sleeper */
-		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
+		free_seq++;                         /* watch.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = P_DONE; sh = 1
 
 	/* ---- cache.c lab_cache_flush(p, c, fk, wake), busy held; then phase
@@ -888,10 +889,10 @@ inline phases()
 
 	:: ph == L_WAKE && !sh ->
 		REACH(5);                           /* a flush wakes a sleeper */
-		free_seq++;                         /* wait.c lab_wake_waiters: fetch_add free_seq; futex_wake */
+		free_seq++;                         /* watch.c lab_wake_waiters: fetch_add free_seq; futex_wake */
 		ph = ret; ret = 0; sh = 1
 
-	/* ---- freelist.c: the depot's stacks (sk 0: full, 1: empty) ---- */
+	/* ---- depot.c: the depot's stacks (sk 0: full, 1: empty) ---- */
 	:: ph == D_POP && !sh ->
 		/* mag_pop: old = lab_load_acquire(head); if (!top) return LAB_NIL;
 		 * next = lab_load_relaxed(&mag_at(p, top - 1)->next).  The two
@@ -1072,12 +1073,12 @@ inline thread_exit()
 
 /* ---- buddy.c and alloc.c: blocks (BLOCKS) -------------------------------- */
 
-/* freelist.c lab_return_count, second half, for the block code */
+/* store.c lab_return_count, second half, for the block code */
 #define WAITERS_LOAD() wk = (waiters > 0)
 inline WAKE()
 {
 	if
-	:: wk -> atomic { free_seq++; wk = 0 }  /* wait.c lab_wake_waiters */
+	:: wk -> atomic { free_seq++; wk = 0 }  /* watch.c lab_wake_waiters */
 	:: else
 	fi
 }
