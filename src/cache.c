@@ -377,7 +377,8 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 /*
  * A bulk free's common case, in one pass: the leading pages of pages[]
  * that are allocated single pages of p go straight into this cache,
- * marked free, as far as its grant (taken larger first) has room.
+ * marked free, as far as its grant (taken a batch more at a time) has
+ * room.
  * Returns how many it took; the caller does the rest page by page (the
  * first page it stopped at may be NULL, a misuse, a block, or a double
  * free of an earlier entry, which is FREE by now).
@@ -395,15 +396,15 @@ uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c, void *cons
 	if (lab_load_relaxed(&p->waiters) || !lab_cache_enter(c))
 		return 0;
 	count = lab_load_relaxed(&c->count);
-	if (count + n > c->grant)
-		grant_more(p, c, count + n - c->grant);
-	if (n > c->grant - count)
-		n = c->grant - count;
 	out = c->pages + count;
 	for (i = 0; i < n; i++) {
 		uintptr_t pg = lab_page_number(base, shift, pages[i]);
 
 		if (pg >= total || lab_load_relaxed(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))
+			break;
+		/* Budget a batch at a time, as the pages come: a pass that
+		 * stops early holds no grant it does not use. */
+		if (count + i == c->grant && !grant_more(p, c, p->cache_batch))
 			break;
 		lab_store_relaxed(&state[pg], (uint8_t)LAB_PS_FREE);
 		out[i] = (uint32_t)pg;
@@ -513,10 +514,7 @@ bool lab_blk_push(struct lab_pool *p, struct lab_cache *c, uint32_t idx, unsigne
 		budget_take(p, &b->grant, b->pages + size - b->grant > p->cache_batch ?
 			    b->pages + size - b->grant : p->cache_batch);
 	if (lab_likely(n < LAB_BLK_DEPTH && b->pages + size <= b->grant)) {
-		b->first[order - 1][n] = idx;
-		lab_store_relaxed(&b->pages, b->pages + size);
-		lab_store_relaxed(&b->count[order], (uint8_t)(n + 1));
-		lab_store_relaxed(&b->frees, b->frees + 1);
+		lab_blk_put(b, idx, order, n);
 		ok = true;
 	}
 	lab_cache_leave(c);

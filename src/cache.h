@@ -264,6 +264,17 @@ lab_fast_blk_pop(struct lab_cache *c, unsigned int order, uint32_t *idx)
 	return ok;
 }
 
+/* Push the free block at idx on b's LIFO of its order, which holds n
+ * (busy held, depth and grant checked by the caller). */
+static inline void lab_blk_put(struct lab_blk_cache *b, uint32_t idx, unsigned int order,
+			       uint32_t n)
+{
+	b->first[order - 1][n] = idx;
+	lab_store_relaxed(&b->pages, b->pages + (1u << order));
+	lab_store_relaxed(&b->count[order], (uint8_t)(n + 1));
+	lab_store_relaxed(&b->frees, b->frees + 1);
+}
+
 /* Push the allocated block at idx (its head's state byte checked by the
  * caller) freed: mark its pages free and push it in one busy window, or
  * false (nothing done). */
@@ -281,10 +292,7 @@ lab_fast_blk_push(struct lab_cache *c, uint32_t idx, unsigned int order)
 	if (lab_likely(n < LAB_BLK_DEPTH && b->pages + size <= b->grant)) {
 		for (i = 0; i < size; i++)
 			lab_store_relaxed(&c->state[idx + i], (uint8_t)LAB_PS_FREE);
-		b->first[order - 1][n] = idx;
-		lab_store_relaxed(&b->pages, b->pages + size);
-		lab_store_relaxed(&b->count[order], (uint8_t)(n + 1));
-		lab_store_relaxed(&b->frees, b->frees + 1);
+		lab_blk_put(b, idx, order, n);
 		ok = true;
 	}
 	lab_cache_leave(c);
