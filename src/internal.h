@@ -148,7 +148,7 @@ struct lab_counters {
  * free pages (state FREE, bits clear) held under a grant from the pool's
  * cache budget: pages <= grant <= cache_cap.
  */
-#define LAB_BLK_TOP   3u
+#define LAB_BLK_TOP   4u
 #define LAB_BLK_DEPTH 8u
 
 struct lab_blk_cache {
@@ -164,7 +164,7 @@ struct lab_blk_cache {
 	uint32_t first[LAB_BLK_TOP][LAB_BLK_DEPTH]; /* [order - 1]: first pages, LIFO */
 };
 
-#define LAB_BLK_AREA 128u /* bytes before each struct lab_cache: whole lines */
+#define LAB_BLK_AREA 192u /* bytes before each struct lab_cache: whole lines */
 _Static_assert(sizeof(struct lab_blk_cache) <= LAB_BLK_AREA && LAB_BLK_AREA % LAB_CACHELINE == 0,
 	       "a block cache fits the lines before its page cache");
 

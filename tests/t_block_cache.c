@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * t_block_cache - small blocks (orders 1 to 3) cached per thread
+ * t_block_cache - small blocks (orders 1 to 4) cached per thread
  * (labyrinth(7), "Per-thread caches"), and the rules every cache keeps
  * (SPEC "Caches and exactness"):
- *   - an order-1..3 pair on one thread gets the same block back;
+ *   - an order-1..4 pair on one thread gets the same block back;
  *   - cached blocks are free pages: pages_free, pages_cached and
  *     free_blocks[] (as blocks of their order) say so exactly, and the
  *     reserve and the watches are judged with them;
- *   - at most 8 blocks an order, order 4 and up not at all;
+ *   - at most 8 blocks an order, order 5 and up not at all;
  *   - an allocation of any order that finds nothing else gets this
  *     thread's cached blocks back, merged;
  *   - the caches of many threads stay within an eighth of the pool;
@@ -22,6 +22,7 @@
 
 #define PAGES 1024u
 #define DEPTH 8u
+#define TOP   4u /* the highest order cached */
 
 static const size_t page = 4096; /* the pools' page size (the default) */
 
@@ -47,7 +48,7 @@ static void init_pool(labyrinth_t *lab, const char *name, unsigned int pages, un
 	REQUIRE(labyrinth_init(lab, &params) == 0, "init %s", name);
 }
 
-/* A pair of each order 1..3 reuses its block; the cache shows it. */
+/* A pair of each order 1..TOP reuses its block; the cache shows it. */
 static void test_reuse(void)
 {
 	labyrinth_t lab = { 0 };
@@ -55,7 +56,7 @@ static void test_reuse(void)
 	unsigned int o;
 
 	init_pool(&lab, "reuse", PAGES, 0);
-	for (o = 1; o <= 3; o++) {
+	for (o = 1; o <= TOP; o++) {
 		void *a = alloc_order(&lab, LAB_GFP_ATOMIC, o), *b;
 
 		REQUIRE(a, "order %u", o);
@@ -78,22 +79,22 @@ static void test_reuse(void)
 		CHECK_EQ(labyrinth_check(&lab), 0);
 		CHECK_EQ(labyrinth_free_pages(&lab, b, o), 0);
 	}
-	/* The three blocks of orders 1, 2, 3 stay cached: 14 pages. */
+	/* The four blocks of orders 1 to 4 stay cached: 30 pages. */
 	st = check_stats(&lab);
-	CHECK_EQ(st.pages_cached, 2 + 4 + 8);
-	CHECK(st.free_blocks[1] >= 1 && st.free_blocks[2] >= 1 && st.free_blocks[3] >= 1,
-	      "the cached blocks are free blocks of their orders");
+	CHECK_EQ(st.pages_cached, 2 + 4 + 8 + 16);
+	CHECK(st.free_blocks[1] >= 1 && st.free_blocks[2] >= 1 && st.free_blocks[3] >= 1 &&
+	      st.free_blocks[4] >= 1, "the cached blocks are free blocks of their orders");
 	CHECK_EQ(st.allocs, st.frees);
-	CHECK_EQ(st.allocs, 6);
+	CHECK_EQ(st.allocs, 2 * TOP);
 
-	/* Order 4 is not cached. */
+	/* Order 5 is not cached. */
 	{
-		void *big = alloc_order(&lab, LAB_GFP_ATOMIC, 4);
+		void *big = alloc_order(&lab, LAB_GFP_ATOMIC, TOP + 1);
 
-		REQUIRE(big, "order 4");
-		CHECK_EQ(labyrinth_free_pages(&lab, big, 4), 0);
+		REQUIRE(big, "order %u", TOP + 1);
+		CHECK_EQ(labyrinth_free_pages(&lab, big, TOP + 1), 0);
 		st = check_stats(&lab);
-		CHECK_EQ(st.pages_cached, 2 + 4 + 8);
+		CHECK_EQ(st.pages_cached, 2 + 4 + 8 + 16);
 	}
 	CHECK_EQ(labyrinth_check(&lab), 0);
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
@@ -303,15 +304,15 @@ static unsigned int thread_fail;
 
 static void *cacher(void *arg)
 {
-	void *b[3][DEPTH];
+	void *b[TOP][DEPTH];
 	unsigned int o, i;
 
 	(void)arg;
-	for (o = 1; o <= 3; o++)
+	for (o = 1; o <= TOP; o++)
 		for (i = 0; i < DEPTH; i++)
 			if ((b[o - 1][i] = labyrinth_alloc_pages(&shared, LAB_GFP_ATOMIC, o)) == NULL)
 				__atomic_fetch_add(&thread_fail, 1, __ATOMIC_RELAXED);
-	for (o = 1; o <= 3; o++)
+	for (o = 1; o <= TOP; o++)
 		for (i = 0; i < DEPTH; i++)
 			if (b[o - 1][i] && labyrinth_free_pages(&shared, b[o - 1][i], o) != 0)
 				__atomic_fetch_add(&thread_fail, 1, __ATOMIC_RELAXED);
@@ -376,7 +377,7 @@ static void *one_cacher(void *arg)
 	unsigned int o;
 
 	(void)arg;
-	for (o = 1; o <= 3; o++) {
+	for (o = 1; o <= TOP; o++) {
 		void *b = labyrinth_alloc_pages(&shared, LAB_GFP_ATOMIC, o);
 
 		if (!b || labyrinth_free_pages(&shared, b, o) != 0)
@@ -400,7 +401,7 @@ static void test_thread_exit(void)
 	REQUIRE(pthread_create(&th, NULL, one_cacher, NULL) == 0, "thread");
 	pthread_barrier_wait(&cached_b);
 	st = check_stats(&shared);
-	CHECK_EQ(st.pages_cached, 2 + 4 + 8);
+	CHECK_EQ(st.pages_cached, 2 + 4 + 8 + 16);
 	CHECK_EQ(st.pages_free, PAGES);
 	CHECK(st.free_blocks[LAB_MAX_ORDER] < PAGES >> LAB_MAX_ORDER,
 	      "the cached blocks keep one max-order block split");
@@ -411,8 +412,8 @@ static void test_thread_exit(void)
 	CHECK_EQ(st.pages_cached, 0);
 	CHECK_EQ(st.pages_free, PAGES);
 	CHECK_EQ(st.free_blocks[LAB_MAX_ORDER], PAGES >> LAB_MAX_ORDER);
-	CHECK_EQ(st.allocs, 3);
-	CHECK_EQ(st.frees, 3);
+	CHECK_EQ(st.allocs, TOP);
+	CHECK_EQ(st.frees, TOP);
 	CHECK_EQ(labyrinth_check(&shared), 0);
 	CHECK_EQ(labyrinth_destroy(&shared), 0);
 	pthread_barrier_destroy(&cached_b);
