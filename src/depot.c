@@ -91,15 +91,25 @@ static bool depot_reserve(struct lab_pool *p)
 	return true;
 }
 
+/* n page indexes from src to dst (a magazine and a cache's array, which
+ * never overlap): restrict, so that the compiler neither reloads the pool's
+ * fields at every index nor checks for overlap. */
+static void copy_pages(uint32_t *restrict dst, const uint32_t *restrict src, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = src[i];
+}
+
 /* Pop the full magazine a reservation stands for, copy it out, recycle it. */
 static void depot_unload(struct lab_pool *p, uint32_t *pages)
 {
-	uint32_t m, i;
+	uint32_t m;
 
 	while ((m = mag_pop(p, &p->depot_full)) == LAB_NIL)
 		lab_cpu_relax(); /* its push is done: only a racing pop won */
-	for (i = 0; i < p->cache_batch; i++)
-		pages[i] = mag_at(p, m)->pages[i];
+	copy_pages(pages, mag_at(p, m)->pages, p->cache_batch);
 	mag_push(p, &p->depot_empty, m);
 }
 
@@ -117,12 +127,11 @@ uint32_t lab_depot_get(struct lab_pool *p, uint32_t *pages)
  * depot; false when no empty magazine is left (the caller uses the bitmap). */
 bool lab_depot_put(struct lab_pool *p, const uint32_t *pages)
 {
-	uint32_t m, i;
+	uint32_t m;
 
 	if (!p->nr_mags || (m = mag_pop(p, &p->depot_empty)) == LAB_NIL)
 		return false;
-	for (i = 0; i < p->cache_batch; i++)
-		mag_at(p, m)->pages[i] = pages[i];
+	copy_pages(mag_at(p, m)->pages, pages, p->cache_batch);
 	mag_push(p, &p->depot_full, m);
 	lab_fetch_add_release(&p->depot_pages, p->cache_batch);
 	return true;
