@@ -70,6 +70,60 @@ ROWS = [
     ("threads4.pairs_per_s", "scaling: 4 threads", "pairs/s", "high"),
 ]
 
+# The core's targets (issue 10), checked against this run's medians:
+# (what, numerator (key, backend), denominator (key, backend) or None,
+#  "le"/"ge", limit, cause when missed: the measurement behind it is in
+#  the README, "Why the misses").
+TARGETS = [
+    ("pair <= DPDK", ("pair.ns_per_pair", "labyrinth"), ("pair.ns_per_pair", "dpdk"), "le", 1.0,
+     "the contract's checks (busy flag, state byte, pool checks), measured one by one"),
+    ("pair <= 1.3x floor (stretch)", ("pair.ns_per_pair", "labyrinth"), ("pair.ns_per_pair", "floor"), "le", 1.3,
+     "the same checks; the floor checks nothing"),
+    ("256/256 <= DPDK", ("batch256.ns_per_page", "labyrinth"), ("batch256.ns_per_page", "dpdk"), "le", 1.0,
+     "the state byte of 256 distinct pages (without it: level with DPDK)"),
+    ("bulk 64 <= 1.5x floor", ("bulk64.ns_per_page", "labyrinth"), ("bulk64.ns_per_page", "floor"), "le", 1.5,
+     "a state byte store per page each way (the loops are store-bound)"),
+    ("producer->consumer >= 1.2x DPDK", ("spsc.pages_per_s", "labyrinth"), ("spsc.pages_per_s", "dpdk"), "ge", 1.2,
+     "the state bytes' lines travel between the two threads"),
+    ("producer->consumer >= 0.7x floor", ("spsc.pages_per_s", "labyrinth"), ("spsc.pages_per_s", "floor"), "ge", 0.7,
+     "the same"),
+    ("2 threads >= DPDK", ("threads2.pairs_per_s", "labyrinth"), ("threads2.pairs_per_s", "dpdk"), "ge", 1.0,
+     "twice the single-thread pair (no contention): its checks"),
+    ("p99.9 <= 1.5x floor", ("latency.p999_ns", "labyrinth"), ("latency.p999_ns", "floor"), "le", 1.5,
+     "refills: a cache holds <= 256 pages, bursts of 1500 refill on ~1.5% of gets"),
+    ("p99.99 <= 1.5x floor", ("latency.p9999_ns", "labyrinth"), ("latency.p9999_ns", "floor"), "le", 1.5,
+     "the same refills"),
+    ("order-2 pair <= mimalloc", ("order2.ns_per_pair", "labyrinth"), ("order2.ns_per_pair", "mimalloc"), "le", 1.0,
+     "4 state bytes per block each way"),
+    ("order-4 pair <= mimalloc", ("order4.ns_per_pair", "labyrinth"), ("order4.ns_per_pair", "mimalloc"), "le", 1.0,
+     "16 state bytes per block each way"),
+    ("page faults per M pairs = 0", ("faults.minflt_per_M", "labyrinth"), None, "le", 0.0, "-"),
+    ("system calls per M pairs = 0", ("syscalls.per_M", "labyrinth"), None, "le", 0.0, "-"),
+]
+
+
+def check_targets(get):
+    """Rows (target, measured, result, cause if missed) for this run."""
+    rows = []
+    for what, num, den, op, limit, cause in TARGETS:
+        a = get(*num)
+        b = get(*den) if den else 1.0
+        if a is None or not b:
+            rows.append([what, "not measured", "-", ""])
+            continue
+        r = a / b
+        met = r <= limit if op == "le" else r >= limit
+        shown = ("%.2fx" % r) if den else fmt_num(a)
+        if met:
+            result = "met"
+        elif den:
+            result = "missed by %.0f%%" % (abs(r / limit - 1) * 100)
+        else:
+            result = "missed (%s)" % fmt_num(a)
+        rows.append([what, shown, result, "" if met else cause])
+    return rows
+
+
 COLORS = {
     "floor": "#9e9e9e", "labyrinth": "#d62728", "glibc": "#1f77b4",
     "mimalloc": "#2ca02c", "jemalloc": "#ff7f0e", "tcmalloc": "#9467bd",
@@ -429,6 +483,11 @@ def report(a, backends, samples, notes, skips, errors, sysdiff, runs, rounds):
     if table2:
         out.append("")
         out.append(render(head2, table2))
+    if "labyrinth" in backends:
+        out.append("")
+        out.append("targets (labyrinth; ratios of this run's medians; the causes are measured in README.md):")
+        out.append(render(["target", "measured", "result", "cause of the miss"], check_targets(get),
+                          left=(0, 3)))
     extra = []
     for b in backends:
         for n in sorted(notes.get(b, ())):
@@ -511,11 +570,11 @@ def report(a, backends, samples, notes, skips, errors, sysdiff, runs, rounds):
     print("\nwrote %s, %s, %s" % (os.path.relpath(tsv), os.path.relpath(raw), os.path.relpath(svg)))
 
 
-def render(head, rows):
+def render(head, rows, left=(0,)):
     w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     def line(r):
-        return "  ".join((str(c).ljust(w[i]) if i == 0 else str(c).rjust(w[i]))
-                         for i, c in enumerate(r))
+        return "  ".join((str(c).ljust(w[i]) if i in left else str(c).rjust(w[i]))
+                         for i, c in enumerate(r)).rstrip()
     return "\n".join([line(head), "  ".join("-" * x for x in w)] + [line(r) for r in rows])
 
 

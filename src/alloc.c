@@ -262,7 +262,6 @@ static LAB_NOINLINE int bad_free(struct lab_pool *p, const char *call, const voi
 static inline int release_state(struct lab_pool *p, uint32_t idx, unsigned int order)
 {
 	uint8_t st = lab_load_relaxed(&p->state[idx]);
-	uint32_t i;
 
 	if (st == LAB_PS_FREE)
 		return -LAB_EALREADY;
@@ -275,8 +274,9 @@ static inline int release_state(struct lab_pool *p, uint32_t idx, unsigned int o
 	} else {
 		lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
 	}
-	for (i = 1; i < (1u << order); i++)
-		lab_store_relaxed(&p->state[idx + i], (uint8_t)LAB_PS_FREE);
+	/* The tails (the head, FREE already, again: the freer owns it all). */
+	if (order)
+		lab_state_fill(p->state, idx, 1u << order, (uint8_t)LAB_PS_FREE);
 	return 0;
 }
 

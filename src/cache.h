@@ -282,7 +282,7 @@ static inline __attribute__((always_inline)) bool
 lab_fast_blk_push(struct lab_cache *c, uint32_t idx, unsigned int order)
 {
 	struct lab_blk_cache *b;
-	uint32_t n, i, size = 1u << order;
+	uint32_t n, size = 1u << order;
 	bool ok = false;
 
 	if (lab_unlikely(lab_load_relaxed(&c->flags) & LAB_CF_WAITERS) || !lab_cache_enter(c))
@@ -290,8 +290,7 @@ lab_fast_blk_push(struct lab_cache *c, uint32_t idx, unsigned int order)
 	b = lab_blk_of(c);
 	n = lab_load_relaxed(&b->count[order]);
 	if (lab_likely(n < LAB_BLK_DEPTH && b->pages + size <= b->grant)) {
-		for (i = 0; i < size; i++)
-			lab_store_relaxed(&c->state[idx + i], (uint8_t)LAB_PS_FREE);
+		lab_state_fill(c->state, idx, size, (uint8_t)LAB_PS_FREE);
 		lab_blk_put(b, idx, order, n);
 		ok = true;
 	}
