@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 # No "make[N]: Entering directory" lines from CMake's recursive makes.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo test test-asan test-tsan install clean bench bench-quick fuzz spin
+.PHONY: all deps build demo test test-asan test-tsan install clean bench bench-quick bench-checks fuzz spin
 .PHONY: demo-build uninstall package tidy check-install check-package
 
 all: build
@@ -62,6 +62,12 @@ bench: deps
 
 bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick
+
+# What each check of the fast paths costs: the labyrinth backend rebuilt
+# with one check removed at a time, next to DPDK and the floor (after
+# `make bench`, which builds the peers).
+bench-checks:
+	python3 bench/checks.py --bin-dir $(BENCH_BUILD)/bench-bin $(BENCH_ARGS)
 
 # libFuzzer against a reference model, with a kept corpus (fuzz-corpus/).
 FUZZ_SECONDS ?= 300
