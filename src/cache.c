@@ -385,8 +385,9 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
  * Returns how many.  A leaf with no call, so that base, shift, state and
  * the pointers stay in registers (the byte stores may alias anything).
  */
-static inline __attribute__((always_inline)) uint32_t free_run(const unsigned char *base, uint32_t shift, uint8_t *state,
-				uint32_t total, void *const *pages, uint32_t *out, uint32_t n)
+static inline __attribute__((always_inline)) uint32_t
+free_run(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
+	 void *const *pages, uint32_t *out, uint32_t n)
 {
 	uint32_t i;
 
