@@ -330,6 +330,27 @@ static struct model {
 	unsigned served;    /* a kept pool: inputs it served before this one */
 } M;
 
+/*
+ * labyrinth_check walks every page of the pool and all 256 cache slots: run
+ * after every step it was a quarter of the time.  verify() compares the
+ * exact counters (stats, free_blocks, watches) after every step, and runs
+ * the full audit every CHECK_EVERY steps, after any step that may have
+ * taken a failure or misuse path (audit_soon(): an error returned, a bad
+ * free, a short bulk, growth, init, destroy, fill, drain) and at the end of
+ * every input.  An inconsistency that the counters do not show is still
+ * caught at the next audit, at most CHECK_EVERY - 1 steps later (the trace
+ * keeps the last 48 operations).
+ */
+#define CHECK_EVERY 8
+static unsigned since_check;     /* steps verified since the last audit */
+static bool check_due;           /* the next verify() audits */
+static uint64_t n_steps, n_checks;
+
+static void audit_soon(void)
+{
+	check_due = true;
+}
+
 static struct report reports[MAX_REPORTS];
 static unsigned nreports;
 static bool reports_overflow;
@@ -581,6 +602,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 	} else {
 		M.bad++;
 		expect_report("free", addr);
+		audit_soon(); /* the library took its bad-free path */
 	}
 }
 
@@ -611,6 +633,7 @@ static void learn_growth(uint64_t before_grows)
 	}
 	EXPECT(st.grows > before_grows, "pool grew to %llu pages but grows stayed %llu",
 	       (unsigned long long)st.pages_total, (unsigned long long)st.grows);
+	audit_soon(); /* new pages, new metadata */
 	memset(&M.st[M.total], ST_FREE, st.pages_total - M.total);
 	M.nfree += st.pages_total - M.total;
 	M.total = st.pages_total;
@@ -667,6 +690,7 @@ static void verify(void)
 
 	if (!M.live)
 		return;
+	n_steps++;
 	get_stats(&st);
 #define SAME(field, want)                                                       \
 	EXPECT(st.field == (uint64_t)(want), "stats." #field " = %llu, model %llu", \
@@ -693,9 +717,14 @@ static void verify(void)
 		sum += st.free_blocks[o] << o;
 	EXPECT(sum == M.nfree, "free_blocks add up to %llu pages, model has %zu free",
 	       (unsigned long long)sum, M.nfree);
+	check_watches();
+	if (!check_due && ++since_check < CHECK_EVERY)
+		return;
+	check_due = false;
+	since_check = 0;
+	n_checks++;
 	r = labyrinth_check(L);
 	EXPECT(r == 0, "labyrinth_check = %d", r);
-	check_watches();
 }
 
 /* Every line the library wrote to stderr this input, against expectations. */
@@ -858,7 +887,7 @@ static void model_reset_pool(void)
 static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, bool *null_lab,
 		       bool *null_params)
 {
-	unsigned b = u8(in), sel;
+	unsigned b = u8(in), sel, fl;
 	size_t nr, eff;
 
 	memset(p, 0, sizeof(*p));
@@ -888,7 +917,14 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 	case 2: p->reserve_pages = eff - 1 - u8(in) % (eff < 4 ? eff : 4); break;
 	default: p->reserve_pages = u16(in) % eff; break;
 	}
-	p->flags = u8(in) & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
+	/* LAB_POOL_DEBUG in one pool of eight (its bit and two clear low
+	 * bits), not one in two: poisoning every page handed out or back,
+	 * and every page at init, was a fifth of the time.  The seeds' flags
+	 * bytes (0x10, 0x1c) still mean DEBUG. */
+	fl = u8(in);
+	p->flags = fl & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
+	if (fl & 3u)
+		p->flags &= ~(unsigned)LAB_POOL_DEBUG;
 	p->wait_ms = (sel >> 2) == 63 ? 1 : 0; /* rarely: a 1 ms KERNEL wait */
 	if ((b >> 5) == 0 && (b & 7) == 0) {
 		*null_params = true; /* defaults */
@@ -1030,6 +1066,7 @@ static void do_init(struct in *in, bool first)
 	int r;
 
 	dec_params(in, &p, &bad, &null_lab, &null_params);
+	audit_soon(); /* a new pool, or one that a failed init must leave intact */
 	k.nr = null_params || !p.nr_pages ? 1024 : p.nr_pages;
 	k.max = null_params || !p.max_pages ? k.nr : p.max_pages;
 	k.reserve = null_params ? 0 : p.reserve_pages;
@@ -1148,6 +1185,7 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	if (!M.live || !valid) {
 		EXPECT(!r && e == EINVAL, "%s(gfp %#x, order %u) = %p errno %d, want NULL/EINVAL",
 		       apis[api], gfp, order, r, e);
+		audit_soon();
 		return;
 	}
 	floor = (gfp & LAB_GFP_ATOMIC) ? 0 : M.reserve;
@@ -1174,6 +1212,7 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	if (!r) {
 		EXPECT(e == ENOMEM, "failed allocation set errno %d, want ENOMEM", e);
 		M.failed++;
+		audit_soon(); /* the failure path */
 		if (!(gfp & LAB_GFP_NOWARN))
 			expect_report("alloc", NULL);
 		return;
@@ -1212,6 +1251,7 @@ static void do_alloc_bulk(struct in *in)
 	e = errno;
 	if (!M.live || !valid || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "alloc_bulk (invalid) = %u errno %d", got, e);
+		audit_soon();
 		return;
 	}
 	if (null_array) {
@@ -1245,6 +1285,7 @@ static void do_alloc_bulk(struct in *in)
 		take_block(pages[i], 0, gfp, "alloc_bulk");
 	if (got < n) {
 		M.failed += n - got;
+		audit_soon();
 		if (!(gfp & LAB_GFP_NOWARN))
 			expect_report("alloc", NULL);
 	}
@@ -1275,6 +1316,7 @@ static void do_free_bulk(struct in *in)
 	e = errno;
 	if (!M.live || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "free_bulk (invalid) = %u errno %d", got, e);
+		audit_soon();
 		return;
 	}
 	if (null_array) {
@@ -1292,6 +1334,7 @@ static void do_free_bulk(struct in *in)
 		} else {
 			M.bad++;
 			expect_report("free", pages[i]);
+			audit_soon();
 		}
 	}
 	EXPECT(got == want, "free_bulk(n %u) = %u, model %u", n, got, want);
@@ -1307,6 +1350,7 @@ static void do_fill(struct in *in)
 		gfp = LAB_GFP_NOWAIT | (gfp & LAB_GFP_ZERO);
 	gfp |= LAB_GFP_NOWARN;
 	trace("fill gfp=%#x order=%u", gfp, order);
+	audit_soon(); /* runs the pool dry: every path to the last page */
 	for (i = 0; i < 8192 && M.live; i++) {
 		uint64_t failed = M.failed;
 
@@ -1323,6 +1367,7 @@ static void do_drain(struct in *in)
 	size_t i, n = M.nblocks;
 
 	trace("drain how=%u (%zu blocks)", how, n);
+	audit_soon();
 	if (!M.live)
 		return;
 	for (i = n; i-- > 0;) {
@@ -1352,9 +1397,11 @@ static void do_watch(struct in *in)
 	fd = labyrinth_watch(L, low);
 	if (!M.live || low == 0 || low > M.max) {
 		EXPECT(fd == -EINVAL, "labyrinth_watch(%zu) = %d, want -EINVAL", low, fd);
+		audit_soon();
 		return;
 	}
 	if (M.nwatch == NWATCH) {
+		audit_soon();
 		EXPECT(fd < 0, "a watch beyond %u watches = %d", NWATCH, fd);
 		if (fd >= 0)
 			close(fd);
@@ -1388,6 +1435,7 @@ static void do_destroy(void)
 	int r;
 
 	trace("destroy (%zu blocks out)", M.nblocks);
+	audit_soon(); /* -EBUSY must leave the pool intact */
 	r = labyrinth_destroy(L);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "destroy of a dead pool = %d", r);
@@ -1452,6 +1500,7 @@ static void do_invalid_pool(struct in *in)
 	unsigned k = u8(in) % 3, i;
 
 	trace("calls on an invalid pool (%u)", k);
+	audit_soon(); /* none of it may touch our pool */
 	if (k == 0) {
 		memset(&junk, 0, sizeof(junk));
 		calls_on_invalid(&junk, "zeroed pool");
@@ -1525,6 +1574,7 @@ static void finish_pool(void)
 
 		settle_free(b.addr, b.order, rr, "labyrinth_free_pages(final)");
 	}
+	audit_soon(); /* the end of an input always audits */
 	verify();
 	EXPECT(M.nfree == M.total, "model leak");
 	/* Freeing every page makes the largest blocks whole again. */
@@ -1537,6 +1587,7 @@ static void finish_pool(void)
 		take_block(big, LAB_MAX_ORDER, LAB_GFP_ATOMIC, "final order-10");
 		r = labyrinth_free_pages(L, big, LAB_MAX_ORDER);
 		settle_free(big, LAB_MAX_ORDER, r, "labyrinth_free_pages(final order-10)");
+		audit_soon();
 		verify();
 	}
 	if (keepable()) {
@@ -1560,10 +1611,12 @@ static void say_totals(void)
 {
 	if (n_inputs > 1)
 		say("fuzz_pool: %llu inputs, %llu of them started on a kept pool; %llu fresh inits; "
-		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted\n",
+		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted; "
+		    "%llu steps verified, %llu of them with labyrinth_check\n",
 		    (unsigned long long)n_inputs, (unsigned long long)n_reused,
 		    (unsigned long long)n_fresh, (unsigned long long)n_watched,
-		    (unsigned long long)n_grown, (unsigned long long)n_evicted);
+		    (unsigned long long)n_grown, (unsigned long long)n_evicted,
+		    (unsigned long long)n_steps, (unsigned long long)n_checks);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -1612,6 +1665,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	M.base = NULL;
 	trace_n = 0;
 	nreports = 0;
+	since_check = 0;
+	check_due = false;
 	if (capture) {
 		if (ftruncate(cap_fd, 0) != 0)
 			abort();
