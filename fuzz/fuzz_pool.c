@@ -334,11 +334,13 @@ static struct model {
  * labyrinth_check walks every page of the pool and all 256 cache slots: run
  * after every step it was a quarter of the time.  verify() compares the
  * exact counters (stats, free_blocks, watches) after every step, and runs
- * the full audit every CHECK_EVERY steps, after any step that may have
- * taken a failure or misuse path (audit_soon(): an error returned, a bad
- * free, a short bulk, growth, init, destroy, fill, drain) and at the end of
- * every input.  An inconsistency that the counters do not show is still
- * caught at the next audit, at most CHECK_EVERY - 1 steps later (the trace
+ * the full audit every CHECK_EVERY steps, right after any misuse (a bad
+ * free, an invalid argument, a call on an invalid pool object, a watch
+ * refused), growth, init, destroy, fill and drain (audit_soon()), and at
+ * the end of every input.  An allocation that fails with ENOMEM is not
+ * misuse: fill runs the pool dry on purpose and audits.  An inconsistency
+ * that the counters do not show is still caught at the next audit, at most
+ * CHECK_EVERY - 1 steps later and always before the input ends (the trace
  * keeps the last 48 operations).
  */
 #define CHECK_EVERY 8
@@ -1220,7 +1222,6 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	if (!r) {
 		EXPECT(e == ENOMEM, "failed allocation set errno %d, want ENOMEM", e);
 		M.failed++;
-		audit_soon(); /* the failure path */
 		if (!(gfp & LAB_GFP_NOWARN))
 			expect_report("alloc", NULL);
 		return;
@@ -1293,7 +1294,6 @@ static void do_alloc_bulk(struct in *in)
 		take_block(pages[i], 0, gfp, "alloc_bulk");
 	if (got < n) {
 		M.failed += n - got;
-		audit_soon();
 		if (!(gfp & LAB_GFP_NOWARN))
 			expect_report("alloc", NULL);
 	}
