@@ -919,22 +919,14 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 	case 2: p->reserve_pages = eff - 1 - u8(in) % (eff < 4 ? eff : 4); break;
 	default: p->reserve_pages = u16(in) % eff; break;
 	}
-	/*
-	 * LAB_POOL_DEBUG in one pool of eight (its bit and the two low bits
-	 * clear), not one in two: poisoning every page handed out or back,
-	 * and every page at init, was a fifth of the time.  A locked pool
-	 * (no LAB_POOL_NOLOCK) in one of sixteen (the three high bits clear
-	 * too): mlock faults in and locks every page at init and unlocks it
-	 * at destroy, 4-5 times the cost of populating a NOLOCK pool, and the
-	 * allocator behaves the same either way.  The seeds' flags bytes
-	 * (0x00, 0x0c, 0x10, 0x1c) keep their meaning.
-	 */
+	/* LAB_POOL_DEBUG in one pool of eight (its bit and two clear low
+	 * bits), not one in two: poisoning every page handed out or back,
+	 * and every page at init, was a fifth of the time.  The seeds' flags
+	 * bytes (0x10, 0x1c) still mean DEBUG. */
 	fl = u8(in);
 	p->flags = fl & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
 	if (fl & 3u)
 		p->flags &= ~(unsigned)LAB_POOL_DEBUG;
-	if (fl & 0xe0u)
-		p->flags |= LAB_POOL_NOLOCK;
 	p->wait_ms = (sel >> 2) == 63 ? 1 : 0; /* rarely: a 1 ms KERNEL wait */
 	if ((b >> 5) == 0 && (b & 7) == 0) {
 		*null_params = true; /* defaults */
