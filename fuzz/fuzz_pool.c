@@ -339,14 +339,17 @@ static struct model {
  * labyrinth_check walks every page of the pool and all 256 cache slots: run
  * after every step it was a quarter of the time.  verify() compares the
  * exact counters (stats, free_blocks, watches) after every step, and runs
- * the full audit every CHECK_EVERY steps, right after any misuse (a bad
- * free, an invalid argument, a call on an invalid pool object, a watch
- * refused), growth, init, destroy, fill and drain (audit_soon()), and at
- * the end of every input.  An allocation that fails with ENOMEM is not
- * misuse: fill runs the pool dry on purpose and audits.  An inconsistency
- * that the counters do not show is still caught at the next audit, at most
- * CHECK_EVERY - 1 steps later and always before the input ends (the trace
- * keeps the last 48 operations).
+ * the full audit every CHECK_EVERY steps, right after every step that takes
+ * a failure path through the pool's state -- a bad free of a page inside
+ * the pool (double, tail, wrong order), a watch refused for want of room,
+ * growth -- and after init, destroy, fill and drain (audit_soon()), and at
+ * the end of every input.  Calls rejected on their arguments alone (bad gfp
+ * or order, NULL arrays, an address outside the pool, an invalid pool
+ * object) and ENOMEM (fill runs the pool dry on purpose and audits) get the
+ * exact checks only: return value, errno and every counter.  An
+ * inconsistency that the counters do not show is still caught at the next
+ * audit, at most CHECK_EVERY - 1 steps later and always before the input
+ * ends (the trace keeps the last 48 operations).
  */
 #define CHECK_EVERY 8
 static unsigned since_check;     /* steps verified since the last audit */
@@ -356,6 +359,17 @@ static uint64_t n_steps, n_checks;
 static void audit_soon(void)
 {
 	check_due = true;
+}
+
+/* A bad free of an address inside the pool reaches the page states (a
+ * double free, a tail, the wrong order): audit right after it.  One that
+ * is rejected on its address alone (NULL, outside, unaligned) does not. */
+static void audit_bad_free(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)M.base;
+
+	if (a >= b && a - b < M.total * PS)
+		audit_soon();
 }
 
 static struct report reports[MAX_REPORTS];
@@ -609,7 +623,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 	} else {
 		M.bad++;
 		expect_report("free", addr);
-		audit_soon(); /* the library took its bad-free path */
+		audit_bad_free(addr);
 	}
 }
 
@@ -1192,7 +1206,6 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	if (!M.live || !valid) {
 		EXPECT(!r && e == EINVAL, "%s(gfp %#x, order %u) = %p errno %d, want NULL/EINVAL",
 		       apis[api], gfp, order, r, e);
-		audit_soon();
 		return;
 	}
 	floor = (gfp & LAB_GFP_ATOMIC) ? 0 : M.reserve;
@@ -1257,7 +1270,6 @@ static void do_alloc_bulk(struct in *in)
 	e = errno;
 	if (!M.live || !valid || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "alloc_bulk (invalid) = %u errno %d", got, e);
-		audit_soon();
 		return;
 	}
 	if (null_array) {
@@ -1321,7 +1333,6 @@ static void do_free_bulk(struct in *in)
 	e = errno;
 	if (!M.live || (null_array && n)) {
 		EXPECT(got == 0 && e == EINVAL, "free_bulk (invalid) = %u errno %d", got, e);
-		audit_soon();
 		return;
 	}
 	if (null_array) {
@@ -1339,7 +1350,7 @@ static void do_free_bulk(struct in *in)
 		} else {
 			M.bad++;
 			expect_report("free", pages[i]);
-			audit_soon();
+			audit_bad_free(pages[i]);
 		}
 	}
 	EXPECT(got == want, "free_bulk(n %u) = %u, model %u", n, got, want);
@@ -1402,7 +1413,6 @@ static void do_watch(struct in *in)
 	fd = labyrinth_watch(L, low);
 	if (!M.live || low == 0 || low > M.max) {
 		EXPECT(fd == -EINVAL, "labyrinth_watch(%zu) = %d, want -EINVAL", low, fd);
-		audit_soon();
 		return;
 	}
 	if (M.nwatch == NWATCH) {
@@ -1505,7 +1515,6 @@ static void do_invalid_pool(struct in *in)
 	unsigned k = u8(in) % 3, i;
 
 	trace("calls on an invalid pool (%u)", k);
-	audit_soon(); /* none of it may touch our pool */
 	if (k == 0) {
 		memset(&junk, 0, sizeof(junk));
 		calls_on_invalid(&junk, "zeroed pool");
