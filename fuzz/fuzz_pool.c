@@ -389,8 +389,8 @@ static bool reports_overflow;
  * an input, broken parameters and NULL pools always call labyrinth_init;
  * a kept pool is destroyed (and checked) when it is evicted.
  */
-#define NSLOT 64            /* pools kept between inputs */
-#define KEEP_PAGES 65536    /* at most this many pages in kept pools */
+#define NSLOT 128           /* pools kept between inputs */
+#define KEEP_PAGES 131072   /* at most this many pages in kept pools (512 MiB) */
 
 struct pool_key {
 	size_t nr, max, reserve;
