@@ -680,7 +680,11 @@ NOCOV static void check_watches(void)
 	}
 	if (!n)
 		return;
-	r = poll(pfd, n, 0);
+	/* libFuzzer's SIGALRM (its -timeout timer) may interrupt even a
+	 * poll that does not wait. */
+	do
+		r = poll(pfd, n, 0);
+	while (r < 0 && errno == EINTR);
 	EXPECT(r >= 0, "poll(watch fds) failed: %s", strerror(errno));
 	for (i = 0, n = 0; i < M.nwatch; i++) {
 		uint64_t v = 0;
