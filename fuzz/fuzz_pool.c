@@ -351,7 +351,7 @@ static struct model {
  * audit, at most CHECK_EVERY - 1 steps later and always before the input
  * ends (the trace keeps the last 48 operations).
  */
-#define CHECK_EVERY 8
+#define CHECK_EVERY 16
 static unsigned since_check;     /* steps verified since the last audit */
 static bool check_due;           /* the next verify() audits */
 static uint64_t n_steps, n_checks;
@@ -1091,7 +1091,6 @@ static void do_init(struct in *in, bool first)
 	int r;
 
 	dec_params(in, &p, &bad, &null_lab, &null_params);
-	audit_soon(); /* a new pool, or one that a failed init must leave intact */
 	k.nr = null_params || !p.nr_pages ? 1024 : p.nr_pages;
 	k.max = null_params || !p.max_pages ? k.nr : p.max_pages;
 	k.reserve = null_params ? 0 : p.reserve_pages;
@@ -1103,6 +1102,11 @@ static void do_init(struct in *in, bool first)
 	      p.max_pages, p.reserve_pages, p.flags, p.wait_ms, p.name ? p.name : "(null)",
 	      bad ? " [bad]" : "", null_lab ? " [NULL lab]" : "",
 	      null_params ? " [NULL params]" : "", reused ? " [kept pool]" : "");
+	/* A new pool, or one that a failed init must leave intact, audits; a
+	 * kept pool was audited at the end of its last input and its stats
+	 * still read the same (adopt()). */
+	if (!reused)
+		audit_soon();
 	if (reused) {
 		trace("  (the kept pool served %u inputs before; FUZZ_REUSE=0 starts fresh)",
 		      M.served);
