@@ -947,8 +947,10 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 	}
 	/* LAB_POOL_DEBUG in one pool of eight (its bit and two clear low
 	 * bits), not one in two: poisoning every page handed out or back,
-	 * and every page at init, was a fifth of the time.  The seeds' flags
-	 * bytes (0x10, 0x1c) still mean DEBUG. */
+	 * and every page at init, was a fifth of the time (with a UBSan
+	 * check and a coverage counter on every word, which fuzz/run.sh now
+	 * leaves out: fuzz/uninstrumented.txt).  The seeds' flags bytes
+	 * (0x10, 0x1c) still mean DEBUG. */
 	fl = u8(in);
 	p->flags = fl & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
 	if (fl & 3u)
