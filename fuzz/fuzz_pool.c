@@ -1396,9 +1396,9 @@ static void do_drain(struct in *in)
 	size_t i, n = M.nblocks;
 
 	trace("drain how=%u (%zu blocks)", how, n);
+	if (!M.live || !n)
+		return; /* no call into the library at all */
 	audit_soon();
-	if (!M.live)
-		return;
 	for (i = n; i-- > 0;) {
 		struct block b;
 
