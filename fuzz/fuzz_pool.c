@@ -86,7 +86,15 @@ static struct trace_ent trace_ring[TRACE_RING];
 static unsigned trace_n;
 
 /* Model code that only loops over pages gets no coverage instrumentation:
- * its comparisons fed nothing useful to the fuzzer and cost 10-15%. */
+ * its comparisons fed nothing useful to the fuzzer and cost 10-15%.  Nor
+ * does the bookkeeping and checking run for every block and every step
+ * (do_alloc, do_free, take_block, drop_block, account_take, expect_free,
+ * verify and their helpers; fill and drain call the first two thousands
+ * of times an input): their branches only split on a mismatch, which
+ * aborts, or repeat the library's own (covered) branches, and their
+ * comparison tracing (model value against library value, equal when all
+ * is well) was another 5-9% of the time.  The decoding of the input
+ * (dec_*, pick_addr, the op switch) keeps full tracing. */
 #if defined(__clang__)
 #define NOCOV __attribute__((no_sanitize("coverage"), noinline))
 #else
@@ -330,6 +338,43 @@ static struct model {
 	unsigned served;    /* a kept pool: inputs it served before this one */
 } M;
 
+/*
+ * labyrinth_check walks every page of the pool and all 256 cache slots: run
+ * after every step it was a quarter of the time.  verify() compares the
+ * exact counters (stats, free_blocks, watches) after every step, and runs
+ * the full audit every CHECK_EVERY steps, right after every step that takes
+ * a failure path through the pool's state -- a bad free of a page inside
+ * the pool (double, tail, wrong order), a watch refused for want of room,
+ * growth -- and after init, destroy, fill and drain (audit_soon()), and at
+ * the end of every input.  Calls rejected on their arguments alone (bad gfp
+ * or order, NULL arrays, an address outside the pool, an invalid pool
+ * object) and ENOMEM (fill runs the pool dry on purpose and audits) get the
+ * exact checks only: return value, errno and every counter.  An
+ * inconsistency that the counters do not show is still caught at the next
+ * audit, at most CHECK_EVERY - 1 steps later and always before the input
+ * ends (the trace keeps the last 48 operations).
+ */
+#define CHECK_EVERY 16
+static unsigned since_check;     /* steps verified since the last audit */
+static bool check_due;           /* the next verify() audits */
+static uint64_t n_steps, n_checks;
+
+static void audit_soon(void)
+{
+	check_due = true;
+}
+
+/* A bad free of an address inside the pool reaches the page states (a
+ * double free, a tail, the wrong order): audit right after it.  One that
+ * is rejected on its address alone (NULL, outside, unaligned) does not. */
+static void audit_bad_free(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)M.base;
+
+	if (a >= b && a - b < M.total * PS)
+		audit_soon();
+}
+
 static struct report reports[MAX_REPORTS];
 static unsigned nreports;
 static bool reports_overflow;
@@ -347,8 +392,8 @@ static bool reports_overflow;
  * an input, broken parameters and NULL pools always call labyrinth_init;
  * a kept pool is destroyed (and checked) when it is evicted.
  */
-#define NSLOT 64            /* pools kept between inputs */
-#define KEEP_PAGES 65536    /* at most this many pages in kept pools */
+#define NSLOT 128           /* pools kept between inputs */
+#define KEEP_PAGES 131072   /* at most this many pages in kept pools (512 MiB) */
 
 struct pool_key {
 	size_t nr, max, reserve;
@@ -378,7 +423,7 @@ static const char *const names[8] = { NULL, "f0", "rx", "tx-ring", "pool-3",
 				      "a", "fuzz", "0123456789abcdefghijklmnopqrstu" };
 
 
-static bool gfp_ok(lab_gfp_t g)
+NOCOV static bool gfp_ok(lab_gfp_t g)
 {
 	unsigned t = g & 7u;
 
@@ -432,7 +477,7 @@ NOCOV static bool run_exists(unsigned order)
 }
 
 /* Could an allocation of 2^order pages leaving floor free pages succeed? */
-static bool fits(unsigned order, size_t floor)
+NOCOV static bool fits(unsigned order, size_t floor)
 {
 	size_t n = (size_t)1 << order;
 
@@ -442,7 +487,7 @@ static bool fits(unsigned order, size_t floor)
 }
 
 /* The allocation took n pages with the model's free count at before. */
-static void account_take(size_t n)
+NOCOV static void account_take(size_t n)
 {
 	size_t before = M.nfree, after = before - n;
 	unsigned i;
@@ -491,7 +536,7 @@ NOCOV static void mark_block(size_t idx, unsigned order)
 }
 
 /* A block came back from the library: check it and record it. */
-static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *call)
+NOCOV static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *call)
 {
 	unsigned char *a = ret;
 	size_t n = (size_t)1 << order, i, idx;
@@ -523,7 +568,7 @@ static void take_block(void *ret, unsigned order, lab_gfp_t gfp, const char *cal
 	fill_pattern(a, order);
 }
 
-static void drop_block(size_t idx)
+NOCOV static void drop_block(size_t idx)
 {
 	unsigned order = M.st[idx] & 0x0fu;
 	size_t n = (size_t)1 << order;
@@ -541,7 +586,7 @@ static void drop_block(size_t idx)
 }
 
 /* What a free of addr with order must return (NULL: 0, not counted). */
-static int expect_free(const void *addr, unsigned order)
+NOCOV static int expect_free(const void *addr, unsigned order)
 {
 	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)M.base;
 	size_t idx;
@@ -569,7 +614,7 @@ static int head_order(const void *a)
 }
 
 /* Apply a free's result to the model after checking it. */
-static void settle_free(const void *addr, unsigned order, int got, const char *call)
+NOCOV static void settle_free(const void *addr, unsigned order, int got, const char *call)
 {
 	int want = expect_free(addr, order);
 
@@ -581,6 +626,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 	} else {
 		M.bad++;
 		expect_report("free", addr);
+		audit_bad_free(addr);
 	}
 }
 
@@ -588,7 +634,7 @@ static void settle_free(const void *addr, unsigned order, int got, const char *c
 /* Checks against the library's own view                               */
 /* ------------------------------------------------------------------ */
 
-static void get_stats(struct labyrinth_stats *st)
+NOCOV static void get_stats(struct labyrinth_stats *st)
 {
 	int r = labyrinth_stats(L, st);
 
@@ -611,6 +657,7 @@ static void learn_growth(uint64_t before_grows)
 	}
 	EXPECT(st.grows > before_grows, "pool grew to %llu pages but grows stayed %llu",
 	       (unsigned long long)st.pages_total, (unsigned long long)st.grows);
+	audit_soon(); /* new pages, new metadata */
 	memset(&M.st[M.total], ST_FREE, st.pages_total - M.total);
 	M.nfree += st.pages_total - M.total;
 	M.total = st.pages_total;
@@ -620,7 +667,7 @@ static void learn_growth(uint64_t before_grows)
 /* Each open watch's eventfd holds exactly the model's pending signals.
  * One poll() finds the readable ones (an eventfd is readable iff its
  * counter is not 0) instead of one read() per watch after every step. */
-static void check_watches(void)
+NOCOV static void check_watches(void)
 {
 	struct pollfd pfd[NWATCH];
 	unsigned i, n = 0;
@@ -636,7 +683,11 @@ static void check_watches(void)
 	}
 	if (!n)
 		return;
-	r = poll(pfd, n, 0);
+	/* libFuzzer's SIGALRM (its -timeout timer) may interrupt even a
+	 * poll that does not wait. */
+	do
+		r = poll(pfd, n, 0);
+	while (r < 0 && errno == EINTR);
 	EXPECT(r >= 0, "poll(watch fds) failed: %s", strerror(errno));
 	for (i = 0, n = 0; i < M.nwatch; i++) {
 		uint64_t v = 0;
@@ -658,7 +709,7 @@ static void check_watches(void)
 	}
 }
 
-static void verify(void)
+NOCOV static void verify(void)
 {
 	struct labyrinth_stats st;
 	uint64_t sum = 0;
@@ -667,6 +718,7 @@ static void verify(void)
 
 	if (!M.live)
 		return;
+	n_steps++;
 	get_stats(&st);
 #define SAME(field, want)                                                       \
 	EXPECT(st.field == (uint64_t)(want), "stats." #field " = %llu, model %llu", \
@@ -693,9 +745,14 @@ static void verify(void)
 		sum += st.free_blocks[o] << o;
 	EXPECT(sum == M.nfree, "free_blocks add up to %llu pages, model has %zu free",
 	       (unsigned long long)sum, M.nfree);
+	check_watches();
+	if (!check_due && ++since_check < CHECK_EVERY)
+		return;
+	check_due = false;
+	since_check = 0;
+	n_checks++;
 	r = labyrinth_check(L);
 	EXPECT(r == 0, "labyrinth_check = %d", r);
-	check_watches();
 }
 
 /* Every line the library wrote to stderr this input, against expectations. */
@@ -858,7 +915,7 @@ static void model_reset_pool(void)
 static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, bool *null_lab,
 		       bool *null_params)
 {
-	unsigned b = u8(in), sel;
+	unsigned b = u8(in), sel, fl;
 	size_t nr, eff;
 
 	memset(p, 0, sizeof(*p));
@@ -888,7 +945,16 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 	case 2: p->reserve_pages = eff - 1 - u8(in) % (eff < 4 ? eff : 4); break;
 	default: p->reserve_pages = u16(in) % eff; break;
 	}
-	p->flags = u8(in) & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
+	/* LAB_POOL_DEBUG in one pool of eight (its bit and two clear low
+	 * bits), not one in two: poisoning every page handed out or back,
+	 * and every page at init, was a fifth of the time (with a UBSan
+	 * check and a coverage counter on every word, which fuzz/run.sh now
+	 * leaves out: fuzz/uninstrumented.txt).  The seeds' flags bytes
+	 * (0x10, 0x1c) still mean DEBUG. */
+	fl = u8(in);
+	p->flags = fl & (LAB_POOL_DEBUG | LAB_POOL_NOLOCK | LAB_POOL_DUMPABLE);
+	if (fl & 3u)
+		p->flags &= ~(unsigned)LAB_POOL_DEBUG;
 	p->wait_ms = (sel >> 2) == 63 ? 1 : 0; /* rarely: a 1 ms KERNEL wait */
 	if ((b >> 5) == 0 && (b & 7) == 0) {
 		*null_params = true; /* defaults */
@@ -1041,6 +1107,11 @@ static void do_init(struct in *in, bool first)
 	      p.max_pages, p.reserve_pages, p.flags, p.wait_ms, p.name ? p.name : "(null)",
 	      bad ? " [bad]" : "", null_lab ? " [NULL lab]" : "",
 	      null_params ? " [NULL params]" : "", reused ? " [kept pool]" : "");
+	/* A new pool, or one that a failed init must leave intact, audits; a
+	 * kept pool was audited at the end of its last input and its stats
+	 * still read the same (adopt()). */
+	if (!reused)
+		audit_soon();
 	if (reused) {
 		trace("  (the kept pool served %u inputs before; FUZZ_REUSE=0 starts fresh)",
 		      M.served);
@@ -1123,7 +1194,7 @@ static void calls_on_invalid(labyrinth_t *l, const char *which)
 /* ------------------------------------------------------------------ */
 
 /* One allocation through one of the three entry points; verified. */
-static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
+NOCOV static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 {
 	static const char *const apis[3] = { "alloc_pages", "alloc_page", "exclusive" };
 	size_t floor;
@@ -1181,7 +1252,7 @@ static void do_alloc(unsigned api, lab_gfp_t gfp, unsigned order)
 	take_block(r, order, gfp, apis[api]);
 }
 
-static void do_free(void *addr, unsigned order, int api)
+NOCOV static void do_free(void *addr, unsigned order, int api)
 {
 	int r;
 
@@ -1292,6 +1363,7 @@ static void do_free_bulk(struct in *in)
 		} else {
 			M.bad++;
 			expect_report("free", pages[i]);
+			audit_bad_free(pages[i]);
 		}
 	}
 	EXPECT(got == want, "free_bulk(n %u) = %u, model %u", n, got, want);
@@ -1307,6 +1379,7 @@ static void do_fill(struct in *in)
 		gfp = LAB_GFP_NOWAIT | (gfp & LAB_GFP_ZERO);
 	gfp |= LAB_GFP_NOWARN;
 	trace("fill gfp=%#x order=%u", gfp, order);
+	audit_soon(); /* runs the pool dry: every path to the last page */
 	for (i = 0; i < 8192 && M.live; i++) {
 		uint64_t failed = M.failed;
 
@@ -1323,8 +1396,9 @@ static void do_drain(struct in *in)
 	size_t i, n = M.nblocks;
 
 	trace("drain how=%u (%zu blocks)", how, n);
-	if (!M.live)
-		return;
+	if (!M.live || !n)
+		return; /* no call into the library at all */
+	audit_soon();
 	for (i = n; i-- > 0;) {
 		struct block b;
 
@@ -1355,6 +1429,7 @@ static void do_watch(struct in *in)
 		return;
 	}
 	if (M.nwatch == NWATCH) {
+		audit_soon();
 		EXPECT(fd < 0, "a watch beyond %u watches = %d", NWATCH, fd);
 		if (fd >= 0)
 			close(fd);
@@ -1388,6 +1463,7 @@ static void do_destroy(void)
 	int r;
 
 	trace("destroy (%zu blocks out)", M.nblocks);
+	audit_soon(); /* -EBUSY must leave the pool intact */
 	r = labyrinth_destroy(L);
 	if (!M.live) {
 		EXPECT(r == -EINVAL, "destroy of a dead pool = %d", r);
@@ -1404,6 +1480,16 @@ static void do_destroy(void)
 	calls_on_invalid(L, "destroyed pool");
 }
 
+/*
+ * Fuzzed inputs are full of runs of dumps (20 a input, 90% of them with
+ * nothing done to the pool since the previous one): formatting them was 8%
+ * of the time.  A dump of a live pool that only dumps, owns probes and
+ * calls on other pool objects have touched since its last dump would print
+ * the same text, already checked: it is skipped (and traced as such).
+ */
+static uint64_t op_epoch;        /* ops that may change the pool, so far */
+static uint64_t dumped_epoch = UINT64_MAX;
+
 static void do_dump(void)
 {
 	char buf[2048];
@@ -1412,6 +1498,10 @@ static void do_dump(void)
 	char *s;
 	int r;
 
+	if (M.live && dumped_epoch == op_epoch) {
+		trace("dump (the pool is as at the last dump: skipped)");
+		return;
+	}
 	trace("dump");
 	f = fmemopen(buf, sizeof(buf) - 1, "w");
 	if (!f)
@@ -1424,6 +1514,7 @@ static void do_dump(void)
 		return;
 	}
 	EXPECT(r == 0, "labyrinth_dump = %d", r);
+	dumped_epoch = op_epoch;
 	s = strstr(buf, "pages total ");
 	EXPECT(s && sscanf(s, "pages total %lu free %lu inuse %lu", &tot, &fr, &inuse) == 3,
 	       "dump has no 'pages total' line: %s", buf);
@@ -1525,6 +1616,7 @@ static void finish_pool(void)
 
 		settle_free(b.addr, b.order, rr, "labyrinth_free_pages(final)");
 	}
+	audit_soon(); /* the end of an input always audits */
 	verify();
 	EXPECT(M.nfree == M.total, "model leak");
 	/* Freeing every page makes the largest blocks whole again. */
@@ -1537,6 +1629,7 @@ static void finish_pool(void)
 		take_block(big, LAB_MAX_ORDER, LAB_GFP_ATOMIC, "final order-10");
 		r = labyrinth_free_pages(L, big, LAB_MAX_ORDER);
 		settle_free(big, LAB_MAX_ORDER, r, "labyrinth_free_pages(final order-10)");
+		audit_soon();
 		verify();
 	}
 	if (keepable()) {
@@ -1560,10 +1653,12 @@ static void say_totals(void)
 {
 	if (n_inputs > 1)
 		say("fuzz_pool: %llu inputs, %llu of them started on a kept pool; %llu fresh inits; "
-		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted\n",
+		    "not kept: %llu with watches, %llu grown; %llu kept pools evicted; "
+		    "%llu steps verified, %llu of them with labyrinth_check\n",
 		    (unsigned long long)n_inputs, (unsigned long long)n_reused,
 		    (unsigned long long)n_fresh, (unsigned long long)n_watched,
-		    (unsigned long long)n_grown, (unsigned long long)n_evicted);
+		    (unsigned long long)n_grown, (unsigned long long)n_evicted,
+		    (unsigned long long)n_steps, (unsigned long long)n_checks);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -1612,6 +1707,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	M.base = NULL;
 	trace_n = 0;
 	nreports = 0;
+	since_check = 0;
+	check_due = false;
 	if (capture) {
 		if (ftruncate(cap_fd, 0) != 0)
 			abort();
@@ -1622,8 +1719,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!M.live)
 		calls_on_invalid(L, "never-initialised pool");
 	verify();
+	op_epoch++; /* a new input, maybe on another pool */
 	while (in.n && ops++ < MAX_OPS) {
 		unsigned op = u8(&in) % 26;
+
+		if (op < 21 || op > 23)
+			op_epoch++;
 
 		switch (op) {
 		case 0: case 1: case 2: case 3: case 4: {
