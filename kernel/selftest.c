@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/timer.h>
 #include <linux/vmalloc.h>
@@ -802,6 +803,13 @@ static int t_reserve(void)
 	return 0;
 }
 
+static int cmp_addr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Blocks of every order; freeing every page makes the largest whole again. */
 static int t_blocks(void)
 {
@@ -813,21 +821,30 @@ static int t_blocks(void)
 	int bad = 0;
 
 	EXPECT(pages && labyrinth_init(&lab, &pr) == 0);
+	/* One CPU throughout: the blocks of orders 1 to 4 freed here stay in
+	 * this CPU's cache, and only this CPU's calls take them back; after a
+	 * migration the loop below could not have them (got < 2048). */
+	preempt_disable();
 	for (o = 0; o <= LAB_MAX_ORDER; o++) {
 		char *blk = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, o);
+		bool block_ok = blk && labyrinth_owns(&lab, blk + (PAGE_SIZE << o) - 1) == 1 &&
+				(!o || labyrinth_free_pages(&lab, blk, o - 1) == -EINVAL);
 
-		EXPECT(blk != NULL);
-		EXPECT(labyrinth_owns(&lab, blk + (PAGE_SIZE << o) - 1) == 1);
+		if (!block_ok) {
+			preempt_enable();
+			printk(KERN_INFO "# order %u: block %px\n", o, blk);
+		}
+		EXPECT(block_ok);
 		memset(blk, (int)o, PAGE_SIZE << o);
-		if (o)
-			EXPECT(labyrinth_free_pages(&lab, blk, o - 1) == -EINVAL);
-		EXPECT(labyrinth_free_pages(&lab, blk, o) == 0);
+		bad |= labyrinth_free_pages(&lab, blk, o) != 0;
 	}
-	preempt_disable(); /* the caller's cache is this CPU's */
 	for (got = 0; got < 2048; got++)
 		if (!(pages[got] = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC)))
 			break;
 	bad |= labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 0) != NULL;
+	/* By address: the order the pages came in (a cache's LIFO, refills
+	 * from where this CPU's cursor stood) need not pair neighbours. */
+	sort(pages, got, sizeof(*pages), cmp_addr, NULL);
 	for (i = 0; i < got; i += 2)   /* every other page first: no merging */
 		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
 	bad |= labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 1) != NULL;
@@ -836,6 +853,8 @@ static int t_blocks(void)
 	a = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
 	b = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, LAB_MAX_ORDER);
 	preempt_enable();
+	if (bad || got != 2048 || !a || !b || a == b)
+		printk(KERN_INFO "# bad %d, got %u pages, order-10 blocks %px %px\n", bad, got, a, b);
 	EXPECT(!bad && got == 2048 && a && b && a != b);
 	EXPECT(labyrinth_free_pages(&lab, a, LAB_MAX_ORDER) == 0);
 	EXPECT(labyrinth_free_pages(&lab, b, LAB_MAX_ORDER) == 0);
