@@ -350,7 +350,7 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		uint32_t pg = src[i];
 
 		lab_store_relaxed(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = base + (size_t)pg * size; /* a multiply: one uop, a shift by %cl is three */
+		out[i] = base + (size_t)pg * size;
 	}
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
