@@ -279,6 +279,13 @@ static void *kernel_sleeper(void *arg)
 	return block;
 }
 
+static int cmp_addr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* The sleepy pool: every other page taken, so no order-1 block is free,
  * and a LAB_GFP_KERNEL caller asleep for one.  Returns its thread. */
 static pthread_t start_sleeper(labyrinth_t *sleepy, void **held)
@@ -293,6 +300,9 @@ static pthread_t start_sleeper(labyrinth_t *sleepy, void **held)
 	for (i = 0; i < 64; i++)
 		if (!(held[i] = labyrinth_alloc_page(sleepy, LAB_GFP_ATOMIC)))
 			_exit(17);
+	/* By address: the order the cache handed them out in need not pair
+	 * neighbours. */
+	qsort(held, 64, sizeof(*held), cmp_addr);
 	for (i = 0; i < 64; i += 2)
 		labyrinth_free_page(sleepy, held[i]);
 	if (pthread_create(&t, NULL, kernel_sleeper, sleepy))
