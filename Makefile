@@ -86,7 +86,7 @@ install: build
 uninstall:
 	cmake --build $(BUILD) --target uninstall
 
-# Debian packages liblabyrinth1, liblabyrinth-dev, labyrinth-tools in
+# Debian packages liblabyrinth2, liblabyrinth-dev, labyrinth-tools in
 # $(BUILD)/packages/ (cmake/package.cmake).
 package: build
 	cd $(BUILD) && cpack -G DEB

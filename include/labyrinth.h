@@ -43,12 +43,16 @@ extern "C" {
 #define LAB_API __attribute__((visibility("default")))
 
 #define LAB_VERSION_MAJOR 0
-#define LAB_VERSION_MINOR 2
+#define LAB_VERSION_MINOR 3
 #define LAB_VERSION_PATCH 0
+/* The same version as a string literal, "MAJOR.MINOR.PATCH". */
+#define LAB_VERSION__STR(x) #x
+#define LAB_VERSION__TEXT(a, b, c) LAB_VERSION__STR(a) "." LAB_VERSION__STR(b) "." LAB_VERSION__STR(c)
+#define LAB_VERSION_STRING LAB_VERSION__TEXT(LAB_VERSION_MAJOR, LAB_VERSION_MINOR, LAB_VERSION_PATCH)
 /* The shared library's soname is liblabyrinth.so.LAB_ABI_VERSION.  It
  * changes when the ABI does: the functions' signatures, and the layout
  * the inline fast path reads (labyrinth_fast.h). */
-#define LAB_ABI_VERSION 1
+#define LAB_ABI_VERSION 2
 
 /* Page sizes, in bytes. */
 #define LAB_PAGE_4K ((size_t)4096)

@@ -252,7 +252,7 @@ static int t_lifecycle(void)
 	EXPECT(labyrinth_alloc_page(&lab, LAB_GFP_KERNEL) == NULL);
 	EXPECT(labyrinth_free_page(&lab, page) == -EINVAL);
 	EXPECT(labyrinth_owns(&lab, page) == 0);
-	EXPECT(strcmp(labyrinth_version(), "0.2.0") == 0);
+	EXPECT(strcmp(labyrinth_version(), LAB_VERSION_STRING) == 0);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # check-package.sh [BUILD_DIR] - the Debian packages, as a user meets them:
-# cpack -G DEB; apt-get install ./liblabyrinth1_*.deb ./liblabyrinth-dev_*.deb
+# cpack -G DEB; apt-get install ./liblabyrinth2_*.deb ./liblabyrinth-dev_*.deb
 # ./labyrinth-tools_*.deb; the README's usage example (examples/usage.c)
 # compiled with plain `cc usage.c $(pkg-config --cflags --libs labyrinth)`
 # against the system copy and run; the CMake package found without hints;
@@ -10,7 +10,7 @@
 set -eu
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-pkgs="liblabyrinth1 liblabyrinth-dev labyrinth-tools"
+pkgs="liblabyrinth2 liblabyrinth-dev labyrinth-tools"
 fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
 . "$src/scripts/cmake_consumer.sh"
 if [ "$(id -u)" != 0 ]; then
@@ -71,7 +71,7 @@ case "$lib" in
 /usr/lib/* | /lib/*) ;; # /lib is /usr/lib on a merged-/usr system
 *) fail "the usage example loads liblabyrinth from '$lib'" ;;
 esac
-ldconfig -p | grep -q 'liblabyrinth.so.1 ' || fail "liblabyrinth.so.1 not in the ld.so cache"
+ldconfig -p | grep -q 'liblabyrinth.so.2 ' || fail "liblabyrinth.so.2 not in the ld.so cache"
 # Static link, the CMake package, man pages, programs.
 cc -o "$tmp/usage_static" "$src/examples/usage.c" $(pkg-config --cflags labyrinth) \
 	"$(pkg-config --variable=libdir labyrinth)/liblabyrinth.a" -lpthread
@@ -80,7 +80,7 @@ cmake_consumer "$tmp/cm" # no hints: the system copy
 for page in man3/labyrinth_init.3 man3/labyrinth_void_alloc_page_gfp_atomic_exclusive.3 man7/labyrinth.7; do
 	ls /usr/share/man/"$page"* >/dev/null 2>&1 || fail "no /usr/share/man/$page"
 done
-[ -f /usr/share/doc/liblabyrinth1/copyright ] || fail "no /usr/share/doc/liblabyrinth1/copyright"
+[ -f /usr/share/doc/liblabyrinth2/copyright ] || fail "no /usr/share/doc/liblabyrinth2/copyright"
 /usr/bin/labyrinth-nic-demo -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-nic-demo -h"
 if [ -x /usr/bin/labyrinth-rx ]; then
 	/usr/bin/labyrinth-rx -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-rx -h"
@@ -96,6 +96,6 @@ while read -r f; do
 done <"$tmp/files"
 [ -z "$left" ] || fail "left after apt-get purge:$left"
 pkg-config --exists labyrinth && fail "pkg-config still finds labyrinth after the purge"
-ldconfig -p | grep -q 'liblabyrinth.so.1 ' && fail "liblabyrinth.so.1 still in the ld.so cache"
+ldconfig -p | grep -q 'liblabyrinth.so.2 ' && fail "liblabyrinth.so.2 still in the ld.so cache"
 echo "check-package: purged: no file of the packages left ($(wc -l <"$tmp/files") paths checked)"
 echo "check-package: OK"

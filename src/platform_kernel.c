@@ -442,4 +442,4 @@ module_init(labyrinth_module_init);
 module_exit(labyrinth_module_exit);
 MODULE_LICENSE("Dual MIT/GPL");
 MODULE_DESCRIPTION("labyrinth: lock-free page pools that never sleep on their atomic path");
-MODULE_VERSION("0.2.0");
+MODULE_VERSION(LAB_VERSION_STRING); /* the header's LAB_VERSION_* */

@@ -490,10 +490,7 @@ int labyrinth_watch(labyrinth_t *lab, size_t low_pages)
 	return fd;
 }
 
-#define LAB_STRINGIFY(x) #x
-#define LAB_VERSION_STRING(a, b, c) LAB_STRINGIFY(a) "." LAB_STRINGIFY(b) "." LAB_STRINGIFY(c)
-
 const char *labyrinth_version(void)
 {
-	return LAB_VERSION_STRING(LAB_VERSION_MAJOR, LAB_VERSION_MINOR, LAB_VERSION_PATCH);
+	return LAB_VERSION_STRING;
 }
