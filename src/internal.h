@@ -9,7 +9,10 @@
  *
  *   internal.h  types; platform (platform.h, platform_*.c), atomics,
  *               fmt.c, debug.c
- *   watch.h     watch.c: the futex lock, waking sleepers, watches
+ *   watch.h     watch.c: the futex lock, waking sleepers, watches;
+ *               publish.h  publish.c: LABYRINTH_STATS=1 (its file's layout:
+ *               publish_format.h, of the bottom floor, shared with
+ *               labyrinth-top); it reads pools through labyrinth_stats()
  *   page.h      handing a block out (state bytes, poison, zero)
  *   store.h     store.c, buddy.c: the free bitmap, its count, blocks
  *   depot.h     depot.c: magazines; taking pages for an allocation

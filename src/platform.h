@@ -138,6 +138,20 @@ void lab_os_cpu_unpin(void);
 int32_t lab_os_cpu_slot(void);
 #endif
 
+/*
+ * Publishing statistics (publish.c, LABYRINTH_STATS=1).  wanted: 1 if the
+ * environment asks for it, with the refresh period in *period_ms; 0 if
+ * not (always 0 on hosts without it).  open: create this process's file
+ * (publish_format.h: its name, mode 0600), sized len and zeroed, mapped
+ * shared (not inherited by fork children), removed when the process
+ * exits; *pid and *start_time tell the process apart from a later one
+ * with the same pid.  thread: run fn forever on a new thread with every
+ * signal blocked.
+ */
+int lab_os_publish_wanted(uint32_t *period_ms);
+int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_time);
+int lab_os_publish_thread(void (*fn)(void));
+
 /* Size of the host's base page (for touching secret memory). */
 size_t lab_os_base_page_size(void);
 

@@ -408,8 +408,24 @@ int __popcountdi2(long a)
 	return (int)hweight64((u64)a);
 }
 
-/* ---- the module ---- */
+/* LABYRINTH_STATS is user space's: the kernel shows pools in debugfs. */
+int lab_os_publish_wanted(uint32_t *period_ms)
+{
+	(void)period_ms;
+	return 0;
+}
 
+int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_time)
+{
+	return -ENOSYS;
+}
+
+int lab_os_publish_thread(void (*fn)(void))
+{
+	return -ENOSYS;
+}
+
+/* ---- the module ---- */
 EXPORT_SYMBOL_GPL(labyrinth_init);
 EXPORT_SYMBOL_GPL(labyrinth_destroy);
 EXPORT_SYMBOL_GPL(labyrinth_alloc_pages);
@@ -443,3 +459,4 @@ module_exit(labyrinth_module_exit);
 MODULE_LICENSE("Dual MIT/GPL");
 MODULE_DESCRIPTION("labyrinth: lock-free page pools that never sleep on their atomic path");
 MODULE_VERSION(LAB_VERSION_STRING); /* the header's LAB_VERSION_* */
+

@@ -6,20 +6,24 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "labyrinth.h" /* with stdio: declares labyrinth_dump */
 #include "internal.h"
+#include "publish_format.h"
 
 _Static_assert(LAB_EPERM == EPERM && LAB_EINTR == EINTR && LAB_EAGAIN == EAGAIN &&
 	       LAB_ENOMEM == ENOMEM && LAB_EBUSY == EBUSY && LAB_EINVAL == EINVAL &&
@@ -578,4 +582,118 @@ int labyrinth_dump(labyrinth_t *lab, FILE *out)
 	if (fflush(out) || ferror(out))
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+/* --- Publishing statistics (publish.c): LABYRINTH_STATS=1 --- */
+
+int lab_os_publish_wanted(uint32_t *period_ms)
+{
+	const char *on = getenv("LABYRINTH_STATS"), *ms = getenv("LABYRINTH_STATS_MS");
+	unsigned long v;
+	char *end;
+
+	if (!on || strcmp(on, "1") != 0)
+		return 0;
+	*period_ms = LAB_PUB_PERIOD_MS;
+	if (ms && *ms) {
+		errno = 0;
+		v = strtoul(ms, &end, 10);
+		if (!errno && !*end && v >= 10 && v <= 60000) /* else the default */
+			*period_ms = (uint32_t)v;
+	}
+	return 1;
+}
+
+/* The file this process publishes in, removed by an exit of this process
+ * (not of a fork child, which inherits the atexit handler too). */
+static char pub_path[PATH_MAX];
+static pid_t pub_owner;
+
+static void pub_remove_at_exit(void)
+{
+	if (pub_owner && pub_owner == getpid())
+		unlink(pub_path);
+}
+
+static uint64_t own_start_time(void)
+{
+	char text[1024];
+	ssize_t n = -1;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text));
+		close(fd);
+	}
+	return n > 0 ? lab_pub_parse_start(text, (size_t)n) : 0;
+}
+
+int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_time)
+{
+	static int exit_hook; /* atexit once per process image (fork children inherit it) */
+	const char *dir = getenv("LABYRINTH_STATS_DIR");
+	pid_t me = getpid();
+	int fd, n, err = 0;
+	void *m;
+
+	n = snprintf(pub_path, sizeof(pub_path), "%s/" LAB_PUB_PREFIX "%ld",
+		     dir && *dir ? dir : LAB_PUB_DIR, (long)me);
+	if (n < 0 || (size_t)n >= sizeof(pub_path))
+		return -ENAMETOOLONG;
+	/* An earlier process of the same pid may have left its file behind:
+	 * take it over (O_NOFOLLOW, and the sticky /dev/shm refuses another
+	 * user's file), make it ours only, and empty it. */
+	fd = open(pub_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return neg_errno();
+	if (fchmod(fd, 0600) || ftruncate(fd, 0) || ftruncate(fd, (off_t)len))
+		err = neg_errno();
+	m = err ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!err && m == MAP_FAILED)
+		err = neg_errno();
+	close(fd);
+	if (err) {
+		unlink(pub_path);
+		return err;
+	}
+	sys_madvise(m, len, MADV_DONTFORK); /* the file is this process's, not a child's */
+	pub_owner = me;
+	if (!exit_hook)
+		exit_hook = !atexit(pub_remove_at_exit);
+	*pid = (uint64_t)me;
+	*start_time = own_start_time();
+	*mem = m;
+	return 0;
+}
+
+static void (*pub_fn)(void);
+
+static void *pub_thread_main(void *arg)
+{
+	(void)arg;
+	pub_fn();
+	return NULL;
+}
+
+int lab_os_publish_thread(void (*fn)(void))
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	pub_fn = fn;
+	/* The application's signals go to its own threads, never to this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&t, &attr, pub_thread_main, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!err)
+		pthread_setname_np(t, "lab-publish");
+	return -err;
 }

@@ -12,6 +12,7 @@
  * the new pages.
  */
 #include "pool.h"
+#include "publish.h"
 
 struct pool_geometry {
 	size_t page_size;
@@ -132,6 +133,7 @@ void lab_fork_child(void)
 	live_pools = NULL;
 	live_lock = 0;
 	lab_cache_fork_child();
+	lab_publish_fork_child();
 }
 
 /* Run fn on every live pool, with init and destroy held off meanwhile. */
@@ -303,6 +305,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	lab->lab_private_core = p;
 	lab_store_release(&lab_ticket_of(lab), p->ticket);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
+	lab_publish_add(p); /* LABYRINTH_STATS=1 */
 	return 0;
 
 fail_reserve:
@@ -345,6 +348,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 		}
 		return -LAB_EBUSY;
 	}
+	lab_publish_remove(p); /* before any of the pool goes */
 	/* The backing first, while the pool is still whole: in the kernel it
 	 * takes the debugfs file away, so no reader meets a dying pool. */
 	lab_os_backing_close(&p->backing);

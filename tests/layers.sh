@@ -11,8 +11,8 @@ passed=0 failed=0
 # layer of a file of src/ (empty: not in the table)
 layer_of() {
 	case "$1" in
-	atomics.h|platform.h|internal.h|fmt.c|debug.c|platform_linux.c|platform_kernel.c) echo 0 ;;
-	watch.h|watch.c) echo 1 ;;
+	atomics.h|platform.h|internal.h|fmt.c|debug.c|platform_linux.c|platform_kernel.c|publish_format.h) echo 0 ;;
+	watch.h|watch.c|publish.h|publish.c) echo 1 ;;
 	page.h) echo 2 ;;
 	store.h|store.c|buddy.c) echo 3 ;;
 	depot.h|depot.c) echo 4 ;;
