@@ -1,0 +1,444 @@
+/* Description: LABYRINTH_STATS=1 publishes each pool's labyrinth_stats to readers outside
+ * the process: the figures read from outside equal the publisher's own, a destroyed pool's
+ * record and an exited process's file go at once, a SIGKILLed publisher's file (or one
+ * whose pid was reused) is found stale and removed, a process without the variable
+ * publishes nothing, and a fork child publishes apart from its parent. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "check.h"
+#include "top_read.h"
+
+static char dir[64]; /* this run's own directory under /dev/shm */
+
+struct child {
+	pid_t pid;
+	int to, from; /* pipes: to the child, from it */
+};
+
+static void put(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		_exit(90);
+}
+
+/* Blocking: the other side always answers, or its end closes (then 0). */
+static int get(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+static char get_byte(int fd)
+{
+	char b = 0;
+
+	return get(fd, &b, 1) ? b : 0;
+}
+
+/* stats: "1" publishes, NULL leaves the variable out, anything else is a value. */
+static void start_child(struct child *c, const char *stats, void (*body)(int in, int out))
+{
+	int down[2], up[2];
+
+	REQUIRE(pipe(down) == 0 && pipe(up) == 0, "pipe: %s", strerror(errno));
+	c->pid = fork();
+	REQUIRE(c->pid >= 0, "fork: %s", strerror(errno));
+	if (c->pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		if (stats)
+			setenv("LABYRINTH_STATS", stats, 1);
+		else
+			unsetenv("LABYRINTH_STATS");
+		setenv("LABYRINTH_STATS_MS", "20", 1);
+		setenv("LABYRINTH_STATS_DIR", dir, 1);
+		body(down[0], up[1]);
+		exit(0); /* a normal exit: the exit handler removes the file */
+	}
+	close(down[0]);
+	close(up[1]);
+	c->to = down[1];
+	c->from = up[0];
+}
+
+static int finish_child(struct child *c)
+{
+	int st = 0;
+
+	close(c->to);
+	close(c->from);
+	waitpid(c->pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void path_of(pid_t pid, char *path, size_t size)
+{
+	snprintf(path, size, "%s/" LAB_PUB_PREFIX "%ld", dir, (long)pid);
+}
+
+static int entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static const struct lab_pub_record *find_pool(const struct top_proc *tp, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < tp->nr_pools; i++)
+		if (!strcmp(tp->pools[i].name, name))
+			return &tp->pools[i];
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The pool's record once it was rewritten twice after this call: the
+ * publisher takes the pool's stats before it bumps seq, so the first
+ * rewrite may hold stats from before the call, the second cannot.  A
+ * poll for that event, with a deadline for a publisher that never does.
+ */
+static const struct lab_pub_record *fresh_record(const char *path, struct top_proc *tp,
+						 const char *name)
+{
+	const struct lab_pub_record *r;
+	struct timespec nap = { 0, 5000000 };
+	double end = now_s() + 20;
+	uint32_t first;
+
+	if (top_read_file(path, tp) || !(r = find_pool(tp, name)))
+		return NULL;
+	first = r->seq;
+	while (now_s() < end) {
+		if (!top_read_file(path, tp) && (r = find_pool(tp, name)) && r->seq - first >= 4)
+			return r;
+		nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
+/* ---- a known pattern, read from outside ---- */
+
+static void pattern_child(int in, int out)
+{
+	struct labyrinth_params pr = { .name = "top-pattern", .nr_pages = 256, .reserve_pages = 8 };
+	labyrinth_t lab = { 0 };
+	struct labyrinth_stats st;
+	void *pages[300], *blocks[3], *pg;
+	unsigned int n = 0, i;
+	int watch, rc;
+
+	if (labyrinth_init(&lab, &pr))
+		_exit(10);
+	watch = labyrinth_watch(&lab, 200); /* crossed below */
+	for (i = 0; i < 100; i++)
+		pages[n++] = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	for (i = 0; i < 3; i++)
+		blocks[i] = labyrinth_alloc_pages(&lab, LAB_GFP_NOWAIT, 2);
+	for (i = 0; i < 40; i++)
+		labyrinth_free_page(&lab, pages[--n]);
+	labyrinth_free_page(&lab, (char *)pages[0] + 1); /* -EINVAL: a bad free */
+	labyrinth_free_page(&lab, pages[n]);             /* -EALREADY: another */
+	while (n < 300 && (pg = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT)))
+		pages[n++] = pg; /* until it fails once */
+	while (n > 60)
+		labyrinth_free_page(&lab, pages[--n]);
+	if (labyrinth_stats(&lab, &st))
+		_exit(11);
+	put(out, &st, sizeof(st));
+	if (get_byte(in) != 'd')
+		_exit(12);
+	while (n)
+		labyrinth_free_page(&lab, pages[--n]);
+	for (i = 0; i < 3; i++)
+		labyrinth_free_pages(&lab, blocks[i], 2);
+	close(watch);
+	rc = labyrinth_destroy(&lab);
+	put(out, rc ? "F" : "D", 1);
+	if (get_byte(in) != 'x')
+		_exit(13);
+}
+
+static void test_pattern(struct top_proc *tp)
+{
+	const struct lab_pub_record *r;
+	struct labyrinth_stats own;
+	struct child c;
+	char path[128];
+	struct stat sb;
+
+	start_child(&c, "1", pattern_child);
+	REQUIRE(get(c.from, &own, sizeof(own)), "the child reported no stats");
+	/* the pattern is what it says, so that equality below means something */
+	CHECK_EQ(own.pages_inuse, 60 + 12);
+	CHECK_EQ(own.bad_frees, 2);
+	CHECK_EQ(own.alloc_failed, 1);
+	CHECK(own.watch_events >= 1, "watch_events %llu", (unsigned long long)own.watch_events);
+	path_of(c.pid, path, sizeof(path));
+	CHECK(stat(path, &sb) == 0, "%s: %s", path, strerror(errno));
+	CHECK((sb.st_mode & 0777) == 0600, "mode %o", (unsigned int)(sb.st_mode & 0777));
+	CHECK_EQ(sb.st_size, LAB_PUB_FILE_SIZE);
+	CHECK_EQ(sb.st_uid, geteuid());
+	r = fresh_record(path, tp, "top-pattern");
+	REQUIRE(r, "no fresh record of pool top-pattern in %s", path);
+	CHECK(tp->state == TOP_LIVE, "state %s", top_state_name(tp->state));
+	CHECK_EQ(tp->pid, c.pid);
+	CHECK_EQ(tp->period_ms, 20);
+	CHECK_EQ(tp->nr_pools, 1);
+	CHECK_EQ(r->st.pages_total, own.pages_total);
+	CHECK_EQ(r->st.pages_free, own.pages_free);
+	CHECK_EQ(r->st.pages_inuse, own.pages_inuse);
+	CHECK_EQ(r->st.pages_cached, own.pages_cached);
+	CHECK_EQ(r->st.allocs, own.allocs);
+	CHECK_EQ(r->st.frees, own.frees);
+	CHECK_EQ(r->st.alloc_failed, own.alloc_failed);
+	CHECK_EQ(r->st.bad_frees, own.bad_frees);
+	CHECK_EQ(r->st.watch_events, own.watch_events);
+	CHECK(memcmp(&r->st, &own, sizeof(own)) == 0, "some other field of the stats differs");
+	/* two periods without a call: no allocation per second */
+	CHECK_EQ(r->allocs_per_s, 0);
+	CHECK_EQ(r->frees_per_s, 0);
+
+	put(c.to, "d", 1);
+	CHECK_EQ(get_byte(c.from), 'D');
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_LIVE, "the file is there");
+	CHECK_EQ(tp->nr_pools, 0); /* destroyed: its record went with it */
+	put(c.to, "x", 1);
+	CHECK_EQ(finish_child(&c), 0);
+	CHECK(access(path, F_OK) != 0 && errno == ENOENT, "%s left after a normal exit", path);
+}
+
+/* ---- without the variable: nothing ---- */
+
+static void quiet_child(int in, int out)
+{
+	labyrinth_t lab = { 0 };
+	void *pg;
+
+	if (labyrinth_init(&lab, NULL))
+		_exit(10);
+	pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	put(out, "R", 1);
+	if (get_byte(in) != 'x')
+		_exit(12);
+	labyrinth_free_page(&lab, pg);
+	labyrinth_destroy(&lab);
+}
+
+static void test_no_variable(void)
+{
+	static const char *values[] = { NULL, "0", "", "yes" };
+	struct child c;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		start_child(&c, values[i], quiet_child);
+		CHECK_EQ(get_byte(c.from), 'R');
+		/* the file would exist from the first init on: it does not */
+		CHECK(entries() == 0, "LABYRINTH_STATS=%s published something",
+		      values[i] ? values[i] : "(unset)");
+		put(c.to, "x", 1);
+		CHECK_EQ(finish_child(&c), 0);
+	}
+}
+
+/* ---- a crashed publisher, and a reused pid ---- */
+
+static void crash_child(int in, int out)
+{
+	labyrinth_t lab = { 0 };
+
+	(void)in;
+	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-crash" }))
+		_exit(10);
+	(void)labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	put(out, "R", 1);
+	for (;;)
+		pause();
+}
+
+static int scan_count(int remove_stale, enum top_state want, int *removed)
+{
+	struct top_proc *procs;
+	size_t n, k;
+	int found = 0;
+
+	*removed = 0;
+	if (top_scan(dir, remove_stale, &procs, &n))
+		return -1;
+	for (k = 0; k < n; k++) {
+		found += procs[k].state == want;
+		*removed += procs[k].removed;
+	}
+	free(procs);
+	return found;
+}
+
+static void test_crash(struct top_proc *tp)
+{
+	struct child c;
+	char path[128];
+	int removed;
+
+	start_child(&c, "1", crash_child);
+	CHECK_EQ(get_byte(c.from), 'R');
+	kill(c.pid, SIGKILL);
+	CHECK_EQ(finish_child(&c), 128 + SIGKILL);
+	path_of(c.pid, path, sizeof(path));
+	REQUIRE(top_read_file(path, tp) == 0, "a killed publisher's file is left: %s", path);
+	CHECK(tp->state == TOP_GONE, "state %s", top_state_name(tp->state));
+	CHECK(find_pool(tp, "top-crash") != NULL, "its last record is still readable");
+	CHECK_EQ(scan_count(0, TOP_GONE, &removed), 1); /* reported, kept */
+	CHECK_EQ(removed, 0);
+	CHECK(access(path, F_OK) == 0, "kept when asked to");
+	CHECK_EQ(scan_count(1, TOP_GONE, &removed), 1); /* reported, removed */
+	CHECK_EQ(removed, 1);
+	CHECK(access(path, F_OK) != 0, "a stale file was not removed");
+}
+
+/* A file in this process's name whose start time is not this process's:
+ * the pid's earlier owner crashed and the pid came round again. */
+static void test_reused_pid(struct top_proc *tp)
+{
+	struct lab_pub_header h = { .magic = LAB_PUB_MAGIC, .version = LAB_PUB_VERSION,
+				    .nr_records = LAB_PUB_RECORDS,
+				    .record_size = sizeof(struct lab_pub_record),
+				    .period_ms = 1000, .pid = (uint64_t)getpid() };
+	char path[128], text[1024];
+	int fd, removed;
+	ssize_t n;
+
+	fd = open("/proc/self/stat", O_RDONLY);
+	n = fd >= 0 ? read(fd, text, sizeof(text)) : -1;
+	if (fd >= 0)
+		close(fd);
+	REQUIRE(n > 0, "/proc/self/stat: %s", strerror(errno));
+	h.start_time = lab_pub_parse_start(text, (size_t)n) + 1;
+	REQUIRE(h.start_time > 1, "no start time in /proc/self/stat");
+	path_of(getpid(), path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, LAB_PUB_FILE_SIZE) == 0 &&
+		pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "%s: %s", path, strerror(errno));
+	close(fd);
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_REUSED, "state %s",
+	      top_state_name(tp->state));
+	h.start_time--; /* the right one: live */
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0 && pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "rewrite");
+	close(fd);
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_LIVE, "state %s",
+	      top_state_name(tp->state));
+	h.start_time++;
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0 && pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "rewrite");
+	close(fd);
+	CHECK_EQ(scan_count(1, TOP_REUSED, &removed), 1);
+	CHECK_EQ(removed, 1);
+	CHECK(access(path, F_OK) != 0, "a stale file was not removed");
+}
+
+/* ---- fork: the file is the parent's ---- */
+
+static void grandchild(int in, int out)
+{
+	labyrinth_t lab = { 0 };
+	pid_t me = getpid();
+
+	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-child" }))
+		_exit(20);
+	put(out, &me, sizeof(me));
+	if (get_byte(in) != 'x')
+		_exit(21);
+	exit(0); /* without destroy: the exit handler removes this process's file only */
+}
+
+static void forking_child(int in, int out)
+{
+	labyrinth_t lab = { 0 };
+	pid_t b;
+	int st;
+
+	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-parent" }))
+		_exit(10);
+	b = fork();
+	if (b == 0)
+		grandchild(in, out);
+	if (b < 0 || waitpid(b, &st, 0) != b || !WIFEXITED(st) || WEXITSTATUS(st))
+		_exit(11);
+	put(out, "A", 1);
+	if (get_byte(in) != 'x')
+		_exit(12);
+	labyrinth_destroy(&lab);
+}
+
+static void test_fork(struct top_proc *tp)
+{
+	char a_path[128], b_path[128];
+	struct child c;
+	pid_t b = 0;
+
+	start_child(&c, "1", forking_child);
+	REQUIRE(get(c.from, &b, sizeof(b)), "no word from the grandchild");
+	path_of(c.pid, a_path, sizeof(a_path));
+	path_of(b, b_path, sizeof(b_path));
+	CHECK(top_read_file(b_path, tp) == 0 && tp->state == TOP_LIVE, "the child's own file");
+	CHECK(find_pool(tp, "top-child") && tp->nr_pools == 1,
+	      "the child publishes its own pool, not its parent's");
+	put(c.to, "x", 1); /* the grandchild exits */
+	CHECK_EQ(get_byte(c.from), 'A');
+	CHECK(access(b_path, F_OK) != 0, "the child's file outlived it");
+	CHECK(top_read_file(a_path, tp) == 0 && tp->state == TOP_LIVE,
+	      "the parent's file went with its child");
+	CHECK(find_pool(tp, "top-parent") && tp->nr_pools == 1, "the parent's record");
+	put(c.to, "x", 1);
+	CHECK_EQ(finish_child(&c), 0);
+	CHECK(access(a_path, F_OK) != 0, "%s left after a normal exit", a_path);
+}
+
+int main(void)
+{
+	struct top_proc *tp = malloc(sizeof(*tp));
+
+	REQUIRE(tp, "malloc");
+	snprintf(dir, sizeof(dir), "/dev/shm/top-t_publish.XXXXXX");
+	if (!mkdtemp(dir))
+		SKIP_ALL("cannot make a directory in /dev/shm: %s", strerror(errno));
+	test_pattern(tp);
+	test_no_variable();
+	test_crash(tp);
+	test_reused_pid(tp);
+	test_fork(tp);
+	CHECK_EQ(entries(), 0);
+	rmdir(dir);
+	free(tp);
+	return check_done();
+}
