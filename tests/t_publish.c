@@ -424,9 +424,39 @@ static void test_fork(struct top_proc *tp)
 	CHECK(access(a_path, F_OK) != 0, "%s left after a normal exit", a_path);
 }
 
-int main(void)
+/*
+ * "t_publish serve": a publisher for tests/top_tool.sh (LABYRINTH_STATS etc.
+ * from its environment): pool top-served with 72 of 256 pages in use, one
+ * line "ready PID" on stdout, then a normal exit at SIGTERM.
+ */
+static int serve(void)
 {
-	struct top_proc *tp = malloc(sizeof(*tp));
+	struct labyrinth_params pr = { .name = "top-served", .nr_pages = 256 };
+	labyrinth_t lab = { 0 };
+	sigset_t term;
+	unsigned int i;
+	int sig;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	if (labyrinth_init(&lab, &pr))
+		return 10;
+	for (i = 0; i < 72; i++)
+		(void)labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	printf("ready %ld\n", (long)getpid());
+	fflush(stdout);
+	sigwait(&term, &sig);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct top_proc *tp;
+
+	if (argc == 2 && !strcmp(argv[1], "serve"))
+		return serve();
+	tp = malloc(sizeof(*tp));
 
 	REQUIRE(tp, "malloc");
 	snprintf(dir, sizeof(dir), "/dev/shm/top-t_publish.XXXXXX");
