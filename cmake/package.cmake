@@ -2,7 +2,7 @@
 #   liblabyrinth0     the shared library (and its shlibs file), LICENSE, CHANGELOG
 #   liblabyrinth-dev  header, liblabyrinth.so link, liblabyrinth.a, labyrinth.pc,
 #                     the CMake package, the man pages
-#   labyrinth-tools   labyrinth-nic-demo, labyrinth-rx, labyrinth-tx
+#   labyrinth-tools   labyrinth-nic-demo, labyrinth-rx, labyrinth-tx, labyrinth-top
 # scripts/check-package.sh builds, installs, uses and removes them (CI).
 if(NOT CMAKE_SOURCE_DIR STREQUAL CMAKE_CURRENT_SOURCE_DIR)
   return() # built inside another project (the benchmark): no packages
@@ -66,8 +66,9 @@ endif()
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
 "page pools that never sleep on their atomic path - demonstration programs
 labyrinth-nic-demo (a simulated NIC filling rx rings from a pool),
-labyrinth-rx (UDP received through io_uring straight into pool pages) and
-labyrinth-tx (its verifiable traffic source).")
+labyrinth-rx (UDP received through io_uring straight into pool pages),
+labyrinth-tx (its verifiable traffic source) and labyrinth-top (the pools
+of processes started with LABYRINTH_STATS=1, watched from outside).")
 
 # Debian's place for the licence: /usr/share/doc/<package>/copyright, in
 # each package; only in the packages (EXCLUDE_FROM_ALL keeps it out of a

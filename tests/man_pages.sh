@@ -131,11 +131,21 @@ for page in $pages; do
 	rm -f "${TMPDIR:-/tmp}/lab-man-ex.$$"
 done
 
+# --- labyrinth-top(1) quotes the publisher's limits as src/publish_format.h has them
+top1=$src/man/man1/labyrinth-top.1
+pubfmt=$src/src/publish_format.h
+pub_records=$(define "$pubfmt" LAB_PUB_RECORDS | sed 's/u$//')
+pub_period=$(define "$pubfmt" LAB_PUB_PERIOD_MS | sed 's/u$//')
+if [ -n "$pub_records" ] && flat "$top1" | grep -q "(at most $pub_records; more"; then ok
+else bad "labyrinth-top.1 does not say at most ${pub_records:-?} pools per process"; fi
+if [ -n "$pub_period" ] && flat "$top1" | grep -q "(default $pub_period)"; then ok
+else bad "labyrinth-top.1 does not give the default period ${pub_period:-?}"; fi
+
 # --- every page renders with man -l, from anywhere, without a warning -------
 if ! command -v man >/dev/null 2>&1; then
 	bad "man is not installed (apt-get install man-db; scripts/install-deps.sh does)"
 else
-	for page in $man3/*.3 $man7; do
+	for page in $man3/*.3 $man7 "$src"/man/man1/*.1; do
 		out=$(cd / && MANWIDTH=80 MAN_KEEP_FORMATTING=0 man --warnings=w -l "$page" 2>&1 >/dev/null)
 		text=$(cd / && MANWIDTH=80 man -l "$page" 2>/dev/null | head -n 5)
 		if [ -z "$out" ] && [ -n "$text" ]; then ok
