@@ -8,7 +8,8 @@
 #                                    depot (-DDEPOT=1) with the handler, and with the
 #                                    sleeper, then two threads trading magazines (-DTRADE=1),
 #                                    then src/model/tls.pml (the fast path's thread-local
-#                                    pair and its sequence lock)
+#                                    pair and its sequence lock), then src/model/publish.pml
+#                                    (LABYRINTH_STATS's record seqlock and destroy)
 #   SPIN_MODEL=tls.pml scripts/spin.sh -DMUTANT_NO_GEN=1   another model of src/model/
 #   scripts/spin.sh --mutants        every mutant kept in the model (MUTANT_* at its
 #                                    top), each in a configuration that should catch it:
@@ -67,7 +68,8 @@ need gcc gcc
 if [ $# -eq 0 ]; then
 	me="$here/scripts/spin.sh"
 	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0 &&
-		sh "$me" -DTRADE=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1
+		sh "$me" -DTRADE=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1 &&
+		SPIN_MODEL=publish.pml sh "$me" -DPUBLISH=1
 	exit
 fi
 
@@ -102,6 +104,9 @@ MUTANT_ABA -DTRADE=1
 MUTANT_NO_DRAIN -DDEPOT=1 -DSLEEPER=0
 tls.pml:MUTANT_NO_GEN
 tls.pml:MUTANT_NESTED_ADOPT
+publish.pml:MUTANT_NO_RECHECK
+publish.pml:MUTANT_NO_ODD
+publish.pml:MUTANT_FREE_FIRST
 EOF
 	rm -f "$log"
 	[ $bad = 0 ] && echo "spin.sh: every mutant caught"

@@ -21,7 +21,8 @@
  * written under its sequence count (write_record), so a reader in another
  * process never sees a torn record and never holds up the writer.  The
  * lock also keeps destroy from freeing a pool while the thread reads it:
- * lab_publish_remove waits for the thread to leave the pool.
+ * lab_publish_remove waits for the thread to leave the pool.  Both are
+ * checked by the Spin model src/model/publish.pml (scripts/spin.sh).
  *
  * Allocations per second: the allocs that labyrinth_stats counts (blocks
  * handed out, of any order; a bulk call counts each page) during the last
