@@ -368,6 +368,14 @@ static void test_reused_pid(struct top_proc *tp)
 
 /* ---- fork: the file is the parent's ---- */
 
+/* The grandchild starts a thread after a fork of a threaded process, which
+ * ThreadSanitizer refuses: the plain and ASan builds run this case. */
+#ifdef LAB_UNDER_TSAN
+#define FORK_CASE 0
+#else
+#define FORK_CASE 1
+#endif
+
 static void grandchild(int in, int out)
 {
 	labyrinth_t lab = { 0 };
@@ -381,6 +389,26 @@ static void grandchild(int in, int out)
 	exit(0); /* without destroy: the exit handler removes this process's file only */
 }
 
+/* This process's publisher has refreshed its file once (the first beat is
+ * init's, the second the thread's). */
+static int publisher_running(void)
+{
+	struct timespec nap = { 0, 5000000 };
+	struct top_proc *me = malloc(sizeof(*me));
+	double end = now_s() + 20;
+	char path[128];
+	int ok = 0;
+
+	path_of(getpid(), path, sizeof(path));
+	while (me && !ok && now_s() < end) {
+		ok = !top_read_file(path, me) && me->beats >= 2;
+		if (!ok)
+			nanosleep(&nap, NULL);
+	}
+	free(me);
+	return ok;
+}
+
 static void forking_child(int in, int out)
 {
 	labyrinth_t lab = { 0 };
@@ -389,6 +417,11 @@ static void forking_child(int in, int out)
 
 	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-parent" }))
 		_exit(10);
+	/* fork once the publisher's thread has started for good (it has
+	 * published a period): a sanitizer's allocator lock taken by a
+	 * starting thread would be held forever in the child */
+	if (!publisher_running())
+		_exit(14);
 	b = fork();
 	if (b == 0)
 		grandchild(in, out);
@@ -450,6 +483,27 @@ static int serve(void)
 	return 0;
 }
 
+/* However the test ends (a failed REQUIRE too), its directory goes; only
+ * the test's own process removes it, not the children that inherit this. */
+static pid_t test_pid;
+
+static void remove_dir(void)
+{
+	char path[sizeof(dir) + 260];
+	struct dirent *e;
+	DIR *d;
+
+	if (getpid() != test_pid || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	struct top_proc *tp;
@@ -457,18 +511,21 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "serve"))
 		return serve();
 	tp = malloc(sizeof(*tp));
-
 	REQUIRE(tp, "malloc");
 	snprintf(dir, sizeof(dir), "/dev/shm/top-t_publish.XXXXXX");
 	if (!mkdtemp(dir))
 		SKIP_ALL("cannot make a directory in /dev/shm: %s", strerror(errno));
+	test_pid = getpid();
+	atexit(remove_dir);
 	test_pattern(tp);
 	test_no_variable();
 	test_crash(tp);
 	test_reused_pid(tp);
-	test_fork(tp);
+	if (FORK_CASE)
+		test_fork(tp);
+	else
+		printf("note: the fork case is not run under ThreadSanitizer\n");
 	CHECK_EQ(entries(), 0);
-	rmdir(dir);
 	free(tp);
 	return check_done();
 }
