@@ -634,6 +634,7 @@ int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_t
 	const char *dir = getenv("LABYRINTH_STATS_DIR");
 	pid_t me = getpid();
 	int fd, n, err = 0;
+	struct stat st;
 	void *m;
 
 	n = snprintf(pub_path, sizeof(pub_path), "%s/" LAB_PUB_PREFIX "%ld",
@@ -641,11 +642,18 @@ int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_t
 	if (n < 0 || (size_t)n >= sizeof(pub_path))
 		return -ENAMETOOLONG;
 	/* An earlier process of the same pid may have left its file behind:
-	 * take it over (O_NOFOLLOW, and the sticky /dev/shm refuses another
-	 * user's file), make it ours only, and empty it. */
-	fd = open(pub_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	 * take it over if it is this user's (never through a symlink), make
+	 * it readable by this user only, and empty it.  Another user's file
+	 * is left alone. */
+	fd = open(pub_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = open(pub_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return neg_errno();
+	if (fstat(fd, &st) || st.st_uid != geteuid()) {
+		close(fd);
+		return -EPERM;
+	}
 	if (fchmod(fd, 0600) || ftruncate(fd, 0) || ftruncate(fd, (off_t)len))
 		err = neg_errno();
 	m = err ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
