@@ -59,7 +59,7 @@ check_prefix() {
 		$(PKG_CONFIG_PATH="$pc" pkg-config --cflags labyrinth) "$libdir/liblabyrinth.a" -lpthread
 	"$tmp/usage_static" >/dev/null || fail "usage linked statically exited with $?"
 	# The installed programs start without LD_LIBRARY_PATH.
-	for prog in labyrinth-nic-demo labyrinth-rx; do
+	for prog in labyrinth-nic-demo labyrinth-rx labyrinth-top; do
 		[ -x "$prefix/bin/$prog" ] || { echo "check-install: $prog not installed (not built), not run"; continue; }
 		env -u LD_LIBRARY_PATH "$prefix/bin/$prog" -h >"$tmp/h.out" 2>&1 ||
 			fail "$prefix/bin/$prog -h: $(cat "$tmp/h.out")"

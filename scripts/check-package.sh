@@ -82,6 +82,8 @@ for page in man3/labyrinth_init.3 man3/labyrinth_void_alloc_page_gfp_atomic_excl
 done
 [ -f /usr/share/doc/liblabyrinth2/copyright ] || fail "no /usr/share/doc/liblabyrinth2/copyright"
 /usr/bin/labyrinth-nic-demo -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-nic-demo -h"
+/usr/bin/labyrinth-top -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-top -h"
+ls /usr/share/man/man1/labyrinth-top.1* >/dev/null 2>&1 || fail "no /usr/share/man/man1/labyrinth-top.1"
 if [ -x /usr/bin/labyrinth-rx ]; then
 	/usr/bin/labyrinth-rx -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-rx -h"
 fi
