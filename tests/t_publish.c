@@ -1,8 +1,9 @@
 /* Description: LABYRINTH_STATS=1 publishes each pool's labyrinth_stats to readers outside
- * the process: the figures read from outside equal the publisher's own, a destroyed pool's
- * record and an exited process's file go at once, a SIGKILLed publisher's file (or one
- * whose pid was reused) is found stale and removed, a process without the variable
- * publishes nothing, and a fork child publishes apart from its parent. */
+ * the process: the figures read from outside equal the publisher's own, the rates are the
+ * counters' growth over the last period, a destroyed pool's record and an exited process's
+ * file go at once, a SIGKILLed publisher's file (or one whose pid was reused) is found
+ * stale and removed, a process without the variable publishes nothing, and a fork child
+ * publishes apart from its parent. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -235,6 +236,71 @@ static void test_pattern(struct top_proc *tp)
 	put(c.to, "x", 1);
 	CHECK_EQ(finish_child(&c), 0);
 	CHECK(access(path, F_OK) != 0 && errno == ENOENT, "%s left after a normal exit", path);
+}
+
+/* ---- the rates: allocations per second over the last period ---- */
+
+static volatile sig_atomic_t busy_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	busy_stop = 1;
+}
+
+static void busy_child(int in, int out)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	labyrinth_t lab = { 0 };
+	void *pg;
+
+	(void)in;
+	sigaction(SIGTERM, &sa, NULL);
+	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-busy" }))
+		_exit(10);
+	put(out, "R", 1);
+	while (!busy_stop) {
+		pg = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+		if (pg)
+			labyrinth_free_page(&lab, pg);
+	}
+	if (labyrinth_destroy(&lab))
+		_exit(11);
+}
+
+/* Two consecutive records of a busy pool: the second's rates are the
+ * counters' growth between them over the time between them. */
+static void test_rates(struct top_proc *tp)
+{
+	struct timespec nap = { 0, 1000000 };
+	struct lab_pub_record prev = { 0 };
+	const struct lab_pub_record *r;
+	double end;
+	struct child c;
+	char path[128];
+	int found = 0;
+
+	start_child(&c, "1", busy_child);
+	CHECK_EQ(get_byte(c.from), 'R');
+	path_of(c.pid, path, sizeof(path));
+	for (end = now_s() + 20; !found && now_s() < end; nanosleep(&nap, NULL)) {
+		if (top_read_file(path, tp) || !(r = find_pool(tp, "top-busy")) || r->seq == prev.seq)
+			continue;
+		if (prev.seq && r->seq == prev.seq + 2 && r->at_ms > prev.at_ms &&
+		    r->st.allocs > prev.st.allocs) {
+			found = 1;
+			CHECK_EQ(r->allocs_per_s,
+				 (r->st.allocs - prev.st.allocs) * 1000 / (r->at_ms - prev.at_ms));
+			CHECK_EQ(r->frees_per_s,
+				 (r->st.frees - prev.st.frees) * 1000 / (r->at_ms - prev.at_ms));
+			CHECK(r->allocs_per_s > 0, "a busy pool at 0 allocations per second");
+		}
+		prev = *r;
+	}
+	CHECK(found, "no two consecutive records of a busy pool in 20 s");
+	kill(c.pid, SIGTERM);
+	CHECK_EQ(finish_child(&c), 0);
+	CHECK(access(path, F_OK) != 0, "%s left after a normal exit", path);
 }
 
 /* ---- without the variable: nothing ---- */
@@ -518,6 +584,7 @@ int main(int argc, char **argv)
 	test_pid = getpid();
 	atexit(remove_dir);
 	test_pattern(tp);
+	test_rates(tp);
 	test_no_variable();
 	test_crash(tp);
 	test_reused_pid(tp);
