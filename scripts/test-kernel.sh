@@ -2,7 +2,10 @@
 # make test-kernel: build labyrinth.ko and its test modules for Debian 12's
 # standard kernel and its PREEMPT_RT flavour, boot each under qemu (TCG)
 # with a busybox initramfs that loads them, and fail on any "not ok", a
-# missing or short KTAP plan, a panic, a warning or a time-out.
+# missing or short KTAP plan, a panic, a warning or a time-out.  labyrinth.ko
+# is installed to a staging root (make -C kernel install) and booted from
+# there, with examples/kernel-consumer built the way a third party builds
+# it: a copy of its sources, against the staged header and Module.symvers.
 #
 #   sh scripts/test-kernel.sh [--check]   --check: exit 0 if everything
 #                                         needed is installed, else 1
@@ -28,10 +31,10 @@ sh "$here/scripts/install-deps.sh" $pkgs
 
 # The ABI of the installed headers (e.g. 6.1.0-57) and its exact version:
 # images and modules must match them.
-dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
-abi=$(echo "$dep" | sed -n 's/^linux-headers-\([0-9.]*-[0-9]*\)-amd64.*/\1/p')
-kver=$(echo "$dep" | sed -n 's/.*(= \(.*\)).*/\1/p')
-[ -n "$abi" ] || { echo "test-kernel: cannot read the headers' ABI from '$dep'" >&2; exit 1; }
+meta=$(sh "$here/kernel/headers.sh") ||
+	{ echo "test-kernel: cannot read the ABI of linux-headers-amd64's dependency" >&2; exit 1; }
+abi=${meta% *}
+kver=${meta#* }
 mkdir -p "$cache/debs"
 fail=0
 
@@ -51,10 +54,21 @@ for fl in $flavours; do
 	fi
 
 	echo "== test-kernel: building the modules for $name"
-	mod=$cache/mod-$name
-	make -s -C "$here/kernel" KDIR="/usr/src/linux-headers-$name" MODDIR="$mod" \
-		LAB_KCFLAGS="$kcflags" >"$cache/build-$name.log" 2>&1 ||
-		{ cat "$cache/build-$name.log"; exit 1; }
+	# test-<kernel>/, not make -C kernel's mod-<kernel>/: a test build
+	kdir=/usr/src/linux-headers-$name
+	mod=$cache/test-$name
+	stage=$cache/stage-$name
+	consumer=$cache/consumer-$name
+	rm -rf "$stage" "$consumer"
+	{
+		make -s -C "$here/kernel" KDIR="$kdir" MODDIR="$mod" LAB_KCFLAGS="$kcflags" &&
+			make -s -C "$here/kernel" install KDIR="$kdir" MODDIR="$mod" DESTDIR="$stage" prefix=/usr &&
+			cp -r "$here/examples/kernel-consumer" "$consumer" &&
+			make -s -C "$consumer" KDIR="$kdir" LABYRINTH_PREFIX="$stage/usr"
+	} >"$cache/build-$name.log" 2>&1 || { cat "$cache/build-$name.log"; exit 1; }
+	installed=$stage/lib/modules/$name/extra/labyrinth.ko
+	[ "$(modinfo -F depends "$consumer/labyrinth_consumer.ko")" = labyrinth ] ||
+		{ echo "test-kernel: labyrinth_consumer.ko does not depend on labyrinth" >&2; exit 1; }
 	if grep -q 'warning:' "$cache/build-$name.log"; then
 		cat "$cache/build-$name.log"
 		echo "test-kernel: compiler warnings building for $name" >&2
@@ -68,7 +82,8 @@ for fl in $flavours; do
 	for a in sh mount insmod poweroff cat echo; do ln -s busybox "$root/bin/$a"; done
 	cp "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic.ko" \
 	   "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic-pci.ko" \
-	   "$mod/labyrinth.ko" "$mod/labyrinth_selftest.ko" "$mod/labyrinth_nic.ko" "$root/m/"
+	   "$installed" "$mod/labyrinth_selftest.ko" "$mod/labyrinth_nic.ko" \
+	   "$consumer/labyrinth_consumer.ko" "$root/m/"
 	cat >"$root/init" <<'EOF'
 #!/bin/sh
 mount -t proc proc /proc
@@ -80,6 +95,7 @@ insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvp
 insmod /m/labyrinth.ko
 insmod /m/labyrinth_selftest.ko
 insmod /m/labyrinth_nic.ko
+insmod /m/labyrinth_consumer.ko
 echo "labyrinth-test: done"
 poweroff -f
 EOF
@@ -108,14 +124,14 @@ EOF
 		why="$why the kernel complained;"
 	grep -q 'labyrinth-test: no pvpanic' "$log.txt" && why="$why pvpanic did not load;"
 	grep -q '^labyrinth-test: done' "$log.txt" || why="$why init did not finish;"
-	# Two KTAP documents (selftest, fake NIC), each with its plan and that
+	# Three KTAP documents (selftest, fake NIC, consumer), each with its plan and that
 	# many results, all ok.
 	awk '
 		/^KTAP version 1$/ { if (docs && got != plan) bad = 1; docs++; plan = -1; got = 0; next }
 		/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
 		/^ok [0-9]+ / { got++; next }
 		/^not ok [0-9]+ / { got++; bad = 1; next }
-		END { if (docs && got != plan) bad = 1; if (docs != 2) bad = 1; exit bad }
+		END { if (docs && got != plan) bad = 1; if (docs != 3) bad = 1; exit bad }
 	' "$log.txt" || why="$why KTAP: a case not ok, or a plan missing or short;"
 	if [ -n "$why" ]; then
 		echo "test-kernel: $name FAILED:$why (console: $log)" >&2
