@@ -3,6 +3,7 @@
 #   liblabyrinth-dev  header, liblabyrinth.so link, liblabyrinth.a, labyrinth.pc,
 #                     the CMake package, the man pages
 #   labyrinth-tools   labyrinth-nic-demo, labyrinth-rx, labyrinth-tx
+#   labyrinth-dkms    labyrinth.ko's sources for DKMS, the kernel-side header (below)
 # scripts/check-package.sh builds, installs, uses and removes them (CI).
 if(NOT CMAKE_SOURCE_DIR STREQUAL CMAKE_CURRENT_SOURCE_DIR)
   return() # built inside another project (the benchmark): no packages
@@ -77,5 +78,61 @@ foreach(comp runtime dev tools)
   install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${COMP}_PACKAGE_NAME}
     RENAME copyright COMPONENT ${comp} EXCLUDE_FROM_ALL)
 endforeach()
+
+# ---- labyrinth-dkms: labyrinth.ko's sources for DKMS (docs/kernel.md) ----
+# /usr/src/labyrinth-<version>/: the files kernel/Makefile lists
+# (`make -C kernel dkms-files`, the repository's layout) and dkms.conf;
+# /usr/include/labyrinth/kernel/: the kernel-side header, for modules that
+# use labyrinth.ko.  postinst builds it for the kernels whose headers are
+# installed, prerm removes it from DKMS.  scripts/check-dkms.sh checks it.
+execute_process(COMMAND make -s --no-print-directory -C ${CMAKE_CURRENT_SOURCE_DIR}/kernel
+    KDIR=/nonexistent dkms-files
+  OUTPUT_VARIABLE lab_dkms_files OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE lab_dkms_rc)
+if(NOT lab_dkms_rc EQUAL 0 OR lab_dkms_files STREQUAL "")
+  message(FATAL_ERROR "make -C kernel dkms-files failed: ${lab_dkms_rc}")
+endif()
+separate_arguments(lab_dkms_files UNIX_COMMAND "${lab_dkms_files}")
+set(lab_dkms_tree src/labyrinth-${PROJECT_VERSION}) # under the package's /usr
+foreach(f ${lab_dkms_files})
+  get_filename_component(dir ${f} DIRECTORY)
+  if(f MATCHES "\\.sh$")
+    install(PROGRAMS ${f} DESTINATION ${lab_dkms_tree}/${dir} COMPONENT dkms EXCLUDE_FROM_ALL)
+  else()
+    install(FILES ${f} DESTINATION ${lab_dkms_tree}/${dir} COMPONENT dkms EXCLUDE_FROM_ALL)
+  endif()
+  if(dir STREQUAL "include")
+    install(FILES ${f} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/labyrinth/kernel
+      COMPONENT dkms EXCLUDE_FROM_ALL)
+  endif()
+endforeach()
+configure_file(kernel/dkms/dkms.conf.in ${CMAKE_CURRENT_BINARY_DIR}/dkms/dkms.conf @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/dkms/dkms.conf DESTINATION ${lab_dkms_tree}
+  COMPONENT dkms EXCLUDE_FROM_ALL)
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/labyrinth-dkms
+  RENAME copyright COMPONENT dkms EXCLUDE_FROM_ALL)
+# The maintainer scripts must be executable in the package.
+foreach(script postinst prerm)
+  configure_file(kernel/dkms/${script}.in ${CMAKE_CURRENT_BINARY_DIR}/dkms/in/${script} @ONLY)
+  file(COPY ${CMAKE_CURRENT_BINARY_DIR}/dkms/in/${script} DESTINATION ${CMAKE_CURRENT_BINARY_DIR}/dkms
+    FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+endforeach()
+list(APPEND CPACK_COMPONENTS_ALL dkms)
+set(CPACK_DEBIAN_DKMS_PACKAGE_NAME labyrinth-dkms)
+set(CPACK_DEBIAN_DKMS_PACKAGE_ARCHITECTURE all)
+set(CPACK_DEBIAN_DKMS_PACKAGE_SECTION kernel)
+set(CPACK_DEBIAN_DKMS_PACKAGE_DEPENDS dkms)
+set(CPACK_DEBIAN_DKMS_PACKAGE_CONTROL_EXTRA
+  ${CMAKE_CURRENT_BINARY_DIR}/dkms/postinst ${CMAKE_CURRENT_BINARY_DIR}/dkms/prerm)
+set(CPACK_COMPONENT_DKMS_DESCRIPTION
+"page pools that never sleep on their atomic path - kernel module (DKMS)
+labyrinth.ko gives drivers the pools of liblabyrinth: pages handed to
+exactly one owner from any context but NMI, hard interrupts on PREEMPT_RT
+included, without a lock on the atomic path.
+
+This package contains the module's sources, built by DKMS for each kernel
+whose headers are installed, and the kernel-side header for modules that
+use it; each build keeps its Module.symvers in
+/var/lib/dkms/labyrinth/kernel-<release>-<arch>/.")
+# ---- end labyrinth-dkms ----
 
 include(CPack)
