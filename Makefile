@@ -86,8 +86,8 @@ install: build
 uninstall:
 	cmake --build $(BUILD) --target uninstall
 
-# Debian packages liblabyrinth2, liblabyrinth-dev, labyrinth-tools in
-# $(BUILD)/packages/ (cmake/package.cmake).
+# Debian packages liblabyrinth2, liblabyrinth-dev, labyrinth-tools,
+# labyrinth-dkms in $(BUILD)/packages/ (cmake/package.cmake).
 package: build
 	cd $(BUILD) && cpack -G DEB
 
@@ -103,6 +103,12 @@ check-install: build
 # pkg-config, run it, remove the packages (root; changes the system).
 check-package: build
 	sh scripts/check-package.sh $(BUILD)
+
+# labyrinth-dkms: apt-get install, dkms build/install for the headers'
+# kernel, a consumer module built against it, purge (root; changes the system).
+.PHONY: check-dkms
+check-dkms: build
+	sh scripts/check-dkms.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build-fuzz
