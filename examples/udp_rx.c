@@ -939,7 +939,7 @@ int main(int argc, char **argv)
 			       "the limit or use fewer --pages to lock it\n", prog,
 			       params.nr_pages);
 		if (ret < 0) {
-			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
+			ex_init_failed(prog, ret);
 			if (ret == -ENOMEM)
 				fprintf(stderr, "(the pool is locked in memory: raise 'ulimit -l' or "
 						"use fewer --pages)\n");
