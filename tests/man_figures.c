@@ -3,7 +3,8 @@
  * man_figures.c - the figures the man pages and the README quote, computed
  * by the library itself, for tests/man_pages.sh (so no number is typed
  * twice).  Prints "key value" lines:
- *   batch_4096 N     pages one refill brings into a thread's cache, pool of 4096
+ *   batch_1024 N     pages one refill brings into a thread's cache, pool of 1024
+ *   batch_4096 N       and of 4096
  *   meta_default N   bytes of metadata of a default pool (1024 pages)
  *   rx_meta N        the sample message's pool (4096 pages, max 16384) under
  *   rx_kib N           an 8 MiB memlock limit: metadata bytes, the limit to
@@ -47,22 +48,28 @@ static int fail(const char *what)
 
 int main(void)
 {
-	struct labyrinth_params batch = { .nr_pages = 4096, .flags = LAB_POOL_NOLOCK };
+	struct labyrinth_params batch = { .flags = LAB_POOL_NOLOCK };
+	static const size_t batch_pools[] = { 1024, 4096 };
 	struct labyrinth_params rx = { .name = "rx", .nr_pages = 4096, .max_pages = 16384,
 				       .reserve_pages = 256 };
 	struct rlimit small = { 4u << 20, 8u << 20 }, eight = { 8u << 20, 8u << 20 };
 	struct labyrinth_stats st;
 	labyrinth_t lab = { 0 };
 	const char *line;
+	unsigned int i;
 	void *page;
 
-	/* one allocation on a fresh thread's cache: a refill of one batch */
-	if (labyrinth_init(&lab, &batch) || !(page = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT)) ||
-	    labyrinth_stats(&lab, &st))
-		return fail("a 4096-page pool without locking");
-	printf("batch_4096 %llu\n", (unsigned long long)st.pages_cached + 1);
-	labyrinth_free_page(&lab, page);
-	labyrinth_destroy(&lab);
+	/* one allocation on this thread's empty cache: a refill of one batch */
+	for (i = 0; i < 2; i++) {
+		batch.nr_pages = batch_pools[i];
+		if (labyrinth_init(&lab, &batch) ||
+		    !(page = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT)) ||
+		    labyrinth_stats(&lab, &st))
+			return fail("a pool without locking");
+		printf("batch_%zu %llu\n", batch.nr_pages, (unsigned long long)st.pages_cached + 1);
+		labyrinth_free_page(&lab, page);
+		labyrinth_destroy(&lab);
+	}
 
 	/* the rest needs a memlock limit that holds: drop root's capabilities
 	 * (the hard limit first: nobody cannot raise it) */
