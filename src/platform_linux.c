@@ -426,17 +426,19 @@ static size_t pages_that_fit(const struct lab_init_failure *f, unsigned long lon
 	return lo;
 }
 
-/* "; N pages would fit under the current limit" where the limit is finite. */
-static int fit_text(char *s, size_t size, const struct lab_init_failure *f, long long locked)
+/* "; N pages would fit under the current limit" where the limit is
+ * finite, else nothing. */
+static void fit_text(char *s, size_t size, const struct lab_init_failure *f, long long locked)
 {
 	struct rlimit rl;
 	unsigned long long room;
 
+	s[0] = '\0';
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
-		return snprintf(s, size, "%s", "");
+		return;
 	room = rl.rlim_cur > (unsigned long long)locked ? rl.rlim_cur - (unsigned long long)locked : 0;
-	return snprintf(s, size, "; %zu pages of %zu bytes would fit under the current limit",
-			pages_that_fit(f, room), f->page_size);
+	(void)snprintf(s, size, "; %zu pages of %zu bytes would fit under the current limit",
+		       pages_that_fit(f, room), f->page_size);
 }
 
 /* The cause and the fix of a memlock failure. */
@@ -449,7 +451,7 @@ static int explain_lock(char *s, size_t size, const struct lab_init_failure *f)
 	if (locked < 0)
 		locked = 0;
 	need = locked_bytes(f->pool_bytes) + locked_bytes(os_fail.meta_len);
-	(void)fit_text(fit, sizeof(fit), f, locked);
+	fit_text(fit, sizeof(fit), f, locked);
 	return snprintf(s, size,
 			"cannot lock its memory: RLIMIT_MEMLOCK is %s, %lld bytes are locked "
 			"already, the pool needs %zu bytes of pages + %zu bytes of metadata "
