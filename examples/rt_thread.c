@@ -172,8 +172,10 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	struct labyrinth_params params = { .name = "rt", .nr_pages = POOL_PAGES };
-	struct producer_args pa = { .periods = ex_count_argument(argc, argv, "labyrinth-rt-thread", usage,
-							    "period count", 2000, 100000000) };
+	struct producer_args pa = {
+		.periods = ex_count_argument(argc, argv, "labyrinth-rt-thread", usage,
+					     "period count", 2000, 100000000)
+	};
 	struct labyrinth_stats st;
 	pthread_t prod, cons;
 	int err, rt = 1, locked = 1, errors = 0;
