@@ -44,7 +44,7 @@ static int bk_init(size_t pages)
 			bk_note("pool could not be locked (RLIMIT_MEMLOCK): using LAB_POOL_NOLOCK");
 	}
 	if (r < 0) {
-		fprintf(stderr, "bench-labyrinth: labyrinth_init: %s\n", strerror(-r));
+		fprintf(stderr, "bench-labyrinth: %s\n", labyrinth_last_error());
 		return -1;
 	}
 	return 0;

@@ -1,8 +1,10 @@
 # Debian packages: `cpack -G DEB` in the build directory, or `make package`.
-#   liblabyrinth0     the shared library (and its shlibs file), LICENSE, CHANGELOG
+#   liblabyrinth2     the shared library (and its shlibs file), LICENSE, CHANGELOG
 #   liblabyrinth-dev  header, liblabyrinth.so link, liblabyrinth.a, labyrinth.pc,
 #                     the CMake package, the man pages
-#   labyrinth-tools   labyrinth-nic-demo, labyrinth-rx, labyrinth-tx
+#   labyrinth-tools   labyrinth-nic-demo, labyrinth-rx, labyrinth-tx,
+#                     labyrinth-signal-alloc, labyrinth-rt-thread,
+#                     labyrinth-xdp-rx, labyrinth-xdp-tx (where built)
 #   labyrinth-dkms    labyrinth.ko's sources for DKMS, the kernel-side header (below)
 # scripts/check-package.sh builds, installs, uses and removes them (CI).
 if(NOT CMAKE_SOURCE_DIR STREQUAL CMAKE_CURRENT_SOURCE_DIR)
@@ -59,16 +61,22 @@ file, the CMake package and the man pages.")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME labyrinth-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
-# dpkg-shlibdeps cannot see the runtime package before it is installed: name it
+# dpkg-shlibdeps computes the programs' Depends from their DT_NEEDED
+# (liburing2, libxdp1, libbpf1, libc6, ...).  Our own library is not
+# installed while cpack runs: shlibdeps finds it in the build tree
+# (PRIVATE_DIRS) without a package to name, so the runtime package is named
+# here, exactly.  scripts/check-package.sh checks the result.
+set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CMAKE_CURRENT_BINARY_DIR})
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${lab_dep}")
-if(TARGET labyrinth-rx)
-  set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${lab_dep}, liburing2")
-endif()
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
-"page pools that never sleep on their atomic path - demonstration programs
+"page pools that never sleep on their atomic path - example programs
 labyrinth-nic-demo (a simulated NIC filling rx rings from a pool),
-labyrinth-rx (UDP received through io_uring straight into pool pages) and
-labyrinth-tx (its verifiable traffic source).")
+labyrinth-rx (UDP received through io_uring straight into pool pages),
+labyrinth-tx (its verifiable traffic source), labyrinth-xdp-rx and
+labyrinth-xdp-tx (AF_XDP with a pool as the UMEM), labyrinth-signal-alloc
+(pages allocated in a signal handler) and labyrinth-rt-thread (a
+SCHED_FIFO thread allocating pages).")
 
 # Debian's place for the licence: /usr/share/doc/<package>/copyright, in
 # each package; only in the packages (EXCLUDE_FROM_ALL keeps it out of a

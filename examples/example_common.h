@@ -52,20 +52,58 @@ static inline double ex_cpu_seconds(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* s as a whole number in [min, max]: true and *v, or false. */
+static inline bool ex_ul_in(const char *s, unsigned long min, unsigned long max,
+			    unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 0);
+	return !errno && end != s && !*end && s[0] != '-' && *v >= min && *v <= max;
+}
+
 /* Number options: a clear message and exit status 2 on nonsense. */
 static inline unsigned long ex_parse_ul(const char *prog, const char *s, const char *what,
 					unsigned long min, unsigned long max)
 {
 	unsigned long v;
-	char *end;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (!ex_ul_in(s, min, max, &v)) {
 		fprintf(stderr, "%s: bad %s '%s' (want %lu..%lu)\n", prog, what, s, min, max);
 		exit(2);
 	}
 	return v;
+}
+
+/*
+ * The command line of the programs without options: "[-h|--help] [COUNT]"
+ * (what names the count; NULL: no argument at all).  -h or --help: the
+ * usage on stdout, exit 0.  Anything else that is not one count in
+ * [1, max]: what was wrong and the usage on stderr, exit 2.  Returns the
+ * count, or dflt when none was given.
+ */
+static inline unsigned long ex_count_argument(int argc, char **argv, const char *prog,
+					      const char *usage, const char *what,
+					      unsigned long dflt, unsigned long max)
+{
+	unsigned long v = dflt;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		exit(0);
+	}
+	if (argc > 1 && argv[1][0] == '-') {
+		fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[1]);
+	} else if (argc > (what ? 2 : 1)) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[what ? 2 : 1]);
+	} else if (argc == 2 && !ex_ul_in(argv[1], 1, max, &v)) {
+		fprintf(stderr, "%s: bad %s '%s' (want 1..%lu)\n", prog, what, argv[1], max);
+	} else {
+		return v;
+	}
+	fputs(usage, stderr);
+	exit(2);
 }
 
 static inline double ex_parse_seconds(const char *prog, const char *s, const char *what,
@@ -277,6 +315,15 @@ static inline int ex_init_pool(labyrinth_t *pool, struct labyrinth_params *param
 		*unlocked = ret == 0;
 	}
 	return ret;
+}
+
+/* A failed labyrinth_init, said with its cause and fix (the line
+ * LABYRINTH_VERBOSE=1 prints) rather than a bare errno. */
+static inline void ex_init_failed(const char *prog, int err)
+{
+	const char *why = labyrinth_last_error();
+
+	fprintf(stderr, "%s: %s\n", prog, why ? why : strerror(-err));
 }
 #endif
 

@@ -586,7 +586,7 @@ int main(int argc, char **argv)
 		       "out): raise the limit or use fewer --pages to lock it\n",
 		       params.nr_pages);
 	if (ret < 0) {
-		fprintf(stderr, "labyrinth-nic-demo: labyrinth_init: %s\n", strerror(-ret));
+		ex_init_failed("labyrinth-nic-demo", ret);
 		if (ret == -ENOMEM)
 			fprintf(stderr, "(the pool is locked in memory: raise 'ulimit -l', "
 					"use fewer --pages, or pass --no-lock)\n");

@@ -171,7 +171,9 @@ static void process(unsigned char *buf, size_t len, size_t full)
 		rs.truncated++;
 		if (reports_left > 0 && reports_left--)
 			fprintf(stderr, "\n%s: truncated datagram: %zu bytes, a buffer holds %zu "
-				"(use --page-size 2M for bigger datagrams)\n", prog, full, len);
+				"(a buffer is one page; any UDP datagram fits in a 2 MiB page: "
+				"--page-size 2M --pages 64 --ring 64, a 128 MiB pool)\n",
+				prog, full, len);
 	}
 	if (len < sizeof(h)) {
 		rs.foreign++;
@@ -939,7 +941,7 @@ int main(int argc, char **argv)
 			       "the limit or use fewer --pages to lock it\n", prog,
 			       params.nr_pages);
 		if (ret < 0) {
-			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
+			ex_init_failed(prog, ret);
 			if (ret == -ENOMEM)
 				fprintf(stderr, "(the pool is locked in memory: raise 'ulimit -l' or "
 						"use fewer --pages)\n");

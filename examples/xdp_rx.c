@@ -535,7 +535,7 @@ static int setup_frames(void)
 		int ret = labyrinth_init(&pool, &p);
 
 		if (ret < 0) {
-			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
+			ex_init_failed(prog, ret);
 			return -1;
 		}
 		labyrinth_region(&pool, &base, &umem_len);

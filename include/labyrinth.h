@@ -174,6 +174,16 @@ LAB_API int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len);
  * macros of the header it was built with. */
 LAB_API const char *labyrinth_version(void);
 
+#if !defined(__KERNEL__) || defined(LAB_FREESTANDING_CORE)
+/*
+ * Why the calling thread's last failed labyrinth_init failed: the one line
+ * LABYRINTH_VERBOSE=1 prints (pool, cause with its numbers, fix), without
+ * its newline; NULL if no init failed on this thread.  A later successful
+ * init leaves it as it was, like errno.  Not in the kernel module.
+ */
+LAB_API const char *labyrinth_last_error(void);
+#endif
+
 /* The common case of labyrinth_alloc_page(), labyrinth_free_page() and
  * their aliases, inline (LABYRINTH_NO_INLINE: none). */
 #if !defined(__KERNEL__) || defined(LAB_FREESTANDING_CORE)

@@ -322,6 +322,8 @@ LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n,
 				  const char *call);
 LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
 			   const char *what, const void *addr);
+LAB_HIDDEN void lab_report_rule(const struct lab_pool *p, const char *call,
+				const char *what, const void *addr, const char *rule);
 
 /* fmt.c: a tiny async-signal-safe formatter (%s %u %lu %zu %x %lx %p %%) */
 LAB_HIDDEN size_t lab_fmt(char *buf, size_t size, const char *fmt, ...)

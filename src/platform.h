@@ -85,12 +85,17 @@ struct lab_init_failure {
 	size_t pool_bytes;    /* bytes of pages init maps and locks */
 	size_t range_bytes;   /* address space reserved for max_pages */
 	unsigned int flags;   /* LAB_POOL_* */
+	size_t page_size;     /* bytes of one page */
+	/* metadata bytes of a pool of nr_pages pages (the core's layout), for
+	 * "how many pages would fit" */
+	size_t (*meta_bytes_for)(size_t nr_pages, unsigned int flags);
 };
 
 /*
- * labyrinth_init fails with err: if the environment says LABYRINTH_VERBOSE=1,
- * write one line to the error stream naming the pool, the cause with its
- * numbers and the fix; nothing otherwise.
+ * labyrinth_init fails with err: keep one line naming the pool, the cause
+ * with its numbers and the fix for this thread's labyrinth_last_error(),
+ * and if the environment says LABYRINTH_VERBOSE=1, write it to the error
+ * stream too.
  */
 void lab_os_init_failed(const struct lab_init_failure *f, int err);
 

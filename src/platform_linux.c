@@ -395,23 +395,71 @@ static long long read_number(const char *path, const char *key)
 	return at ? strtoll(at + (key ? strlen(key) : 0), NULL, 10) : -1;
 }
 
+/* Bytes that locking len bytes takes from RLIMIT_MEMLOCK: whole pages. */
+static unsigned long long locked_bytes(size_t len)
+{
+	size_t unit = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + unit - 1) / unit * unit;
+}
+
+/*
+ * The most pages a pool (max_pages = nr_pages) of this page size could
+ * have with its metadata under room bytes of lockable memory, below the
+ * pages asked for; pages and metadata both grow with the count, so the
+ * answer is a binary search over the core's layout.
+ */
+static size_t pages_that_fit(const struct lab_init_failure *f, unsigned long long room)
+{
+	size_t lo = 0, hi = f->pool_bytes / f->page_size;
+
+	while (lo + 1 < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		unsigned long long need = (unsigned long long)mid * f->page_size +
+					  locked_bytes(f->meta_bytes_for(mid, f->flags));
+
+		if (need <= room)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* "; N pages would fit under the current limit" where the limit is
+ * finite, else nothing. */
+static void fit_text(char *s, size_t size, const struct lab_init_failure *f, long long locked)
+{
+	struct rlimit rl;
+	unsigned long long room;
+
+	s[0] = '\0';
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > (unsigned long long)locked ? rl.rlim_cur - (unsigned long long)locked : 0;
+	(void)snprintf(s, size, "; %zu pages of %zu bytes would fit under the current limit",
+		       pages_that_fit(f, room), f->page_size);
+}
+
 /* The cause and the fix of a memlock failure. */
 static int explain_lock(char *s, size_t size, const struct lab_init_failure *f)
 {
-	char lim[32];
+	char lim[32], fit[96];
 	long long locked = read_number("/proc/self/status", "VmLck:") * 1024;
-	unsigned long long need = (unsigned long long)f->pool_bytes + os_fail.meta_len;
+	unsigned long long need;
 
 	if (locked < 0)
 		locked = 0;
+	need = locked_bytes(f->pool_bytes) + locked_bytes(os_fail.meta_len);
+	fit_text(fit, sizeof(fit), f, locked);
 	return snprintf(s, size,
 			"cannot lock its memory: RLIMIT_MEMLOCK is %s, %lld bytes are locked "
 			"already, the pool needs %zu bytes of pages + %zu bytes of metadata "
-			"locked (the kernel said %s); fix: raise the limit to at least %llu KiB "
+			"locked (the kernel said %s)%s; fix: raise the limit to at least %llu KiB "
 			"(ulimit -l, LimitMEMLOCK= in a systemd unit, memlock in "
 			"/etc/security/limits.conf), give the process CAP_IPC_LOCK, or %s",
 			limit_text(RLIMIT_MEMLOCK, lim, sizeof(lim)), locked, f->pool_bytes,
-			os_fail.meta_len, strerror(os_fail.err),
+			os_fail.meta_len, strerror(os_fail.err), fit,
 			(unsigned long long)(locked + need + 1023) / 1024,
 			(f->flags & LAB_POOL_SECRET) ?
 				"use a smaller pool (secret memory is always locked)" :
@@ -482,22 +530,43 @@ static int explain(char *s, size_t size, const struct lab_init_failure *f, int e
 	}
 }
 
+/*
+ * This thread's last failed init, for labyrinth_last_error().  The
+ * default TLS model, unlike the core's initial-exec words: a kilobyte of
+ * static TLS could keep a program from dlopen()ing the library; the line
+ * is written only by a failing init, never on the atomic path.
+ */
+static __thread char last_error[1024];
+
+const char *labyrinth_last_error(void)
+{
+	return last_error[0] ? last_error : NULL;
+}
+
+/* The line: pool, cause with its numbers, fix (no newline). */
+static void describe_failure(char *line, size_t size, const struct lab_init_failure *f, int err)
+{
+	char name[24];
+	int n = snprintf(line, size, "labyrinth: pool '%s': init failed (%s): ", f->pool,
+			 err_name(err, name, sizeof(name)));
+
+	if (n > 0 && (size_t)n < size)
+		(void)explain(line + n, size - (size_t)n, f, err);
+}
+
 /* LABYRINTH_VERBOSE=1 (any value but empty or "0") turns the report on. */
 void lab_os_init_failed(const struct lab_init_failure *f, int err)
 {
 	const char *v = getenv("LABYRINTH_VERBOSE");
-	char line[1024], name[24];
-	int n;
+	char line[sizeof(last_error) + 1];
+	size_t n;
 
+	describe_failure(last_error, sizeof(last_error), f, err);
 	if (v && *v && strcmp(v, "0") != 0) {
-		n = snprintf(line, sizeof(line), "labyrinth: pool '%s': init failed (%s): ", f->pool,
-			     err_name(err, name, sizeof(name)));
-		if (n > 0 && (size_t)n < sizeof(line))
-			n += explain(line + n, sizeof(line) - (size_t)n, f, err);
-		if (n < 0 || (size_t)n >= sizeof(line) - 1)
-			n = (int)sizeof(line) - 2; /* cut: the line still ends */
+		n = strlen(last_error);
+		memcpy(line, last_error, n);
 		line[n++] = '\n';
-		lab_os_report(line, (size_t)n);
+		lab_os_report(line, n);
 	}
 	os_fail.op = FAIL_NONE;
 	os_fail.meta_len = 0;

@@ -52,6 +52,7 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	if (f->invalid)
 		return -LAB_EINVAL;
 	f->pool_bytes = nr * ps;
+	f->page_size = ps;
 	f->range_bytes = max * ps;
 	g->page_size = ps;
 	g->page_shift = log2_of(ps);
@@ -165,59 +166,83 @@ static void live_remove(struct lab_pool *p)
 	lab_futex_unlock(&live_lock);
 }
 
-static int map_metadata(const struct pool_geometry *g, unsigned int flags,
-			struct lab_pool **out)
+/* Where each part of a pool's metadata lies, and its length. */
+struct meta_layout {
+	uint32_t words, cap, stride, batch, mag_stride, nr_mags;
+	size_t bits_off, state_off, caches_off, mags_off, len;
+};
+
+static void layout_metadata(const struct pool_geometry *g, unsigned int flags,
+			    struct meta_layout *l)
 {
 	/* Bits for whole max-order blocks: a block never straddles the end. */
-	uint32_t words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
-	size_t bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
+	l->words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
+	l->bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
-	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
-	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
-	size_t len, mags_off;
-	struct lab_pool *p;
-	void *mem;
-	int err;
-
-	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
+	l->state_off = round_up(l->bits_off + (size_t)l->words * sizeof(uint64_t), LAB_CACHELINE);
+	l->caches_off = round_up(l->state_off + g->max_pages, LAB_CACHELINE);
+	lab_cache_layout(g->nr_pages, flags, &l->cap, &l->stride);
 	/* A batch is an eighth of the cache, at least 8 pages (half of a
 	 * tiny cache): small enough to keep a refill (the worst case of a
 	 * get) short, large enough that a producer and a consumer on two
 	 * CPUs meet on the shared words once per batch. */
-	batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	l->batch = l->cap / 8 >= 8 ? l->cap / 8 : l->cap / 2 < 8 ? l->cap / 2 : 8;
 	/* The depot: magazines of a batch each, for up to a quarter of the
 	 * pool's pages (the rest of the free pages stay in the bitmap, where
 	 * blocks merge), and at least a few. */
-	nr_mags = cap ? g->max_pages / 4 / batch : 0;
-	if (cap && nr_mags < 4)
-		nr_mags = 4;
-	mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + batch * sizeof(uint32_t),
-				       LAB_CACHELINE);
-	mags_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
-	len = mags_off + (size_t)mag_stride * nr_mags;
-	err = lab_os_meta_alloc(len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
+	l->nr_mags = l->cap ? g->max_pages / 4 / l->batch : 0;
+	if (l->cap && l->nr_mags < 4)
+		l->nr_mags = 4;
+	l->mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + l->batch * sizeof(uint32_t),
+					   LAB_CACHELINE);
+	l->mags_off = l->caches_off + (size_t)l->stride * LAB_CACHE_THREADS;
+	l->len = l->mags_off + (size_t)l->mag_stride * l->nr_mags;
+}
+
+/* Metadata bytes of a pool of nr_pages pages (max_pages = nr_pages), for
+ * a failed init's "how many pages would fit". */
+static size_t meta_bytes_for(size_t nr_pages, unsigned int flags)
+{
+	struct pool_geometry g = { .nr_pages = (uint32_t)nr_pages,
+				   .max_pages = (uint32_t)nr_pages };
+	struct meta_layout l;
+
+	layout_metadata(&g, flags, &l);
+	return l.len;
+}
+
+static int map_metadata(const struct pool_geometry *g, unsigned int flags,
+			struct lab_pool **out)
+{
+	struct meta_layout l;
+	uint32_t slot;
+	struct lab_pool *p;
+	void *mem;
+	int err;
+
+	layout_metadata(g, flags, &l);
+	err = lab_os_meta_alloc(l.len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
 	if (err)
 		return err;
 	p = mem;
-	p->meta_len = len;
-	p->bits = (uint64_t *)(void *)((unsigned char *)mem + bits_off);
-	p->nr_words = words;
-	p->state = (uint8_t *)mem + state_off;
+	p->meta_len = l.len;
+	p->bits = (uint64_t *)(void *)((unsigned char *)mem + l.bits_off);
+	p->nr_words = l.words;
+	p->state = (uint8_t *)mem + l.state_off;
 	p->no_cache.busy = 1;
 	/* A slot's area starts with its block cache (lab_blk_of). */
-	p->caches = cap ? (unsigned char *)mem + caches_off + LAB_BLK_AREA :
+	p->caches = l.cap ? (unsigned char *)mem + l.caches_off + LAB_BLK_AREA :
 			  (unsigned char *)&p->no_cache;
-	p->cache_cap = cap;
-	p->cache_stride = stride;
+	p->cache_cap = l.cap;
+	p->cache_stride = l.stride;
 	/* Each thread's refills start in a different part of the bitmap. */
-	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
-		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
+	for (slot = 0; l.cap && slot < LAB_CACHE_THREADS; slot++)
+		((struct lab_cache *)(void *)(p->caches + (size_t)slot * l.stride))->cursor =
 			(uint32_t)(((uint64_t)slot * 0x9e3779b1u) % ((g->nr_pages + 63) / 64));
-	p->cache_batch = batch;
-	p->mags = (unsigned char *)mem + mags_off;
-	p->mag_stride = mag_stride;
-	p->nr_mags = nr_mags;
+	p->cache_batch = l.batch;
+	p->mags = (unsigned char *)mem + l.mags_off;
+	p->mag_stride = l.mag_stride;
+	p->nr_mags = l.nr_mags;
 	lab_depot_init(p);
 	*out = p;
 	return 0;
@@ -318,7 +343,8 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 {
 	struct labyrinth_params defaults = { 0 };
 	const struct labyrinth_params *pr = params ? params : &defaults;
-	struct lab_init_failure f = { .pool = pr->name ? pr->name : "labyrinth" };
+	struct lab_init_failure f = { .pool = pr->name ? pr->name : "labyrinth",
+				       .meta_bytes_for = meta_bytes_for };
 	int err = init_pool(lab, pr, &f);
 
 	if (err)
