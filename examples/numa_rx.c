@@ -249,7 +249,7 @@ static unsigned long pages_off_node(labyrinth_t *lab, int node)
 
 int main(int argc, char **argv)
 {
-	unsigned long pages = 2048, rounds = 200000;
+	unsigned long pages = 1024, rounds = 200000; /* 4 MiB a node: under an 8 MiB memlock limit */
 	int expect_nodes = 0, i, j, n, fail = 0;
 	struct rx_thread th[MAX_NODES * THREADS_PER_NODE];
 	static struct ring rings[MAX_NODES * THREADS_PER_NODE];
