@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "labyrinth.h"
+#include "example_common.h"
 
 #define MAX_NODES 8
 #define THREADS_PER_NODE 2
@@ -39,32 +40,6 @@ static short cpu_node[CPU_SETSIZE];    /* cpu -> index into pools[], -1: none */
 static cpu_set_t node_cpus[MAX_NODES];
 static labyrinth_t pools[MAX_NODES];
 
-/* Parse a sysfs list such as "0-3,8" into a CPU set, or call fn per entry. */
-static void parse_list(const char *s, void (*fn)(int v, void *arg), void *arg)
-{
-	char *end;
-
-	while (*s >= '0' && *s <= '9') {
-		long lo = strtol(s, &end, 10), hi = lo;
-
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		for (; lo <= hi; lo++)
-			fn((int)lo, arg);
-		s = *end == ',' ? end + 1 : end;
-	}
-}
-
-static int read_line(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "r");
-	int ok = f && fgets(buf, (int)size, f);
-
-	if (f)
-		fclose(f);
-	return ok ? 0 : -1;
-}
-
 static void add_node(int v, void *arg)
 {
 	(void)arg;
@@ -72,25 +47,15 @@ static void add_node(int v, void *arg)
 		node_ids[nr_nodes++] = v;
 }
 
-static void add_cpu(int v, void *arg)
-{
-	int idx = (int)(intptr_t)arg;
-
-	if (v < CPU_SETSIZE) {
-		CPU_SET(v, &node_cpus[idx]);
-		cpu_node[v] = (short)idx;
-	}
-}
-
 /* The cpu -> node table, once: the fast path only reads it. */
 static int read_topology(void)
 {
-	char buf[1024], path[96];
-	int i;
+	char buf[1024];
+	int i, cpu;
 
 	memset(cpu_node, 0xff, sizeof(cpu_node));
-	if (read_line("/sys/devices/system/node/has_memory", buf, sizeof(buf)) == 0) {
-		parse_list(buf, add_node, NULL);
+	if (ex_read_line("/sys/devices/system/node/has_memory", buf, sizeof(buf)) == 0) {
+		ex_parse_list(buf, add_node, NULL);
 	} else { /* a kernel without NUMA: one node, every CPU */
 		node_ids[nr_nodes++] = 0;
 		sched_getaffinity(0, sizeof(node_cpus[0]), &node_cpus[0]);
@@ -100,14 +65,13 @@ static int read_topology(void)
 		return 0;
 	}
 	for (i = 0; i < nr_nodes; i++) {
-		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node_ids[i]);
-		CPU_ZERO(&node_cpus[i]);
-		if (read_line(path, buf, sizeof(buf)) == 0)
-			parse_list(buf, add_cpu, (void *)(intptr_t)i);
-		if (CPU_COUNT(&node_cpus[i]) == 0) {
+		if (ex_node_cpus(node_ids[i], &node_cpus[i])) {
 			fprintf(stderr, "numa-rx: node %d has memory but no CPU\n", node_ids[i]);
 			return -1;
 		}
+		for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &node_cpus[i]))
+				cpu_node[cpu] = (short)i;
 	}
 	return 0;
 }
