@@ -30,23 +30,11 @@ if [ "${1:-}" = --check ]; then
 fi
 sh "$here/scripts/install-deps.sh" $pkgs
 
-dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
-abi=$(echo "$dep" | sed -n 's/^linux-headers-\([0-9.]*-[0-9]*\)-amd64.*/\1/p')
-kver=$(echo "$dep" | sed -n 's/.*(= \(.*\)).*/\1/p')
-[ -n "$abi" ] || { echo "test-numa: cannot read the headers' ABI from '$dep'" >&2; exit 1; }
+. "$here/scripts/kernel-common.sh"
+lab_kernel_versions
 name=$abi-amd64
 img=$cache/img-$name
-mkdir -p "$cache/debs"
-if [ ! -f "$img/boot/vmlinuz-$name" ]; then
-	echo "== test-numa: fetching linux-image-$name $kver"
-	(cd "$cache/debs" && { apt-get download "linux-image-$name=$kver" 2>/dev/null ||
-		{ apt-get update -qq && apt-get download "linux-image-$name=$kver"; } ||
-		apt-get download "linux-image-$name"; })
-	rm -rf "$img" && mkdir -p "$img"
-	dpkg-deb --fsys-tarfile "$cache/debs"/linux-image-"$name"_*.deb |
-		tar -x -C "$img" --wildcards "./boot/vmlinuz-$name" \
-			"./lib/modules/$name/kernel/drivers/misc/pvpanic/*"
-fi
+lab_kernel_fetch "$name" "$img" "$cache"
 
 echo "== test-numa: building the modules for $name"
 mod=$cache/mod-numa-$name
@@ -96,7 +84,7 @@ run() {
 	sed 's/^/# /' /tmp/out
 	if [ $rc = 0 ]; then echo "ok $n $1"; else echo "not ok $n $1 # exit $rc"; fi
 }
-LAB_NUMA_REQUIRE_HUGE=1 run 1 /bin/t_numa
+LAB_NUMA_GUEST=1 run 1 /bin/t_numa
 run 2 /bin/numa_rx --expect-nodes 2 --rounds 50000
 insmod /m/labyrinth.ko
 insmod /m/labyrinth_selftest.ko only=numa
@@ -119,23 +107,8 @@ timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2,sockets=2,core
 	</dev/null >"$log" 2>&1 || rc=$?
 sed -e 's/\r$//' -e 's/^\[ *[0-9.]*\] //' "$log" >"$log.txt"
 grep -E '^(KTAP|1\.\.|ok |not ok |# )' "$log.txt" || true
-why=""
-[ "$rc" = 124 ] && why="$why time-out after ${timeout_s}s;"
-[ "$rc" != 0 ] && [ "$rc" != 124 ] && why="$why qemu exited $rc (a panic with pvpanic);"
-grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection|Call Trace|scheduling while atomic|rcu.*detected.*stall|self-detected stall|blocked for more than|soft lockup|hard LOCKUP|Out of memory' "$log.txt" &&
-	why="$why the kernel complained;"
-grep -q 'labyrinth-test: no pvpanic' "$log.txt" && why="$why pvpanic did not load;"
+why=$(lab_console_verdict "$log.txt" "$rc" "$timeout_s" 2)
 grep -q '^# nodes with memory: 0-1$' "$log.txt" || why="$why the guest has not two nodes with memory;"
-grep -q '^labyrinth-test: done' "$log.txt" || why="$why init did not finish;"
-# Two KTAP documents (user space, the module's numa cases), each with its
-# plan and that many results, all ok, at least one case each.
-awk '
-	/^KTAP version 1$/ { if (docs && (got != plan || plan < 1)) bad = 1; docs++; plan = -1; got = 0; next }
-	/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
-	/^ok [0-9]+ / { got++; next }
-	/^not ok [0-9]+ / { got++; bad = 1; next }
-	END { if (docs && (got != plan || plan < 1)) bad = 1; if (docs != 2) bad = 1; exit bad }
-' "$log.txt" || why="$why KTAP: a case not ok, or a plan missing or short;"
 if [ -n "$why" ]; then
 	echo "test-numa: FAILED:$why (console: $log)" >&2
 	tail -n 40 "$log.txt" >&2

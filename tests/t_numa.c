@@ -7,7 +7,9 @@
 #define MAX_NODES 64
 
 static int nodes[MAX_NODES], nr_nodes;
-static int require_huge; /* LAB_NUMA_REQUIRE_HUGE=1: the guest reserved them */
+/* LAB_NUMA_GUEST=1: scripts/test-numa.sh's quiet guest, which reserved huge
+ * pages on each node and enabled secret memory: both are required there. */
+static int guest;
 
 static long long read_num(const char *path, const char *key)
 {
@@ -225,7 +227,7 @@ static void t_huge(int node)
 
 	p.flags |= LAB_POOL_HUGETLB;
 	if (have < 2) {
-		CHECK(!require_huge, "node %d has %lld free 2 MiB huge pages, the test reserved "
+		CHECK(!guest, "node %d has %lld free 2 MiB huge pages, the test reserved "
 		      "some", node, have);
 		printf("note: node %d has %lld free 2 MiB huge pages: hugetlbfs on it not "
 		       "tested\n", node, have);
@@ -240,8 +242,32 @@ static void t_huge(int node)
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
+/* Pages of the mapping at addr that /proc/self/numa_maps puts on node
+ * ("N1=2048"), and in *elsewhere those it puts on other nodes. */
+static long numa_maps_pages(const void *addr, int node, long *elsewhere)
+{
+	char line[1024], *tok, *save = NULL;
+	long on = 0;
+
+	snprintf(line, sizeof(line), "%s", numa_maps_line(addr));
+	*elsewhere = 0;
+	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		int k;
+		long v;
+
+		if (sscanf(tok, "N%d=%ld", &k, &v) != 2)
+			continue;
+		if (k == node)
+			on += v;
+		else
+			*elsewhere += v;
+	}
+	return on;
+}
+
 /* Secret memory: where memfd_secret works, its pages are populated under
- * the thread's bound policy, which is restored afterwards. */
+ * the thread's bound policy, which is restored afterwards.  move_pages(2)
+ * cannot see secret pages; /proc/self/numa_maps counts them by node. */
 static void t_secret(int node)
 {
 	struct labyrinth_params p = { .name = "numa-secret", .nr_pages = 64,
@@ -249,17 +275,26 @@ static void t_secret(int node)
 				      .numa_node = (unsigned int)node };
 	labyrinth_t lab = { 0 };
 	int mode = -1, rc = labyrinth_init(&lab, &p);
+	long elsewhere = 0, on;
+	void *base;
+	size_t len;
 
 	if (rc == -ENOSYS || rc == -EPERM || rc == -ENOMEM) {
+		CHECK(!guest, "secret pool on node %d: %s", node, strerror(-rc));
 		printf("note: memfd_secret refused here (%s): secret pools on a node not "
 		       "tested\n", strerror(-rc));
 		return;
 	}
 	CHECK_EQ(rc, 0);
+	if (rc)
+		return;
+	REQUIRE(labyrinth_region(&lab, &base, &len) == 0, "region");
+	on = numa_maps_pages(base, node, &elsewhere);
+	CHECK(on == 64 && elsewhere == 0, "secret pool: %ld pages on node %d, %ld elsewhere: %s",
+	      on, node, elsewhere, numa_maps_line(base));
 	REQUIRE(syscall(SYS_get_mempolicy, &mode, NULL, 0, NULL, 0) == 0, "get_mempolicy");
 	CHECK(mode == MPOL_DEFAULT_, "the thread's policy is %d after init, not restored", mode);
-	if (!rc)
-		CHECK_EQ(labyrinth_destroy(&lab), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
 /* A node that does not exist or has no memory: -EINVAL, nothing changed,
@@ -371,7 +406,7 @@ int main(void)
 	SKIP_UNDER_TSAN();
 	if (syscall(SYS_move_pages, 0, 0UL, NULL, NULL, NULL, 0) && errno == ENOSYS)
 		SKIP_ALL("the kernel has no move_pages(2) (no NUMA): nothing to check pages with");
-	require_huge = getenv("LAB_NUMA_REQUIRE_HUGE") && atoi(getenv("LAB_NUMA_REQUIRE_HUGE"));
+	guest = getenv("LAB_NUMA_GUEST") && atoi(getenv("LAB_NUMA_GUEST"));
 	find_nodes();
 	printf("nodes with memory: %d (first %d)\n", nr_nodes, nodes[0]);
 	for (i = 0; i < nr_nodes; i++) {
