@@ -105,7 +105,6 @@ static int as_enomem(int err)
 	return (err == -EAGAIN || err == -EPERM) ? -ENOMEM : err;
 }
 
-
 /* ---- NUMA: binding a range to a node, and where its pages lie ---- */
 
 static long long read_number(const char *path, const char *key);
@@ -470,6 +469,7 @@ int lab_os_meta_alloc(size_t len, int nolock, int node, void **out)
 	/* Bound to a node: populated only once bound (mlock, or below). */
 	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | (node < 0 ? MAP_POPULATE : 0), -1, 0);
+	struct lab_backing meta = { .kind = LAB_BACKING_ANON, .fd = -1, .node = node };
 	int err;
 
 	os_fail.meta_len = len;
@@ -477,7 +477,9 @@ int lab_os_meta_alloc(size_t len, int nolock, int node, void **out)
 		note_fail(FAIL_META, errno, len);
 		return -ENOMEM;
 	}
-	err = bind_range(mem, len, node);
+	err = node_room(&meta, len);
+	if (!err)
+		err = bind_range(mem, len, node);
 	if (err)
 		goto fail;
 	if (!nolock && sys_mlock(mem, len)) {
