@@ -1,11 +1,12 @@
 #!/bin/sh
 # make test-numa: LAB_POOL_NUMA on an emulated two-node machine.  Boots
 # Debian 12's standard kernel under qemu (TCG, 2 vCPUs) with two NUMA nodes
-# (one CPU and half the memory each) and a busybox initramfs that holds the
+# (one CPU and 2.5 GiB each) and a busybox initramfs that holds the
 # user-space tests, linked statically, and labyrinth.ko:
 #   - t_numa on both nodes: every page of pools bound to node 0 and node 1
 #     (default, unlocked, grown, 2 MiB, hugetlbfs from each node's own
-#     reserved huge pages) checked with move_pages(2), -EINVAL for a node
+#     reserved 2 MiB and 1 GiB huge pages, secret) checked with move_pages(2)
+#     and /proc/self/numa_maps, -EINVAL for a node
 #     that does not exist, -ENOMEM and the verbose line for a node too small;
 #   - labyrinth-numa-rx: rx threads pinned on both nodes, frees across nodes;
 #   - the module's self-test cases "numa*": pools on each node, page_to_nid()
@@ -73,7 +74,8 @@ insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvp
 echo "# nodes with memory: $(cat /sys/devices/system/node/has_memory)"
 for n in 0 1; do
 	echo 4 >/sys/devices/system/node/node$n/hugepages/hugepages-2048kB/nr_hugepages
-	echo "# node $n: $(cat /sys/devices/system/node/node$n/hugepages/hugepages-2048kB/free_hugepages) huge pages, cpus $(cat /sys/devices/system/node/node$n/cpulist)"
+	h=/sys/devices/system/node/node$n/hugepages
+	echo "# node $n: $(cat $h/hugepages-2048kB/free_hugepages) huge pages of 2 MiB, $(cat $h/hugepages-1048576kB/free_hugepages) of 1 GiB, cpus $(cat /sys/devices/system/node/node$n/cpulist)"
 done
 # User space: one KTAP document, a case per program, its output as comments.
 echo "KTAP version 1"
@@ -95,15 +97,17 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$cache/initramfs-numa.cpio"
 
 log=$cache/console-numa.log
-echo "== test-numa: booting $name under qemu (TCG, 2 nodes of 1 CPU and 512 MiB)"
+# 2.5 GiB a node: room for one 1 GiB huge page each (1 GiB-aligned and free), reserved at boot
+# (memory qemu only backs once the guest touches it).
+echo "== test-numa: booting $name under qemu (TCG, 2 nodes of 1 CPU and 2.5 GiB)"
 rc=0
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2,sockets=2,cores=1,threads=1 -nographic -no-reboot \
-	-object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64,+pdpe1gb -m 5120 -smp 2,sockets=2,cores=1,threads=1 -nographic -no-reboot \
+	-object memory-backend-ram,id=m0,size=2560M -object memory-backend-ram,id=m1,size=2560M \
 	-numa node,nodeid=0,memdev=m0 -numa node,nodeid=1,memdev=m1 \
 	-numa cpu,node-id=0,socket-id=0 -numa cpu,node-id=1,socket-id=1 \
 	-net none -device pvpanic-pci -action panic=exit-failure \
 	-kernel "$img/boot/vmlinuz-$name" -initrd "$cache/initramfs-numa.cpio" \
-	-append "console=ttyS0 panic_on_warn=1 oops=panic panic=-1 secretmem.enable=1" \
+	-append "console=ttyS0 panic_on_warn=1 oops=panic panic=-1 secretmem.enable=1 hugepagesz=1G hugepages=0:1,1:1" \
 	</dev/null >"$log" 2>&1 || rc=$?
 sed -e 's/\r$//' -e 's/^\[ *[0-9.]*\] //' "$log" >"$log.txt"
 grep -E '^(KTAP|1\.\.|ok |not ok |# )' "$log.txt" || true

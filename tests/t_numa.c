@@ -179,8 +179,11 @@ static void check_pool_on(labyrinth_t *lab, int node, const char *what)
 	char want[64];
 	struct labyrinth_stats st = check_stats(lab);
 
+	/* every 4 KiB; every 2 MiB of a 1 GiB page (one page: one node) */
+	size_t step = st.page_size > LAB_PAGE_2M ? LAB_PAGE_2M : 4096;
+
 	REQUIRE(labyrinth_region(lab, &base, &len) == 0, "region");
-	CHECK(pages_off_node(base, len, 4096, node) == 0, "%s: pages off node %d", what, node);
+	CHECK(pages_off_node(base, len, step, node) == 0, "%s: pages off node %d", what, node);
 	snprintf(want, sizeof(want), " bind:%d ", node);
 	CHECK(strstr(numa_maps_line(base), want) != NULL, "%s: numa_maps line '%s' lacks%s",
 	      what, numa_maps_line(base), want);
@@ -285,6 +288,32 @@ static long numa_maps_pages(const void *addr, int node, long *elsewhere)
 			*elsewhere += v;
 	}
 	return on;
+}
+
+/* A 1 GiB page from the node's own 1 GiB huge pages (the guest reserves one
+ * on each node at boot; hosts seldom have them). */
+static void t_gigantic(int node)
+{
+	struct labyrinth_params p = { .name = "numa-1g", .page_size = LAB_PAGE_1G, .nr_pages = 1,
+				      .flags = LAB_POOL_NUMA | LAB_POOL_HUGETLB,
+				      .numa_node = (unsigned int)node };
+	labyrinth_t lab = { 0 };
+	long long have = free_huge(node, 1 << 20);
+	int rc;
+
+	if (have < 1) {
+		CHECK(!guest, "node %d has no free 1 GiB huge page, the guest reserved one", node);
+		printf("note: node %d has no free 1 GiB huge page: 1 GiB pools on it not tested\n",
+		       node);
+		return;
+	}
+	rc = labyrinth_init(&lab, &p);
+	CHECK_EQ(rc, 0);
+	if (rc)
+		return;
+	CHECK_EQ(free_huge(node, 1 << 20), have - 1);
+	check_pool_on(&lab, node, "1 GiB");
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
 /* Secret memory: where memfd_secret works, its pages are populated under
@@ -424,6 +453,7 @@ int main(void)
 		t_default_and_growth(nodes[i], 0);
 		t_default_and_growth(nodes[i], LAB_POOL_NOLOCK);
 		t_huge(nodes[i]);
+		t_gigantic(nodes[i]);
 		t_secret(nodes[i]);
 		t_node_too_small(nodes[i]);
 	}
