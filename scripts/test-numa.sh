@@ -9,6 +9,7 @@
 #     and /proc/self/numa_maps, -EINVAL for a node
 #     that does not exist, -ENOMEM and the verbose line for a node too small;
 #   - labyrinth-numa-rx: rx threads pinned on both nodes, frees across nodes;
+#   - labyrinth-nic-demo --node 1: its pool and threads on node 1;
 #   - the module's self-test cases "numa*": pools on each node, page_to_nid()
 #     of every page from process, softirq and hardirq context.
 # One KTAP document for user space, one for the module; fails on any
@@ -53,9 +54,10 @@ cmake --build "$build" --target labyrinth_static -j 2 >/dev/null
 root=$cache/initramfs-numa
 rm -rf "$root" && mkdir -p "$root/bin" "$root/m" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 cc=${CC:-cc}
-for t in tests/t_numa.c examples/numa_rx.c; do
+for t in tests/t_numa.c examples/numa_rx.c examples/nic_demo.c; do
 	out=$root/bin/$(basename "$t" .c)
-	$cc -static -O2 -pthread -Wall -Werror -I"$here/include" -I"$here/tests" "$here/$t" \
+	$cc -static -O2 -pthread -Wall -Werror -I"$here/include" -I"$here/tests" \
+		-I"$here/examples" "$here/$t" \
 		"$build/liblabyrinth.a" -o "$out"
 done
 
@@ -79,15 +81,18 @@ for n in 0 1; do
 done
 # User space: one KTAP document, a case per program, its output as comments.
 echo "KTAP version 1"
-echo "1..2"
+echo "1..3"
 run() {
-	n=$1; shift
+	n=$1; name=$2; shift 2
 	"$@" >/tmp/out 2>&1; rc=$?
 	sed 's/^/# /' /tmp/out
-	if [ $rc = 0 ]; then echo "ok $n $1"; else echo "not ok $n $1 # exit $rc"; fi
+	if [ $rc = 0 ]; then echo "ok $n $name"; else echo "not ok $n $name # exit $rc"; fi
 }
-LAB_NUMA_GUEST=1 run 1 /bin/t_numa
-run 2 /bin/numa_rx --expect-nodes 2 --rounds 50000
+LAB_NUMA_GUEST=1 run 1 t_numa /bin/t_numa
+run 2 numa_rx /bin/numa_rx --expect-nodes 2 --rounds 50000
+# the NIC demo on node 1: every frame verified, every page there
+run 3 nic_demo_node_1 sh -c '/bin/nic_demo --node 1 -d 1 -p 1024 >/tmp/nic && cat /tmp/nic &&
+	grep -q "^pool rx: numa bound to node 1, pages on node1 1024\$" /tmp/nic'
 insmod /m/labyrinth.ko
 insmod /m/labyrinth_selftest.ko only=numa
 echo "labyrinth-test: done"
