@@ -10,8 +10,9 @@
  * from the CPU it runs on: sched_getcpu() (the vDSO's getcpu, or glibc's
  * rseq area: no system call) indexes a cpu -> node table read once from
  * /sys/devices/system/node at start.  Each thread hands its pages to the
- * next thread, which sits on the other node, and that one frees them: a
- * page goes back to the pool it came from, found with labyrinth_owns().
+ * next thread (every second hand-off crosses to the other node), and that
+ * one frees them: a page goes back to the pool it came from, found with
+ * labyrinth_owns().
  * At the end every pool has all its pages back, and move_pages(2) says
  * they all lie on the pool's node.  Exit 0 only when that holds.
  *
