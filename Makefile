@@ -37,6 +37,13 @@ demo-build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$(BUILD)" != build ]; then :; elif sh scripts/test-kernel.sh --check; then $(MAKE) test-kernel; else echo "make test: test-kernel skipped (needs linux-headers-amd64 linux-headers-rt-amd64 qemu-system-x86 busybox-static cpio; make test-kernel installs them as root)"; fi
+	@if [ "$(BUILD)" != build ]; then :; elif sh scripts/test-numa.sh --check; then $(MAKE) test-numa; else echo "make test: test-numa skipped (needs linux-headers-amd64 qemu-system-x86 busybox-static cpio; make test-numa installs them as root)"; fi
+
+# LAB_POOL_NUMA on an emulated two-node machine (qemu, Debian's kernel):
+# user-space tests and the module's numa cases; installs what is missing.
+.PHONY: test-numa
+test-numa: build
+	BUILD=$(CURDIR)/$(BUILD) sh scripts/test-numa.sh
 
 # labyrinth.ko under qemu on Debian's standard and PREEMPT_RT kernels
 # (docs/kernel.md); installs what is missing as root.

@@ -27,6 +27,10 @@ static int bk_init(size_t pages)
 		p.flags |= LAB_POOL_DEBUG;
 		bk_note("LAB_POOL_DEBUG pool");
 	}
+	if (getenv("LAB_BENCH_NODE")) { /* bench --node N */
+		p.flags |= LAB_POOL_NUMA;
+		p.numa_node = (unsigned int)atoi(getenv("LAB_BENCH_NODE"));
+	}
 	r = labyrinth_init(&bk_pool, &p);
 	if (r == -ENOMEM) {
 		/* over RLIMIT_MEMLOCK: raise the soft limit as far as allowed */
@@ -38,7 +42,7 @@ static int bk_init(size_t pages)
 		}
 	}
 	if (r == -ENOMEM) {
-		p.flags = LAB_POOL_NOLOCK;
+		p.flags = LAB_POOL_NOLOCK | (p.flags & LAB_POOL_NUMA);
 		r = labyrinth_init(&bk_pool, &p);
 		if (r == 0)
 			bk_note("pool could not be locked (RLIMIT_MEMLOCK): using LAB_POOL_NOLOCK");

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +58,9 @@ static struct {
 	uint64_t samples;     /* latency samples */
 	size_t pages;         /* pool size in pages */
 	unsigned storm_us;    /* signal storm: one signal every storm_us */
+	int node;             /* --node: NUMA node of memory and threads, -1 = any */
 } opt = {
+	.node = -1,
 	.scenario = "all",
 	.rounds = 1,
 	.threads = 2,
@@ -930,10 +933,48 @@ static void usage(FILE *f)
 		"  --storm-us US     signal storm: one signal every US microseconds (10)\n"
 		"  --touch MODE      where each get writes its byte: zero (offset 0, default)\n"
 		"                    or colored (cache line = page number mod 64)\n"
+		"  --node N          NUMA node N: every backend's memory (MPOL_BIND) and\n"
+		"                    threads (its CPUs) there; labyrinth: LAB_POOL_NUMA\n"
 		"  --quick           short runs: --duration-ms 80 --warmup-ms 20 --samples 200000\n"
 		"  --list            print this backend's capabilities and exit\n"
 		"Output: tab-separated 'result/skip/note/caps' lines (see bench.c).\n",
 		BK_NAME);
+}
+
+/*
+ * --node N: the process's memory bound to node N (MPOL_BIND, so every
+ * backend's pages come from there), its threads on the node's CPUs, and
+ * LAB_BENCH_NODE for the labyrinth backend's LAB_POOL_NUMA.
+ */
+static int bind_to_node(int node)
+{
+	unsigned long mask[16] = { 0 };
+	char path[96], list[512], num[16];
+	cpu_set_t cpus;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	f = fopen(path, "r");
+	if (!f || !fgets(list, sizeof(list), f) || node >= 1024) {
+		fprintf(stderr, "bench-%s: no NUMA node %d (%s)\n", BK_NAME, node, path);
+		return -1;
+	}
+	fclose(f);
+	CPU_ZERO(&cpus);
+	for (char *s = list, *end; *s >= '0' && *s <= '9'; s = *end == ',' ? end + 1 : end) {
+		long lo = strtol(s, &end, 10), hi = *end == '-' ? strtol(end + 1, &end, 10) : lo;
+		for (; lo <= hi && lo < CPU_SETSIZE; lo++)
+			CPU_SET(lo, &cpus);
+	}
+	mask[node / 64] = 1ul << (node % 64);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus) ||
+	    syscall(SYS_set_mempolicy, 2 /* MPOL_BIND */, mask, 1025)) {
+		fprintf(stderr, "bench-%s: binding to node %d: %s\n", BK_NAME, node, strerror(errno));
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%d", node);
+	setenv("LAB_BENCH_NODE", num, 1);
+	return 0;
 }
 
 static uint64_t num_arg(int argc, char **argv, int *i)
@@ -977,6 +1018,8 @@ int main(int argc, char **argv)
 			opt.samples = num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--pages"))
 			opt.pages = (size_t)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--node"))
+			opt.node = (int)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--storm-us"))
 			opt.storm_us = (unsigned)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--touch") && i + 1 < argc) {
@@ -1010,6 +1053,8 @@ int main(int argc, char **argv)
 	if (opt.pages < 4096)
 		opt.pages = 4096;
 
+	if (opt.node >= 0 && bind_to_node(opt.node) < 0)
+		return 1;
 	if (bk_init(opt.pages) < 0)
 		return 1;
 	if (bk_thread_enter() < 0)

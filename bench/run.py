@@ -342,6 +342,8 @@ def main():
     ap.add_argument("--touch", choices=["zero", "colored"], default="colored",
                     help="where each get writes its byte: offset 0, or a cache line "
                          "chosen by page number (default: removes 4 KiB cache-set aliasing)")
+    ap.add_argument("--node", type=int,
+                    help="NUMA node for every backend's memory and threads (bench --node)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args()
 
@@ -363,6 +365,8 @@ def main():
     paths = {b: os.path.join(bin_dir, "bench-" + b) for b in backends}
     caps = {b: caps_of(paths[b]) for b in backends}
     base = (["--quick"] if a.quick else []) + ["--touch", a.touch]
+    if a.node is not None:
+        base += ["--node", str(a.node)]
 
     # the plan: run -> round -> scenario -> backends in rotated order
     plan = []

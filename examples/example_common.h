@@ -20,8 +20,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
+
+/* Call fn for each number of a sysfs list such as "0-3,8\n". */
+static inline void ex_parse_list(const char *s, void (*fn)(int v, void *arg), void *arg)
+{
+	char *end;
+
+	while (*s >= '0' && *s <= '9') {
+		long lo = strtol(s, &end, 10), hi = lo;
+
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		for (; lo <= hi; lo++)
+			fn((int)lo, arg);
+		s = *end == ',' ? end + 1 : end;
+	}
+}
+
+/* The first line of a (sysfs) file; 0, or -1 if there is none. */
+static inline int ex_read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	int ok = f && fgets(buf, (int)size, f);
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+#ifdef CPU_SETSIZE /* _GNU_SOURCE */
+static inline void ex_cpu_set_add(int cpu, void *set)
+{
+	if (cpu < CPU_SETSIZE)
+		CPU_SET(cpu, (cpu_set_t *)set);
+}
+
+/* The CPUs of NUMA node `node`, to run a pool's threads on its node:
+ * 0, or -1 when the node does not exist or has no CPU. */
+static inline int ex_node_cpus(int node, cpu_set_t *set)
+{
+	char path[96], list[1024];
+
+	CPU_ZERO(set);
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	if (node < 0 || ex_read_line(path, list, sizeof(list)))
+		return -1;
+	ex_parse_list(list, ex_cpu_set_add, set);
+	return CPU_COUNT(set) ? 0 : -1;
+}
+#endif
 
 static inline double ex_now(void)
 {

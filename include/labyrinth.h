@@ -85,6 +85,7 @@ typedef unsigned int lab_gfp_t;
 #define LAB_POOL_DUMPABLE 0x04u /* include the pool in core dumps */
 #define LAB_POOL_NOLOCK   0x08u /* do not mlock (ATOMIC may then fault) */
 #define LAB_POOL_DEBUG    0x10u /* poison, check, report every misuse */
+#define LAB_POOL_NUMA     0x20u /* pages and metadata on node params.numa_node */
 
 /*
  * A pool.  The type is complete so that a pool can be declared statically
@@ -108,6 +109,8 @@ struct labyrinth_params {
 	long wait_ms;         /* LAB_GFP_KERNEL: wait for a free page once the
 	                         pool cannot grow; 0 = no wait, < 0 = forever */
 	unsigned int flags;   /* LAB_POOL_* */
+	unsigned int numa_node; /* with LAB_POOL_NUMA: the NUMA node of the
+	                           pool's pages and metadata; ignored without it */
 };
 
 /* Counters and gauges of a pool (labyrinth_stats()). */

@@ -83,7 +83,7 @@
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
 #define LAB_POOL_ALL (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE | \
-		      LAB_POOL_NOLOCK | LAB_POOL_DEBUG)
+		      LAB_POOL_NOLOCK | LAB_POOL_DEBUG | LAB_POOL_NUMA)
 
 #define LAB_DEFAULT_PAGES 1024u
 #define LAB_NIL 0xffffffffu          /* "no page" in a page index */
@@ -241,6 +241,7 @@ struct lab_pool {
 	struct lab_pool *live_next; /* the registry of live pools (pool.c) */
 	struct lab_pool **live_prev;
 	struct lab_backing backing;
+	struct lab_node_pages node_pages; /* where the pages lie: init and growth */
 	struct lab_watch watches[LAB_MAX_WATCHES];
 	char name[LAB_NAME_MAX];
 

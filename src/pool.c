@@ -36,6 +36,7 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	size_t max = pr->max_pages ? pr->max_pages : nr;
 
 	f->flags = pr->flags;
+	f->node = pr->numa_node;
 	if (ps != LAB_PAGE_4K && ps != LAB_PAGE_2M && ps != LAB_PAGE_1G)
 		f->invalid = "page_size is not 4096, LAB_PAGE_2M or LAB_PAGE_1G";
 	else if (pr->flags & ~LAB_POOL_ALL)
@@ -49,6 +50,8 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	else if (max > LAB_MAX_PAGES || max > (SIZE_MAX >> (LAB_MAX_ORDER + 1)) / ps)
 		f->invalid = "max_pages is over the limit (0xfffffc00 pages, and the "
 			     "address range must fit)";
+	else if ((pr->flags & LAB_POOL_NUMA) && lab_os_node_check(pr->numa_node))
+		f->invalid = "numa_node is not a node with memory";
 	if (f->invalid)
 		return -LAB_EINVAL;
 	f->pool_bytes = nr * ps;
@@ -73,14 +76,20 @@ static size_t mapped_len(const struct lab_pool *p, uint32_t nr_total)
 	return round_up((size_t)nr_total << p->page_shift, p->backing.unit);
 }
 
-/* Map pages [from, to) (and the rest of their backing unit). */
+/* Map pages [from, to) (and the rest of their backing unit), and count
+ * the nodes they landed on. */
 static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fallback)
 {
 	size_t start = mapped_len(p, from), end = mapped_len(p, to);
+	int err = 0;
 
-	if (end == start)
-		return 0;
-	return lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
+	if (end != start)
+		err = lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
+	if (!err)
+		lab_os_count_nodes(&p->backing, lab_page_addr(p, from),
+				   (size_t)(to - from) << p->page_shift, p->page_size,
+				   &p->node_pages);
+	return err;
 }
 
 /* Hand the new pages [from, to) to the store. */
@@ -211,7 +220,7 @@ static size_t meta_bytes_for(size_t nr_pages, unsigned int flags)
 	return l.len;
 }
 
-static int map_metadata(const struct pool_geometry *g, unsigned int flags,
+static int map_metadata(const struct pool_geometry *g, unsigned int flags, int node,
 			struct lab_pool **out)
 {
 	struct meta_layout l;
@@ -221,7 +230,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	int err;
 
 	layout_metadata(g, flags, &l);
-	err = lab_os_meta_alloc(l.len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
+	err = lab_os_meta_alloc(l.len, (flags & LAB_POOL_NOLOCK) != 0, node, &mem);
 	if (err)
 		return err;
 	p = mem;
@@ -276,7 +285,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	struct pool_geometry g;
 	struct lab_pool *p;
 	void *base;
-	int err;
+	int node, err;
 
 	if (!lab) {
 		f->invalid = "the labyrinth_t pointer is NULL";
@@ -293,7 +302,8 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	err = lab_os_atfork();
 	if (err)
 		return err;
-	err = map_metadata(&g, pr->flags, &p);
+	node = (pr->flags & LAB_POOL_NUMA) ? (int)pr->numa_node : -1;
+	err = map_metadata(&g, pr->flags, node, &p);
 	if (err)
 		return err;
 	p->page_size = g.page_size;
@@ -306,12 +316,12 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	p->wait_ms = pr->wait_ms;
 	copy_name(p->name, pr->name);
 
-	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags);
+	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags, node);
 	if (err)
 		goto fail_meta;
 	p->reserved_len = (size_t)g.max_pages << g.page_shift;
 	p->reserved_len = round_up(p->reserved_len, p->backing.unit);
-	err = lab_os_reserve(p->reserved_len, g.page_size << LAB_MAX_ORDER, &base);
+	err = lab_os_reserve(&p->backing, p->reserved_len, g.page_size << LAB_MAX_ORDER, &base);
 	if (err)
 		goto fail_backing;
 	p->base = base;
@@ -331,7 +341,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	return 0;
 
 fail_reserve:
-	lab_os_release(base, p->reserved_len);
+	lab_os_release(&p->backing, base, p->reserved_len);
 fail_backing:
 	lab_os_backing_close(&p->backing);
 fail_meta:
@@ -379,7 +389,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
-	lab_os_release(p->base, p->reserved_len);
+	lab_os_release(&p->backing, p->base, p->reserved_len);
 	p->magic = 0;
 	lab_os_meta_free(p, p->meta_len);
 	return 0;
