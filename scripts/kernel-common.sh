@@ -1,14 +1,14 @@
 # Shared by the scripts that boot Debian's kernels under qemu
-# (scripts/test-numa.sh; scripts/test-kernel.sh has its own copy of the
-# same steps until it sources this file too).  POSIX sh, sourced.
+# (scripts/test-kernel.sh, scripts/test-numa.sh).  POSIX sh, sourced; the
+# sourcing script sets $here to the repository's root.
 
 # The ABI of the installed linux-headers-amd64 (e.g. 6.1.0-57) in $abi and
 # its exact package version in $kver: images and modules must match them.
 lab_kernel_versions() {
-	dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64)
-	abi=$(echo "$dep" | sed -n 's/^linux-headers-\([0-9.]*-[0-9]*\)-amd64.*/\1/p')
-	kver=$(echo "$dep" | sed -n 's/.*(= \(.*\)).*/\1/p')
-	[ -n "$abi" ] || { echo "cannot read the headers' ABI from '$dep'" >&2; return 1; }
+	meta=$(sh "$here/kernel/headers.sh") ||
+		{ echo "cannot read the ABI of linux-headers-amd64's dependency" >&2; return 1; }
+	abi=${meta% *}
+	kver=${meta#* }
 }
 
 # lab_kernel_fetch NAME IMG CACHE: linux-image-NAME (version $kver) into

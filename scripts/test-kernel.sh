@@ -29,29 +29,15 @@ if [ "${1:-}" = --check ]; then
 fi
 sh "$here/scripts/install-deps.sh" $pkgs
 
-# The ABI of the installed headers (e.g. 6.1.0-57) and its exact version:
-# images and modules must match them.
-meta=$(sh "$here/kernel/headers.sh") ||
-	{ echo "test-kernel: cannot read the ABI of linux-headers-amd64's dependency" >&2; exit 1; }
-abi=${meta% *}
-kver=${meta#* }
+. "$here/scripts/kernel-common.sh"
+lab_kernel_versions || exit 1
 mkdir -p "$cache/debs"
 fail=0
 
 for fl in $flavours; do
 	name=$abi-$fl
 	img=$cache/img-$name
-	if [ ! -f "$img/boot/vmlinuz-$name" ]; then
-		echo "== test-kernel: fetching linux-image-$name $kver"
-		# A fresh machine may have installed the headers with lists since gone.
-		(cd "$cache/debs" && { apt-get download "linux-image-$name=$kver" 2>/dev/null ||
-			{ apt-get update -qq && apt-get download "linux-image-$name=$kver"; } ||
-			apt-get download "linux-image-$name"; })
-		rm -rf "$img" && mkdir -p "$img"
-		dpkg-deb --fsys-tarfile "$cache/debs"/linux-image-"$name"_*.deb |
-			tar -x -C "$img" --wildcards "./boot/vmlinuz-$name" \
-				"./lib/modules/$name/kernel/drivers/misc/pvpanic/*"
-	fi
+	lab_kernel_fetch "$name" "$img" "$cache" || exit 1
 
 	echo "== test-kernel: building the modules for $name"
 	# test-<kernel>/, not make -C kernel's mod-<kernel>/: a test build
@@ -114,25 +100,8 @@ EOF
 	# The console, without carriage returns and printk time stamps.
 	sed -e 's/\r$//' -e 's/^\[ *[0-9.]*\] //' "$log" >"$log.txt"
 	grep -E '^(KTAP|1\.\.|ok |not ok |# )' "$log.txt" || true
-	why=""
-	[ "$rc" = 124 ] && why="$why time-out after ${timeout_s}s;"
-	[ "$rc" != 0 ] && [ "$rc" != 124 ] && why="$why qemu exited $rc (a panic with pvpanic);"
-	# Panics, BUGs (sleeping in atomic context, scheduling while atomic,
-	# lockups), warnings, RCU stalls, hung tasks, and any stack dump
-	# (an allocation failure's splat has only "Call Trace").
-	grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection|Call Trace|scheduling while atomic|rcu.*detected.*stall|self-detected stall|blocked for more than|soft lockup|hard LOCKUP' "$log.txt" &&
-		why="$why the kernel complained;"
-	grep -q 'labyrinth-test: no pvpanic' "$log.txt" && why="$why pvpanic did not load;"
-	grep -q '^labyrinth-test: done' "$log.txt" || why="$why init did not finish;"
-	# Three KTAP documents (selftest, fake NIC, consumer), each with its plan and that
-	# many results, all ok.
-	awk '
-		/^KTAP version 1$/ { if (docs && got != plan) bad = 1; docs++; plan = -1; got = 0; next }
-		/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
-		/^ok [0-9]+ / { got++; next }
-		/^not ok [0-9]+ / { got++; bad = 1; next }
-		END { if (docs && got != plan) bad = 1; if (docs != 3) bad = 1; exit bad }
-	' "$log.txt" || why="$why KTAP: a case not ok, or a plan missing or short;"
+	# Three KTAP documents: selftest, fake NIC, consumer.
+	why=$(lab_console_verdict "$log.txt" "$rc" "$timeout_s" 3)
 	if [ -n "$why" ]; then
 		echo "test-kernel: $name FAILED:$why (console: $log)" >&2
 		tail -n 40 "$log.txt" >&2
