@@ -294,6 +294,8 @@ labyrinth__fast_cache(const labyrinth_t *lab)
 						(size_t)slot * LAB_FAST_LOAD(&lab->lab_private_stride));
 	if (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&c->lab) != lab))
 		return NULL;
+	if (!c) /* it was just dereferenced: tell the compiler, whose callers test it */
+		__builtin_unreachable();
 	return c;
 }
 
