@@ -279,6 +279,8 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
  *
  * src/model/tls.pml checks this with Spin.
  */
+/* Initial-exec: the library's TLS is static (it is built so), and the
+ * caller reaches it with one %fs-relative load, no __tls_get_addr. */
 extern __thread int32_t labyrinth_fast_slot __attribute__((tls_model("initial-exec"))) LAB_API;
 
 static __inline__ __attribute__((always_inline)) struct labyrinth__cache *
