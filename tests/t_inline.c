@@ -196,7 +196,7 @@ static void test_destroyed(void)
 	void *page;
 
 	init_pool(&lab, "doomed");
-	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC); /* the fast path now knows it */
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC); /* its cache claimed now */
 	REQUIRE(page != NULL, "page");
 	CHECK_EQ(labyrinth_free_page(&lab, page), 0);
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
