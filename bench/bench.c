@@ -292,6 +292,65 @@ static void scen_bulk(void)
 	report_fails("bulk64");
 }
 
+/* --------------------------------------------- four pools in turn (pools4) */
+
+/*
+ * One thread, pairs on pool i mod 4 (issue 17): packet applications have a
+ * pool per port or queue.  A backend that can have several pools defines
+ * BK_POOLS_MAX and bk_pools_init(n, pages) / bk_pools_fini(n) /
+ * bk_get_from(k) / bk_put_to(k, page); the floor serves them all from its
+ * one LIFO.  Others skip.
+ */
+#define POOLS4 4u
+#ifndef BK_POOLS_MAX
+#define BK_POOLS_MAX 0
+static inline int bk_pools_init(unsigned n, size_t pages) { (void)n; (void)pages; return -1; }
+static inline void bk_pools_fini(unsigned n) { (void)n; }
+static inline void *bk_get_from(unsigned k) { (void)k; return NULL; }
+static inline void bk_put_to(unsigned k, void *p) { (void)k; (void)p; }
+#endif
+static __attribute__((noinline)) void *get_page_from(unsigned k) { return bk_get_from(k); }
+static __attribute__((noinline)) void put_page_to(unsigned k, void *p) { bk_put_to(k, p); }
+
+/* n alloc+touch+free pairs, pool i mod 4; returns pairs done */
+static uint64_t loop_pools4(uint64_t n)
+{
+	uint64_t ok = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		unsigned k = (unsigned)i & (POOLS4 - 1);
+		void *p = get_page_from(k);
+		if (__builtin_expect(p == NULL, 0)) {
+			g_fails++;
+			continue;
+		}
+		touch(p, i);
+		escape(p);
+		put_page_to(k, p);
+		ok++;
+	}
+	return ok;
+}
+
+static void scen_pools4(void)
+{
+	size_t pages = opt.pages / POOLS4 < 4096 ? 4096 : opt.pages / POOLS4;
+	uint64_t n;
+	double ns;
+
+	if (BK_POOLS_MAX < POOLS4) {
+		skip("pools4", "one pool per process only");
+		return;
+	}
+	if (bk_pools_init(POOLS4, pages) < 0)
+		die("pools4: could not make four pools");
+	ns = timed(loop_pools4, 4096, &n);
+	bk_pools_fini(POOLS4);
+	if (!n)
+		die("pools4: no page could be allocated");
+	result("pools4", "ns_per_pair", ns, "ns");
+	report_fails("pools4");
+}
+
 /* ---------------------------------------------------- multi-page blocks */
 
 #ifndef BK_HAS_ORDER
@@ -919,7 +978,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-%s [options]\n"
-		"  --scenario NAME   pair | batch256 | bulk64 | spsc | threads | latency |\n"
+		"  --scenario NAME   pair | pools4 | batch256 | bulk64 | spsc | threads | latency |\n"
 		"                    latency-storm | faults | syscalls | order2 | order4 |\n"
 		"                    frag | all (default all)\n"
 		"  --rounds N        repeat each measurement N times in this process (1)\n"
@@ -1069,6 +1128,7 @@ int main(int argc, char **argv)
 		known = 1;                       \
 	}
 		RUN("pair", scen_pair());
+		RUN("pools4", scen_pools4());
 		RUN("batch256", scen_batch());
 		RUN("bulk64", scen_bulk());
 		RUN("spsc", scen_spsc());

@@ -212,24 +212,37 @@ static unsigned long pages_off_node(labyrinth_t *lab, int node)
 	return wrong;
 }
 
+#define NUMA_RX_USAGE                                                                          \
+	"usage: %s [--pages N] [--rounds N] [--expect-nodes N]\n"                            \
+	"  one pool per NUMA node; rx threads pinned on each node allocate from their\n"    \
+	"  node's pool and free pages that may come from the other nodes' threads\n"
+
 int main(int argc, char **argv)
 {
 	unsigned long pages = 1024, rounds = 200000; /* 4 MiB a node: under an 8 MiB memlock limit */
+	unsigned long want_nodes = 0;
 	int expect_nodes = 0, i, j, n, fail = 0;
 	struct rx_thread th[MAX_NODES * THREADS_PER_NODE];
 	static struct ring rings[MAX_NODES * THREADS_PER_NODE];
 	_Atomic int producers_left;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pages") && i + 1 < argc)
-			pages = strtoul(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-			rounds = strtoul(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--expect-nodes") && i + 1 < argc)
-			expect_nodes = atoi(argv[++i]);
-		else {
-			fprintf(stderr, "usage: %s [--pages N] [--rounds N] [--expect-nodes N]\n",
-				argv[0]);
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf(NUMA_RX_USAGE, argv[0]);
+			return 0;
+		} else if (!strcmp(argv[i], "--pages") && i + 1 < argc &&
+			   ex_ul_in(argv[i + 1], 64, 1ul << 24, &pages)) {
+			i++;
+		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc &&
+			   ex_ul_in(argv[i + 1], 1, 1ul << 40, &rounds)) {
+			i++;
+		} else if (!strcmp(argv[i], "--expect-nodes") && i + 1 < argc &&
+			   ex_ul_in(argv[i + 1], 1, MAX_NODES, &want_nodes)) {
+			expect_nodes = (int)want_nodes;
+			i++;
+		} else {
+			fprintf(stderr, "numa-rx: bad argument '%s'\n", argv[i]);
+			fprintf(stderr, NUMA_RX_USAGE, argv[0]);
 			return 2;
 		}
 	}

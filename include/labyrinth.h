@@ -90,12 +90,18 @@ typedef unsigned int lab_gfp_t;
 /*
  * A pool.  The type is complete so that a pool can be declared statically
  * or on the stack; its members are private.  A zeroed labyrinth_t is a
- * valid "not initialised" pool: every call on it fails with EINVAL.
+ * valid "not initialised" pool: every call on it fails with EINVAL.  The
+ * inline fast path (labyrinth_fast.h) reads the magic, the caches and
+ * their stride: this thread's cache in the pool is at
+ * caches + slot * stride, whatever pool the thread used before.  The
+ * layout is part of the ABI (LAB_ABI_VERSION); 64 bytes.
  */
 typedef struct labyrinth {
 	uint64_t lab_private_magic;
 	void *lab_private_core;
-	uint64_t lab_private_reserved[6];
+	void *lab_private_caches;       /* the pool's per-thread caches */
+	uint64_t lab_private_stride;    /* bytes from one slot's cache to the next */
+	uint64_t lab_private_reserved[4];
 } labyrinth_t;
 
 /* Parameters of labyrinth_init(); all-zero means defaults. */

@@ -80,8 +80,8 @@ static LAB_NOINLINE void *alloc_page_slow(labyrinth_t *lab, lab_gfp_t gfp, const
 }
 
 /*
- * One page.  Fast path: this thread's cache in the pool it used last
- * (labyrinth_fast.h, inline in callers too), for a plain gfp type (a
+ * One page.  Fast path: this thread's cache in the pool, found from the
+ * labyrinth_t and the thread's slot (labyrinth_fast.h, inline in callers too), for a plain gfp type (a
  * modifier such as LAB_GFP_ZERO, and every bad argument, take the slow
  * path).
  */
@@ -151,7 +151,7 @@ static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsi
 
 /*
  * A small block (orders 1 to LAB_BLK_TOP).  Fast path: this thread's block
- * cache in the pool it used last, a plain gfp type, then mark the block
+ * cache in the pool, a plain gfp type, then mark the block
  * taken; else alloc_block() by way of the checks.
  */
 static inline __attribute__((always_inline)) void *alloc_small(labyrinth_t *lab, lab_gfp_t gfp,
@@ -379,7 +379,7 @@ static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned i
 /*
  * Fast path: an allocated order-0 page, or a small block (orders 1 to
  * LAB_BLK_TOP), freed into this thread's cache or block cache in the pool
- * it used last (labyrinth_fast.h, cache.h).  Anything else, including
+ * (labyrinth_fast.h, cache.h).  Anything else, including
  * every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,

@@ -41,7 +41,6 @@
  * they stay out of users' way), by the core's short names.
  */
 #define lab_cache        labyrinth__cache      /* struct lab_cache */
-#define lab_tls          labyrinth__tls        /* struct lab_tls */
 #define lab_cache_enter  labyrinth__cache_enter
 #define lab_cache_leave  labyrinth__cache_leave
 #define lab_gfp_plain    labyrinth__gfp_plain
@@ -72,13 +71,10 @@
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
 #define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
 
-/*
- * Each init gives its pool a ticket, never given before in this process
- * (a 64-bit counter), and keeps it in the labyrinth_t too; destroy clears
- * it.  A thread's fast paths find their cache by the ticket
- * (include/labyrinth_fast.h).
- */
-#define lab_ticket_of(lab) ((lab)->lab_private_reserved[0])
+/* What the inline fast path reads in a labyrinth_t besides its magic
+ * (include/labyrinth_fast.h): the pool's cache array and its stride. */
+#define lab_caches_of(lab) ((lab)->lab_private_caches)
+#define lab_stride_of(lab) ((lab)->lab_private_stride)
 
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
@@ -234,7 +230,6 @@ struct lab_pool {
 	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
 	uint32_t mag_stride;
 	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */
-	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */

@@ -138,6 +138,7 @@ void lab_fork_child(void)
 	for (p = live_pools; p; p = p->live_next) {
 		p->magic = LAB_CORE_FORKED;
 		p->owner = NULL; /* lab_pool_of() refuses it */
+		lab_caches_disown(p); /* and the fast paths */
 	}
 	live_pools = NULL;
 	live_lock = 0;
@@ -257,20 +258,16 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags, int n
 	return 0;
 }
 
-/* Tickets given so far: each init takes the next (never 0, never reused). */
-static uint64_t last_ticket;
-
 /* Each cache's copy of the pool's constants (its fast path reads only
- * its own cache), set before the pool is published. */
-static void init_caches(struct lab_pool *p, const labyrinth_t *lab)
+ * its own cache), set before the pool is published.  No cache is claimed
+ * yet (lab is NULL): each thread claims its own (cache.h lab_cache_own). */
+static void init_caches(struct lab_pool *p)
 {
 	uint32_t slot;
 
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
 
-		c->ticket = p->ticket;
-		c->lab = lab;
 		c->base = p->base;
 		c->state = p->state;
 		c->shift = p->page_shift;
@@ -330,13 +327,14 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 		goto fail_reserve;
 	add_pages(p, 0, g.nr_pages);
 
-	p->ticket = lab_fetch_add_relaxed(&last_ticket, 1) + 1;
-	init_caches(p, lab);
+	init_caches(p);
 	p->owner = lab;
 	p->magic = LAB_CORE_MAGIC;
 	live_add(p);
+	/* What the inline fast path reads, before the magic says LIVE. */
 	lab->lab_private_core = p;
-	lab_store_release(&lab_ticket_of(lab), p->ticket);
+	lab_store_relaxed(&lab_caches_of(lab), (void *)p->caches);
+	lab_store_relaxed(&lab_stride_of(lab), (uint64_t)p->cache_stride);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
 	return 0;
 
@@ -384,8 +382,11 @@ int labyrinth_destroy(labyrinth_t *lab)
 	/* The backing first, while the pool is still whole: in the kernel it
 	 * takes the debugfs file away, so no reader meets a dying pool. */
 	lab_os_backing_close(&p->backing);
+	/* DEAD first: the fast path dereferences the caches only after it
+	 * read LIVE (labyrinth_fast.h). */
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
-	lab_store_release(&lab_ticket_of(lab), 0);
+	lab_store_relaxed(&lab_caches_of(lab), NULL);
+	lab_store_relaxed(&lab_stride_of(lab), 0);
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
@@ -470,8 +471,9 @@ void lab_thread_exit(uintptr_t hook_value)
 {
 	int32_t slot = (int32_t)hook_value - 1;
 
-	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
-	lab_tls_forget();
+	/* OFF first: later calls of this thread (a handler, a destructor)
+	 * take the shared store, never a cache emptied below. */
+	lab_store_relaxed(&lab_my_slot, LAB_SLOT_OFF);
 	lab_signal_fence();
 	lab_for_each_live_pool(lab_cache_thread_exit, slot);
 	lab_slot_release(slot);
