@@ -1,16 +1,15 @@
-/* Description: AF_XDP end to end on a veth pair between two network namespaces: labyrinth-xdp-tx (frames from a pool, freed from the completion ring) sends, labyrinth-xdp-rx (UMEM = a labyrinth pool, worker threads free the frames) verifies every packet (sequence + checksum), loses none at a sustainable rate and no frame (in use after the run == fill ring + in flight, 0 after teardown); the stack and mutex baselines the same; a tiny pool with stalled workers runs the fill ring dry, fires the watch, drops only what it reports, and recovers; a program left by a SIGKILLed receiver is cleared by the next run; zero-copy on veth is refused clearly; a secret pool cannot be registered as a UMEM (EFAULT), said clearly.  Skips (77) only when not root or without CONFIG_XDP_SOCKETS (or the examples are not built). */
+/* Description: AF_XDP end to end on a veth pair between two network namespaces: labyrinth-xdp-tx (frames from a pool, freed from the completion ring) sends, labyrinth-xdp-rx (UMEM = a labyrinth pool, worker threads free the frames) verifies every packet (sequence + checksum), loses none at a sustainable rate and no frame (in use after the run == fill ring + in flight, 0 after teardown); the stack and mutex baselines the same; a tiny pool with stalled workers runs the fill ring dry, fires the watch, drops only what it reports, and recovers; a SIGKILLed receiver leaves no program attached (BPF link); a second receiver on a busy interface is refused with a clear message and the first keeps receiving every packet; an MTU too big for the frames is refused at start; a run that verified nothing exits 1; frames cached by the workers come back to the fill ring when the pool runs out (fill ring == pool at the end, flushed > 0); zero-copy on veth is refused clearly; a secret pool cannot be registered as a UMEM (EFAULT), said clearly.  Skips (77) only when not root or without CONFIG_XDP_SOCKETS (or the examples are not built). */
 #include "spawn.h"
 
+#include <net/if.h>
 #include <sys/socket.h>
 
 #ifndef LAB_SOURCE_DIR
 #define LAB_SOURCE_DIR "."
 #endif
-#define TAG "ctest"
-#define NS_A "lab-xa-" TAG
-#define NS_B "lab-xb-" TAG
-#define IF_A "lxa-" TAG
-#define IF_B "lxb-" TAG
+/* Names of this run only (xdp_netns.sh's, tag "x" + pid): t_xdp runs of
+ * other build trees may run at the same time. */
+static char TAG[10], NS_A[32], NS_B[32], IF_A[IFNAMSIZ], IF_B[IFNAMSIZ];
 
 static char rx_bin[PATH_MAX + 64], tx_bin[PATH_MAX + 64], script[PATH_MAX + 64];
 
@@ -24,7 +23,7 @@ static void netns(const char *what)
 {
 	char cmd[PATH_MAX + 128];
 
-	snprintf(cmd, sizeof(cmd), "sh '%s' %s " TAG, script, what);
+	snprintf(cmd, sizeof(cmd), "sh '%s' %s %s", script, what, TAG);
 	if (system(cmd) != 0 && !strcmp(what, "up")) {
 		fprintf(stderr, "FATAL: %s failed\n", cmd);
 		exit(1);
@@ -41,6 +40,71 @@ static void on_signal(int sig)
 	teardown();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+static void make_names(void)
+{
+	snprintf(TAG, sizeof(TAG), "x%ld", (long)getpid() % 10000000);
+	snprintf(NS_A, sizeof(NS_A), "lab-xa-%s", TAG);
+	snprintf(NS_B, sizeof(NS_B), "lab-xb-%s", TAG);
+	snprintf(IF_A, sizeof(IF_A), "lxa-%s", TAG);
+	snprintf(IF_B, sizeof(IF_B), "lxb-%s", TAG);
+}
+
+/* ip -n NS_B link show dev IF_B, into out. */
+static void link_show(char *out, size_t cap)
+{
+	char cmd[128];
+	size_t len;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip -n %s link show dev %s", NS_B, IF_B);
+	f = popen(cmd, "r");
+	REQUIRE(f, "popen");
+	len = fread(out, 1, cap - 1, f);
+	out[len] = '\0';
+	pclose(f);
+}
+
+/* ip -n NS link set dev IF mtu MTU on both ends. */
+static void set_mtu(unsigned int mtu)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "ip -n %s link set dev %s mtu %u && ip -n %s link set dev %s mtu %u",
+		 NS_A, IF_A, mtu, NS_B, IF_B, mtu);
+	REQUIRE(system(cmd) == 0, "%s", cmd);
+}
+
+/* A receiver in NS_B on its own, its output on *fd, once it listens. */
+static pid_t start_rx(char **args, int *fd, char *out, size_t *len, size_t cap)
+{
+	int p[2];
+	pid_t pid;
+
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
+	fflush(NULL);
+	pid = spawn(NS_B, rx_bin, args, p[1], true, NULL);
+	REQUIRE(pid > 0, "fork");
+	close(p[1]);
+	*fd = p[0];
+	*len = 0;
+	out[0] = '\0';
+	CHECK(slurp(p[0], out, len, cap, now_s() + 20, "listening on ") == 0,
+	      "no listening line: %s", out);
+	return pid;
+}
+
+/* labyrinth-xdp-tx in NS_A to its end: its exit code. */
+static int run_tx(char **args)
+{
+	int st;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = spawn(NS_A, tx_bin, args, STDOUT_FILENO, false, NULL);
+	REQUIRE(pid > 0 && waitpid(pid, &st, 0) == pid, "tx");
+	return exit_code(st);
 }
 
 static void find_bins(void)
@@ -80,21 +144,22 @@ static struct run r;
 
 int main(void)
 {
-	int fd, before;
+	int sock, before;
 
 	if (geteuid() != 0)
 		SKIP_ALL("AF_XDP and network namespaces need root: run as root to test them");
-	fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (fd < 0 && errno == EAFNOSUPPORT)
+	sock = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (sock < 0 && errno == EAFNOSUPPORT)
 		SKIP_ALL("this kernel has no AF_XDP (CONFIG_XDP_SOCKETS is off)");
-	if (fd >= 0)
-		close(fd);
+	if (sock >= 0)
+		close(sock);
 	find_bins();
 	if (access(rx_bin, X_OK) != 0 || access(tx_bin, X_OK) != 0)
 		SKIP_ALL("%s is not built (it needs libxdp-dev, libbpf-dev and clang: "
 			 "sh scripts/install-deps.sh, then reconfigure)", rx_bin);
 	if (system("ip netns list >/dev/null 2>&1") != 0)
 		SKIP_ALL("iproute2's ip netns does not work here");
+	make_names();
 
 	/* A bench left by a killed run is cleared by "up". */
 	netns("up");
@@ -172,37 +237,109 @@ int main(void)
 			dump(&r);
 	}
 
-	/* 4. SIGKILL leaves the XDP program attached; the next run clears it. */
+	/* 4. The program is attached through a BPF link: a SIGKILLed receiver
+	 *    leaves none behind, and the next run starts clean. */
 	{
 		char *rx_args[] = { "-i", IF_B, "-d", "30", "-q", NULL };
 		char *rx2_args[] = { "-i", IF_B, "-n", "1000", "-d", "15", "-I", "2", "-q", NULL };
 		char *tx_args[] = { "-i", IF_A, "-r", "5000", "-n", "1000", "-q", NULL };
-		char out[4096] = "";
-		size_t len = 0;
-		int p[2], st;
+		char out[4096];
+		size_t len;
+		int fd, st;
 		pid_t pid;
-		FILE *f;
 
 		before = check_failed;
-		REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
-		fflush(NULL);
-		pid = spawn(NS_B, rx_bin, rx_args, p[1], true, NULL);
-		close(p[1]);
-		CHECK(slurp(p[0], out, &len, sizeof(out), now_s() + 20, "listening on ") == 0,
-		      "no listening line: %s", out);
+		pid = start_rx(rx_args, &fd, out, &len, sizeof(out));
+		link_show(out, sizeof(out));
+		CHECK(strstr(out, "prog/xdp") != NULL, "no XDP program while it runs: %s", out);
 		kill(pid, SIGKILL); /* ip netns exec has exec'd the receiver */
 		waitpid(pid, &st, 0);
-		close(p[0]);
-		f = popen("ip -n " NS_B " link show dev " IF_B, "r");
-		REQUIRE(f, "popen");
-		len = fread(out, 1, sizeof(out) - 1, f);
-		out[len] = '\0';
-		pclose(f);
-		CHECK(strstr(out, "xdp") != NULL, "no XDP program left after SIGKILL: %s", out);
+		close(fd);
+		link_show(out, sizeof(out));
+		CHECK(strstr(out, "prog/xdp") == NULL, "an XDP program left after SIGKILL: %s", out);
 		run_pair(&r, &xdp, rx2_args, tx_args, 30);
-		CHECK(strstr(r.rx_out, "left by a run that could not clean up") != NULL,
-		      "the stale program was not reported");
+		CHECK(strstr(r.rx_out, "already has an XDP program") == NULL, "refused: %s", r.rx_out);
 		check_clean(&r, 1000, 4);
+		if (check_failed != before)
+			dump(&r);
+	}
+
+	/* 4b. A second receiver on the same interface is refused with a clear
+	 *     message, removes nothing, and the first receives every packet. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-n", "20000", "-d", "30", "-I", "2", "-q", NULL };
+		char *rx2_args[] = { "-i", IF_B, "-d", "2", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "10000", "-n", "20000", "-q", NULL };
+		static char out[OUT_MAX];
+		size_t len;
+		int fd, st;
+		pid_t pid;
+
+		before = check_failed;
+		pid = start_rx(rx_args, &fd, out, &len, sizeof(out));
+		run_pair(&r, &xdp, rx2_args, NULL, 20);
+		CHECK_EQ(r.rx_status, 1);
+		CHECK(strstr(r.rx_out, "already has an XDP program attached") &&
+		      strstr(r.rx_out, "never removes a program it did not attach"),
+		      "no clear refusal: %s", r.rx_out);
+		CHECK_EQ(run_tx(tx_args), 0);
+		st = finish(pid, fd, out, &len, sizeof(out), now_s() + 30, 30, rx_bin);
+		CHECK_EQ(st, 0);
+		CHECK_EQ(val(out, "packets"), 20000);
+		CHECK_EQ(val(out, "verified"), 20000);
+		CHECK_EQ(val(out, "gaps") + val(out, "drops"), 0);
+		CHECK(strstr(out, "status=ok") != NULL, "first receiver: %s", out);
+		if (check_failed != before)
+			fprintf(stderr, "--- first receiver (exit %d) ---\n%s---\n", st, out);
+	}
+
+	/* 4c. Frames larger than a UMEM frame: an MTU that lets them in is
+	 *     refused at start, with the limit and the fix. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-S", "-d", "1", "-q", NULL };
+
+		set_mtu(9000);
+		run_pair(&r, &xdp, rx_args, NULL, 20);
+		set_mtu(1500);
+		CHECK_EQ(r.rx_status, 1);
+		CHECK(strstr(r.rx_out, "has MTU 9000") && strstr(r.rx_out, "holds 3840") &&
+		      strstr(r.rx_out, "mtu 3826"), "no clear refusal: %s", r.rx_out);
+		CHECK(strstr(r.rx_out, "listening on") == NULL, "it started: %s", r.rx_out);
+	}
+
+	/* 4d. Traffic it cannot verify (another port's) is a failed run. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-p", "9001", "-d", "15", "-I", "1", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "5000", "-n", "2000", "-q", NULL };
+
+		before = check_failed;
+		run_pair(&r, &xdp, rx_args, tx_args, 30);
+		CHECK_EQ(r.tx_status, 0);
+		CHECK_EQ(r.rx_status, 1);
+		CHECK_EQ(val(r.rx_out, "packets"), 2000);
+		CHECK_EQ(val(r.rx_out, "verified"), 0);
+		CHECK(strstr(r.rx_out, "nothing verified") && strstr(r.rx_out, "status=error"),
+		      "no clear failure");
+		if (check_failed != before)
+			dump(&r);
+	}
+
+	/* 4e. Frames the workers free stay in their labyrinth caches; with a
+	 *     fill ring as big as the pool, the rx thread runs out of frames
+	 *     while they hold some, asks for them, and gets every one: at the
+	 *     end the whole pool is in the fill ring. */
+	{
+		char *rx_args[] = { "-i", IF_B, "-P", "256", "--fill", "256", "-l", "32", "-d", "20",
+				    "-I", "1", "-q", NULL };
+		char *tx_args[] = { "-i", IF_A, "-r", "5000", "-n", "5000", "-q", NULL };
+
+		before = check_failed;
+		run_pair(&r, &xdp, rx_args, tx_args, 40);
+		check_clean(&r, 5000, 4);
+		CHECK(val(r.rx_out, "flush_requests") >= 1, "the rx thread never asked");
+		CHECK(val(r.rx_out, "flushed") >= 1, "no cached frame came back");
+		CHECK_EQ(val(r.rx_out, "in_flight"), 0);
+		CHECK_EQ(val(r.rx_out, "fill"), 256);
 		if (check_failed != before)
 			dump(&r);
 	}
