@@ -944,10 +944,7 @@ int main(int argc, char **argv)
 		params.nr_pages = opt.pages;
 		ret = ex_init_pool(&pool, &params, &unlocked);
 		if (unlocked)
-			printf("%s: note: a pool of %zu pages cannot be locked under this "
-			       "memlock limit (ulimit -l); it runs with LAB_POOL_NOLOCK: raise "
-			       "the limit or use fewer --pages to lock it\n", prog,
-			       params.nr_pages);
+			ex_nolock_note(prog, params.nr_pages);
 		if (ret < 0) {
 			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
 			if (ret == -ENOMEM)
