@@ -169,5 +169,6 @@ function verdict(    j, m, best, overlap) {
 echo
 echo "veth runs AF_XDP in copy mode (the kernel copies each frame into the UMEM page);"
 echo "the CPU numbers include that copy.  Drops below saturation come from a receiver that"
-echo "was not scheduled in time (fill ring found empty); the veth counts every frame AF_XDP\nrefused as its own rx_dropped too.  See docs/xdp.md."
+echo "was not scheduled in time (fill ring found empty); the veth counts every frame AF_XDP"
+echo "refused as its own rx_dropped too.  See docs/xdp.md."
 exit $status
