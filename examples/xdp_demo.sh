@@ -78,7 +78,7 @@ while [ "$i" -le "$RUNS" ]; do
 	i=$((i + 1))
 done
 
-# shellcheck disable=SC2086 # $runs: one word per run
+# shellcheck disable=SC2046 # one word per result file
 awk -v runs="$RUNS" -v pace="$pace" "$result_awk"'
 END {
 	nm = split("labyrinth stack mutex", modes, " ")
