@@ -151,6 +151,7 @@ struct worker {
 	_Atomic uint64_t returned; /* frames this worker gave back */
 	uint64_t packets, bytes, verified, foreign, csum_errors, len_errors, gaps, reorders;
 	uint64_t iperf, iperf_gaps, free_errors, ip_csum_errors;
+	uint64_t iperf_sent; /* by iperf's first final datagram; 0: none seen */
 	uint64_t flushed; /* cached frames handed back on the rx thread's request */
 	_Atomic uint32_t flush_seen; /* the last flush_gen this worker served */
 };
@@ -192,6 +193,14 @@ static void check_payload(struct worker *w, const unsigned char *p, uint32_t len
 					w->iperf_gaps += (uint64_t)id - w->iperf_flow.next;
 				if ((uint64_t)id >= w->iperf_flow.next)
 					w->iperf_flow.next = (uint64_t)id + 1;
+			} else if (id != INT32_MIN) {
+				/* The end: datagrams 1..N went out, then final ones
+				 * numbered -(N+1), -(N+2)... while iperf waits for
+				 * a server's report (which no one sends here). */
+				uint64_t n = (uint64_t)-(int64_t)id - 1;
+
+				if (!w->iperf_sent || n < w->iperf_sent)
+					w->iperf_sent = n;
 			}
 		}
 		return;
@@ -1116,6 +1125,7 @@ static void sum_workers(struct result *res)
 		sum->reorders += w->reorders;
 		sum->iperf += w->iperf;
 		sum->iperf_gaps += w->iperf_gaps;
+		sum->iperf_sent += w->iperf_sent;
 		sum->free_errors += w->free_errors;
 		sum->ip_csum_errors += w->ip_csum_errors;
 		sum->flushed += w->flushed;
@@ -1135,13 +1145,14 @@ static void print_summary(const struct result *res)
 	       (double)sum->bytes * 8 / res->active / 1e9);
 	printf("  verified       %12" PRIu64 "  from %u flow%s; %" PRIu64 " other frames\n",
 	       sum->verified, res->nflows, res->nflows == 1 ? "" : "s", sum->foreign);
-	if (opt.run.iperf)
-		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost\n",
-		       sum->iperf, sum->iperf_gaps);
-	if (opt.run.iperf)
-		printf("                              (gaps between the first and the last datagram "
-		       "seen: loss before the first or after the last does not show; compare the "
-		       "count with iperf's own report)\n");
+	if (opt.run.iperf && sum->iperf_sent)
+		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams of %" PRIu64 " sent by its "
+		       "final sequence number: %" PRId64 " lost\n", sum->iperf, sum->iperf_sent,
+		       (int64_t)(sum->iperf_sent - sum->iperf));
+	else if (opt.run.iperf)
+		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost between the "
+		       "first and the last seen (iperf's final datagram never came: loss before the "
+		       "first or after the last does not show)\n", sum->iperf, sum->iperf_gaps);
 	printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring found empty %"
 	       PRIu64 " times, rx ring full %" PRIu64 "), device drops %" PRIu64 "\n", sum->gaps,
 	       (uint64_t)(res->xs.rx_dropped + res->xs.rx_ring_full),
@@ -1203,7 +1214,8 @@ static int write_result(const struct result *res, int status)
 		 " after_stall=%" PRIu64 " posted_total=%" PRIu64 " inuse_after_run=%" PRIu64
 		 " fill=%u in_flight=%" PRIu64 " outstanding=%" PRIu64
 		 " inuse_after_teardown=%" PRIu64 " free_errors=%" PRIu64 " iperf=%" PRIu64
-		 " iperf_gaps=%" PRIu64 " ip_csum_errors=%" PRIu64 " flush_requests=%" PRIu64
+		 " iperf_gaps=%" PRIu64 " iperf_sent=%" PRIu64 " ip_csum_errors=%" PRIu64
+		 " flush_requests=%" PRIu64
 		 " flushed=%" PRIu64 " check=%d destroy=%d status=%s",
 		 mode_name[opt.mode], opt.workers, nframes, res->elapsed, res->active, rs.received,
 		 sum->bytes, sum->verified, sum->foreign, res->nflows, sum->gaps, sum->reorders,
@@ -1212,7 +1224,7 @@ static int write_result(const struct result *res, int status)
 		 (uint64_t)res->xs.rx_fill_ring_empty_descs, res->dev_drops, res->cpu,
 		 rs.no_frame, rs.watch_events, rs.after_stall, rs.posted, res->inuse_run,
 		 res->fill_run, res->in_flight, res->outstanding, res->inuse_down,
-		 sum->free_errors, sum->iperf, sum->iperf_gaps, sum->ip_csum_errors,
+		 sum->free_errors, sum->iperf, sum->iperf_gaps, sum->iperf_sent, sum->ip_csum_errors,
 		 rs.flush_requests, sum->flushed, res->check_rc, res->destroy_rc,
 		 status ? "error" : "ok");
 	return ex_put_result(prog, opt.run.result_file, line);
