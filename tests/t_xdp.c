@@ -97,23 +97,45 @@ static void set_mtu(unsigned int mtu)
 	REQUIRE(system(cmd) == 0, "%s", cmd);
 }
 
-/* A receiver in NS_B on its own, its output on *fd, once it listens. */
-static pid_t start_rx(char **args, int *fd, char *out, size_t *len, size_t cap)
+/* A receiver in NS_B on its own, while the test makes the traffic (or
+ * kills it): its process, the pipe of its output and what came so far. */
+struct solo {
+	pid_t pid;
+	int fd, status;
+	size_t len;
+	char out[OUT_MAX];
+};
+
+static struct solo solo;
+
+/* Start it and wait until it listens. */
+static void solo_start(char **args)
 {
 	int p[2];
-	pid_t pid;
 
 	REQUIRE(pipe2(p, O_CLOEXEC) == 0, "pipe");
 	fflush(NULL);
-	pid = spawn(NS_B, rx_bin, args, p[1], true, NULL);
-	REQUIRE(pid > 0, "fork");
+	solo.pid = spawn(NS_B, rx_bin, args, p[1], true, NULL);
+	REQUIRE(solo.pid > 0, "fork");
 	close(p[1]);
-	*fd = p[0];
-	*len = 0;
-	out[0] = '\0';
-	CHECK(slurp(p[0], out, len, cap, now_s() + 20, "listening on ") == 0,
-	      "no listening line: %s", out);
-	return pid;
+	solo.fd = p[0];
+	solo.len = 0;
+	solo.out[0] = '\0';
+	CHECK(slurp(solo.fd, solo.out, &solo.len, sizeof(solo.out), now_s() + 20,
+		    "listening on ") == 0, "no listening line: %s", solo.out);
+}
+
+/* Its exit code and all its output (killed after 30 s). */
+static int solo_finish(void)
+{
+	solo.status = finish(solo.pid, solo.fd, solo.out, &solo.len, sizeof(solo.out),
+			     now_s() + 30, 30, rx_bin);
+	return solo.status;
+}
+
+static void solo_dump(const char *what)
+{
+	fprintf(stderr, "--- %s (exit %d) ---\n%s---\n", what, solo.status, solo.out);
 }
 
 /* labyrinth-xdp-tx in NS_A to its end: its exit code. */
@@ -266,17 +288,13 @@ int main(void)
 		char *rx2_args[] = { "-i", IF_B, "-n", "1000", "-d", "15", "-I", "2", "-q", NULL };
 		char *tx_args[] = { "-i", IF_A, "-r", "5000", "-n", "1000", "-q", NULL };
 		char out[4096];
-		size_t len;
-		int fd, st;
-		pid_t pid;
 
 		before = check_failed;
-		pid = start_rx(rx_args, &fd, out, &len, sizeof(out));
+		solo_start(rx_args);
 		link_show(out, sizeof(out));
 		CHECK(strstr(out, "prog/xdp") != NULL, "no XDP program while it runs: %s", out);
-		kill(pid, SIGKILL); /* ip netns exec has exec'd the receiver */
-		waitpid(pid, &st, 0);
-		close(fd);
+		kill(solo.pid, SIGKILL); /* ip netns exec has exec'd the receiver */
+		CHECK_EQ(solo_finish(), 128 + SIGKILL);
 		link_show(out, sizeof(out));
 		CHECK(strstr(out, "prog/xdp") == NULL, "an XDP program left after SIGKILL: %s", out);
 		run_pair(&r, &xdp, rx2_args, tx_args, 30);
@@ -292,27 +310,21 @@ int main(void)
 		char *rx_args[] = { "-i", IF_B, "-n", "20000", "-d", "30", "-I", "2", "-q", NULL };
 		char *rx2_args[] = { "-i", IF_B, "-d", "2", "-q", NULL };
 		char *tx_args[] = { "-i", IF_A, "-r", "10000", "-n", "20000", "-q", NULL };
-		static char out[OUT_MAX];
-		size_t len;
-		int fd, st;
-		pid_t pid;
-
 		before = check_failed;
-		pid = start_rx(rx_args, &fd, out, &len, sizeof(out));
+		solo_start(rx_args);
 		run_pair(&r, &xdp, rx2_args, NULL, 20);
 		CHECK_EQ(r.rx_status, 1);
 		CHECK(strstr(r.rx_out, "already has an XDP program attached") &&
 		      strstr(r.rx_out, "never removes a program it did not attach"),
 		      "no clear refusal: %s", r.rx_out);
 		CHECK_EQ(run_tx(tx_args), 0);
-		st = finish(pid, fd, out, &len, sizeof(out), now_s() + 30, 30, rx_bin);
-		CHECK_EQ(st, 0);
-		CHECK_EQ(val(out, "packets"), 20000);
-		CHECK_EQ(val(out, "verified"), 20000);
-		CHECK_EQ(val(out, "gaps") + val(out, "drops"), 0);
-		CHECK(strstr(out, "status=ok") != NULL, "first receiver: %s", out);
+		CHECK_EQ(solo_finish(), 0);
+		CHECK_EQ(val(solo.out, "packets"), 20000);
+		CHECK_EQ(val(solo.out, "verified"), 20000);
+		CHECK_EQ(val(solo.out, "gaps") + val(solo.out, "drops"), 0);
+		CHECK(strstr(solo.out, "status=ok") != NULL, "first receiver not ok");
 		if (check_failed != before)
-			fprintf(stderr, "--- first receiver (exit %d) ---\n%s---\n", st, out);
+			solo_dump("first receiver");
 	}
 
 	/* 4c. Frames larger than a UMEM frame: an MTU that lets them in is
@@ -413,24 +425,19 @@ int main(void)
 	if (system("command -v iperf >/dev/null 2>&1") == 0) {
 		char *rx_args[] = { "-i", IF_B, "--iperf", "-d", "25", "-I", "2", "-q", NULL };
 		char cmd[256];
-		static char out[OUT_MAX];
-		size_t len;
-		int fd, st;
-		pid_t pid;
 
 		before = check_failed;
-		pid = start_rx(rx_args, &fd, out, &len, sizeof(out));
+		solo_start(rx_args);
 		snprintf(cmd, sizeof(cmd), "ip netns exec %s iperf -c 192.0.2.2 -u -b 8M -l 1400 "
 			 "-t 1 -p 9000 >/dev/null 2>&1", NS_A);
 		CHECK_EQ(system(cmd), 0); /* it warns that no server report came: still 0 */
-		st = finish(pid, fd, out, &len, sizeof(out), now_s() + 30, 30, rx_bin);
-		CHECK_EQ(st, 0);
-		CHECK(val(out, "iperf_sent") > 300 && val(out, "iperf_sent") != ~(uint64_t)0,
-		      "iperf_sent %llu", (unsigned long long)val(out, "iperf_sent"));
-		CHECK_EQ(val(out, "iperf"), val(out, "iperf_sent"));
-		CHECK_EQ(val(out, "iperf_gaps") + val(out, "drops"), 0);
+		CHECK_EQ(solo_finish(), 0);
+		CHECK(val(solo.out, "iperf_sent") > 300 && val(solo.out, "iperf_sent") != ~(uint64_t)0,
+		      "iperf_sent %llu", (unsigned long long)val(solo.out, "iperf_sent"));
+		CHECK_EQ(val(solo.out, "iperf"), val(solo.out, "iperf_sent"));
+		CHECK_EQ(val(solo.out, "iperf_gaps") + val(solo.out, "drops"), 0);
 		if (check_failed != before)
-			fprintf(stderr, "--- iperf receiver (exit %d) ---\n%s---\n", st, out);
+			solo_dump("iperf receiver");
 	} else {
 		printf("note: no iperf here: the iperf case is not tried\n");
 	}
