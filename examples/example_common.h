@@ -375,6 +375,18 @@ static inline void ex_init_failed(const char *prog, int err)
 
 	fprintf(stderr, "%s: %s\n", prog, why ? why : strerror(-err));
 }
+
+/* What running with LAB_POOL_NOLOCK costs and how to keep the lock: the
+ * note of every example that fell back (ex_init_pool's *unlocked). */
+static inline void ex_nolock_note(const char *prog, size_t pages)
+{
+	printf("%s: note: a pool of %zu pages cannot be locked under this memlock limit "
+	       "(ulimit -l), so it runs with LAB_POOL_NOLOCK: its pages may be swapped out and "
+	       "fault back in, and the atomic path's no-fault guarantee is OFF.  To keep it, "
+	       "raise the limit (ulimit -l as root, LimitMEMLOCK= in a systemd unit, memlock "
+	       "in /etc/security/limits.conf), or give the program CAP_IPC_LOCK (setcap "
+	       "cap_ipc_lock+ep), or use fewer pages\n", prog, pages);
+}
 #endif
 
 #endif

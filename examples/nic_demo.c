@@ -598,10 +598,7 @@ int main(int argc, char **argv)
 
 	ret = ex_init_pool(&rx_pool, &params, &unlocked);
 	if (unlocked)
-		printf("note: a pool of %zu pages cannot be locked under this memlock limit "
-		       "(ulimit -l); it runs with LAB_POOL_NOLOCK (its pages may be swapped "
-		       "out): raise the limit or use fewer --pages to lock it\n",
-		       params.nr_pages);
+		ex_nolock_note("labyrinth-nic-demo", params.nr_pages);
 	if (ret < 0) {
 		ex_init_failed("labyrinth-nic-demo", ret);
 		if (ret == -ENOMEM)

@@ -154,6 +154,9 @@ LAB_API int labyrinth_free_page(labyrinth_t *lab, void *addr);
 LAB_API unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp,
 				  void **pages, unsigned int n);
 LAB_API unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n);
+/* The calling thread's cached free pages of lab back to the shared pool,
+ * where every thread can take them: the pages moved, or -EINVAL. */
+LAB_API int labyrinth_flush_cache(labyrinth_t *lab);
 
 /* labyrinth_alloc_page(lab, LAB_GFP_ATOMIC): one page, now, for one owner. */
 LAB_API void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab);

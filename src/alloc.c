@@ -483,3 +483,29 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	give_back(p, idx, batched);
 	return freed + batched;
 }
+
+/*
+ * Give the calling thread's cached pages of lab back to the shared store,
+ * for a thread that frees pages another thread allocates (an AF_XDP
+ * receiver's workers) and knows that other thread runs short: what it
+ * keeps is out of the other's reach until it allocates or exits.  Wakes a
+ * LAB_GFP_KERNEL sleeper, the one system call it may make.
+ */
+int labyrinth_flush_cache(labyrinth_t *lab)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	struct lab_cache *c;
+	uint32_t n = 0;
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	lab_pin();
+	c = lab_my_cache(p);
+	if (c && p->cache_cap && lab_cache_enter(c)) { /* else nothing cached */
+		n = lab_my_cached(p);
+		lab_cache_give_all(p, c, true);
+		lab_cache_leave(c);
+	}
+	lab_unpin();
+	return (int)n;
+}

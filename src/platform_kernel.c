@@ -490,6 +490,7 @@ EXPORT_SYMBOL_GPL(labyrinth_free_pages);
 EXPORT_SYMBOL_GPL(labyrinth_free_page);
 EXPORT_SYMBOL_GPL(labyrinth_alloc_bulk);
 EXPORT_SYMBOL_GPL(labyrinth_free_bulk);
+EXPORT_SYMBOL_GPL(labyrinth_flush_cache);
 EXPORT_SYMBOL_GPL(labyrinth_void_alloc_page_gfp_atomic_exclusive);
 EXPORT_SYMBOL_GPL(labyrinth_page_size);
 EXPORT_SYMBOL_GPL(labyrinth_owns);
