@@ -29,6 +29,8 @@
 
 /* Objects converted on the stack per labyrinth call (DPDK's bursts are 32). */
 #define LAB_DPDK_BATCH 64
+/* Puts up to this size go object by object through the inline path. */
+#define LAB_DPDK_SMALL 8u
 /* Objects a get takes in one step (more than any cache refill). */
 #define LAB_DPDK_GET_MAX 1024u
 
@@ -172,13 +174,20 @@ static unsigned int put_blocks(struct lab_dpdk_pool *s, void **blocks, unsigned 
 }
 
 /* Each put is a checked labyrinth free: a block that is not out is refused
- * (and stays free once), the others go back. */
+ * (and stays free once), the others go back.  Small puts (net_null and
+ * many PMDs free one mbuf at a time) take labyrinth's inline fast path,
+ * which runs here without a call into the library; bigger ones the bulk
+ * call. */
 static int lab_ops_enqueue(struct rte_mempool *mp, void *const *objs, unsigned int n)
 {
 	struct lab_dpdk_pool *s = pool_of(mp);
 	void *blocks[LAB_DPDK_BATCH];
 	unsigned int done = 0, refused = 0;
 
+	if (likely(n <= LAB_DPDK_SMALL && s->order == 0)) {
+		for (; done < n; done++)
+			refused += labyrinth_free_page(s->lab, block_of(s, objs[done])) != 0;
+	}
 	while (done < n) {
 		unsigned int i, k = RTE_MIN(n - done, (unsigned int)LAB_DPDK_BATCH);
 
@@ -226,7 +235,7 @@ static int lab_ops_alloc(struct rte_mempool *mp)
 		    mp->size > s->nr_objs)
 			return -EINVAL;
 	} else {
-		s = lab_dpdk_pool_new(mp->name, mp->size, total_size(mp));
+		s = lab_dpdk_pool_new(mp->name, mp->size, total_size(mp), mp->cache_size);
 		if (!s)
 			return -rte_errno;
 	}

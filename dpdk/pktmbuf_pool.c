@@ -51,7 +51,7 @@ struct rte_mempool *labyrinth_dpdk_pktmbuf_pool_create(const char *name, unsigne
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	s = lab_dpdk_pool_new(name, n, LAB_DPDK_PAGE);
+	s = lab_dpdk_pool_new(name, n, LAB_DPDK_PAGE, cache_size);
 	if (!s)
 		return NULL;
 	s->region_given = 1;

@@ -19,14 +19,25 @@
 
 #define LAB_DPDK_PAGE 4096u
 
-/* No labyrinth caches: DPDK's mempool contract is a backend shared by all
- * lcores (its own per-lcore cache sits above), and an object put on one
- * lcore must be gettable on every other at once (mbuf_autotest's refcnt
- * test takes back on lcore 0 every mbuf that lcore 1 freed). */
-static int init_labyrinth(struct lab_dpdk_pool *s, const char *name, size_t pages)
+/*
+ * labyrinth's per-thread caches (checked, like every labyrinth free) only
+ * where DPDK has none above (cache size 0) and the pool is large: they
+ * keep a put and the next get on one lcore off the shared store, but a
+ * page in one thread's cache is out of the others' reach (at most an
+ * eighth of the pool, 256 pages per thread).  A small pool, or one under
+ * DPDK's own cache, is exact: an object put on one lcore can be got at
+ * once on any other (mbuf_autotest's refcnt test counts on it with 64).
+ */
+static unsigned int pool_flags(unsigned int nr_objs, unsigned int dpdk_cache)
+{
+	return dpdk_cache == 0 && nr_objs >= LAB_DPDK_CACHE_MIN_OBJS ? 0 : LAB_POOL_NOCACHE;
+}
+
+static int init_labyrinth(struct lab_dpdk_pool *s, const char *name, size_t pages,
+			  unsigned int flags)
 {
 	struct labyrinth_params pr = { .name = name, .page_size = LAB_DPDK_PAGE,
-				       .nr_pages = pages, .flags = LAB_POOL_NOCACHE };
+				       .nr_pages = pages, .flags = flags };
 	int err = labyrinth_init(&s->storage, &pr);
 
 	if (err == -ENOMEM) {
@@ -82,7 +93,7 @@ static unsigned int order_for(size_t size)
 }
 
 struct lab_dpdk_pool *lab_dpdk_pool_new(const char *name, unsigned int nr_objs,
-					size_t total_size)
+					size_t total_size, unsigned int dpdk_cache)
 {
 	struct lab_dpdk_pool *s;
 	void *base;
@@ -104,7 +115,7 @@ struct lab_dpdk_pool *lab_dpdk_pool_new(const char *name, unsigned int nr_objs,
 	s->obj_shift = 12 + s->order;
 	s->lab = &s->storage;
 	s->audit = env_is_1("LABYRINTH_DPDK_STATS");
-	err = init_labyrinth(s, name, (size_t)nr_objs << s->order);
+	err = init_labyrinth(s, name, (size_t)nr_objs << s->order, pool_flags(nr_objs, dpdk_cache));
 	if (err) {
 		free(s);
 		rte_errno = -err;

@@ -46,12 +46,16 @@ struct lab_dpdk_pool {
 	labyrinth_t storage;   /* the pool itself (never moves: lab points here) */
 };
 
+/* Pools of at least this many objects without a DPDK cache keep
+ * labyrinth's per-thread caches (pool.c, pool_flags). */
+#define LAB_DPDK_CACHE_MIN_OBJS 1024u
+
 /* The pool state for a mempool of nr_objs objects of total_size bytes
- * each (DPDK's header + element + trailer), its labyrinth pool initialised
- * and every page taken (populate hands them back object by object).
- * NULL with rte_errno set. */
+ * each (DPDK's header + element + trailer) whose per-lcore cache holds
+ * dpdk_cache objects, its labyrinth pool initialised and every page taken
+ * (populate hands them back object by object).  NULL with rte_errno set. */
 struct lab_dpdk_pool *lab_dpdk_pool_new(const char *name, unsigned int nr_objs,
-					size_t total_size);
+					size_t total_size, unsigned int dpdk_cache);
 /* Tear down: the objects still out go back, the region is unregistered
  * from DPDK, the mapping is released, the state freed. */
 void lab_dpdk_pool_delete(struct lab_dpdk_pool *s, const struct rte_mempool *mp);
