@@ -3,8 +3,9 @@
  * mempool_ops.c - labyrinth as a DPDK mempool driver, registered under the
  * ops name "labyrinth".  Each object is one labyrinth block (one page for
  * every mbuf up to 4 KiB with its header): DPDK's get is
- * labyrinth_alloc_bulk(LAB_GFP_ATOMIC), its put labyrinth_free_bulk, so
- * every put is checked as every labyrinth free is, and a put of an object
+ * labyrinth_alloc_bulk(LAB_GFP_ATOMIC), its put labyrinth_free_page
+ * (inline) or labyrinth_free_bulk, so every put is checked as every
+ * labyrinth free is, and a put of an object
  * that is not out (a double free) is refused, counted in bad_frees and
  * logged once per pool through DPDK's log.
  *
