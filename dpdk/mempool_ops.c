@@ -174,6 +174,25 @@ static unsigned int put_blocks(struct lab_dpdk_pool *s, void **blocks, unsigned 
 	return freed;
 }
 
+/* A put bigger than LAB_DPDK_SMALL, or of multi-page objects: the bulk
+ * call, a batch at a time.  Returns how many were refused. */
+static __rte_noinline unsigned int put_many(struct lab_dpdk_pool *s, void *const *objs,
+					    unsigned int n)
+{
+	void *blocks[LAB_DPDK_BATCH];
+	unsigned int done = 0, refused = 0;
+
+	while (done < n) {
+		unsigned int i, k = RTE_MIN(n - done, (unsigned int)LAB_DPDK_BATCH);
+
+		for (i = 0; i < k; i++)
+			blocks[i] = block_of(s, objs[done + i]);
+		refused += k - put_blocks(s, blocks, k);
+		done += k;
+	}
+	return refused;
+}
+
 /* Each put is a checked labyrinth free: a block that is not out is refused
  * (and stays free once), the others go back.  Small puts (net_null and
  * many PMDs free one mbuf at a time) take labyrinth's inline fast path,
@@ -182,20 +201,13 @@ static unsigned int put_blocks(struct lab_dpdk_pool *s, void **blocks, unsigned 
 static int lab_ops_enqueue(struct rte_mempool *mp, void *const *objs, unsigned int n)
 {
 	struct lab_dpdk_pool *s = pool_of(mp);
-	void *blocks[LAB_DPDK_BATCH];
-	unsigned int done = 0, refused = 0;
+	unsigned int i, refused = 0;
 
 	if (likely(n <= LAB_DPDK_SMALL && s->order == 0)) {
-		for (; done < n; done++)
-			refused += labyrinth_free_page(s->lab, block_of(s, objs[done])) != 0;
-	}
-	while (done < n) {
-		unsigned int i, k = RTE_MIN(n - done, (unsigned int)LAB_DPDK_BATCH);
-
-		for (i = 0; i < k; i++)
-			blocks[i] = block_of(s, objs[done + i]);
-		refused += k - put_blocks(s, blocks, k);
-		done += k;
+		for (i = 0; i < n; i++)
+			refused += labyrinth_free_page(s->lab, block_of(s, objs[i])) != 0;
+	} else {
+		refused = put_many(s, objs, n);
 	}
 	if (unlikely(s->audit))
 		__atomic_fetch_add(&s->puts, n - refused, __ATOMIC_RELAXED);
