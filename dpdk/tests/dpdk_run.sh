@@ -10,6 +10,9 @@
 #   af_packet         frames sent into a veth pair in a namespace of our own
 #                     = frames testpmd received on net_af_packet, each in an
 #                     mbuf from the driver (--mbcache=0; PROGRAM: frame_send)
+#   af_xdp            the same frames on net_af_xdp into a pool made by
+#                     labyrinth_dpdk_pktmbuf_pool_create, the AF_XDP UMEM
+#                     (PROGRAM: the af_xdp_rx receiver, next to frame_send)
 #   double_free       PROGRAM (t_dpdk_double_free), with the run directory
 #                     cleaned up after it
 # With LABYRINTH_DPDK_STATS=1 the driver checks every object it hands out
@@ -139,6 +142,19 @@ testpmd() { # testpmd EXTRA_TESTPMD_ARGS
 	lines | sed 's/^/  /'
 }
 
+# A veth pair lab-dpdk-a/lab-dpdk-b in a namespace of our own, no IPv6
+# (nothing but our frames crosses it); cleanup deletes it.
+ipn() { ip netns exec "$ns" "$@"; }
+veth_pair() {
+	command -v ip >/dev/null || skip "no ip (apt-get install iproute2)"
+	ns=lab-dpdk-$$
+	ip netns add "$ns" || skip "cannot create a network namespace"
+	ipn sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	ip -n "$ns" link add lab-dpdk-a type veth peer name lab-dpdk-b || skip "cannot create a veth pair"
+	ip -n "$ns" link set lab-dpdk-a up
+	ip -n "$ns" link set lab-dpdk-b up
+}
+
 case $case in
 mbuf_autotest | mempool_autotest)
 	dpdk_test
@@ -152,17 +168,38 @@ testpmd_cache)
 	testpmd
 	check "no get reached the driver" [ "${gets:-0}" -gt 0 ]
 	;;
+af_xdp)
+	[ -x "$prog" ] || skip "no receiver"
+	send=$(dirname "$prog")/frame_send
+	veth_pair
+	frames=2000
+	ipn timeout 60 stdbuf -oL "$prog" lab-dpdk-a $frames -l 0 --no-huge -m 256 --no-pci \
+		--no-telemetry --file-prefix "$prefix" --vdev net_af_xdp0,iface=lab-dpdk-a \
+		>"$tmp/out" 2>&1 &
+	pmd=$!
+	i=0
+	while ! grep -q "^ready\|^af_xdp_rx:" "$tmp/out" && [ $i -lt 200 ] && kill -0 $pmd 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if grep -q "ports, want the one" "$tmp/out"; then
+		wait $pmd
+		skip "net_af_xdp did not probe on a veth here: $(grep -a 'af_xdp\|xdp' "$tmp/out" | tail -n 3 | tr '\n' ' ')"
+	fi
+	sent=$(ipn "$send" lab-dpdk-b $frames | sed -n 's/^sent //p')
+	wait $pmd
+	rc=$?
+	check "af_xdp_rx exited with $rc" [ $rc = 0 ]
+	check "the sender sent ${sent:-none} of $frames" [ "${sent:-0}" = $frames ]
+	line=$(grep -a "^received " "$tmp/out")
+	check "frames sent ${sent:-none}, $line" [ "$line" = "received $frames, outside 0, bad_frees 0" ]
+	echo "dpdk_run: af_xdp: $sent frames sent; $line"
+	[ $fail = 0 ] || tail -n 40 "$tmp/out"
+	;;
 af_packet)
 	command -v dpdk-testpmd >/dev/null || skip "no dpdk-testpmd (apt-get install dpdk-dev)"
-	command -v ip >/dev/null || skip "no ip (apt-get install iproute2)"
 	[ -x "$prog" ] || skip "no frame sender"
-	ns=lab-dpdk-$$
-	ip netns add "$ns" || skip "cannot create a network namespace"
-	ipn() { ip netns exec "$ns" "$@"; }
-	ipn sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$ns" link add lab-dpdk-a type veth peer name lab-dpdk-b || skip "cannot create a veth pair"
-	ip -n "$ns" link set lab-dpdk-a up
-	ip -n "$ns" link set lab-dpdk-b up
+	veth_pair
 	mkfifo "$tmp/in"
 	# shellcheck disable=SC2086
 	ipn timeout 60 stdbuf -oL dpdk-testpmd -l 0-1 --no-huge -m 256 --no-pci --no-telemetry \
