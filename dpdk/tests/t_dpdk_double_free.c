@@ -3,7 +3,8 @@
  * Description: a DPDK program frees one mbuf twice on a labyrinth mempool
  * (cache 0): the second put is refused, counted in bad_frees and reported
  * once through DPDK's log, and the mbuf is never handed to two owners; the
- * same with labyrinth's own per-thread caches under the pool.  The
+ * same with labyrinth's own per-thread caches under the pool, and with
+ * jumbo mbufs (9216-byte rooms: a 4-page block each).  The
  * helper's pool (labyrinth_dpdk_pktmbuf_pool_create): DPDK knows every
  * mbuf's memory, one mbuf per page.  Teardown with objects still in an
  * lcore cache and never returned: no crash, the mapping is gone.
@@ -76,11 +77,11 @@ static void check_each_once(struct rte_mempool *mp, unsigned int n)
 	free(all);
 }
 
-/* The double free on a pool of n mbufs without a DPDK cache. */
-static void double_free(const char *name, unsigned int n, int log_before)
+/* The double free on a pool of n mbufs of room bytes without a DPDK cache. */
+static void double_free(const char *name, unsigned int n, uint16_t room, int log_before)
 {
-	struct rte_mempool *mp = rte_pktmbuf_pool_create_by_ops(name, n, 0, 0,
-		RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY, "labyrinth");
+	struct rte_mempool *mp = rte_pktmbuf_pool_create_by_ops(name, n, 0, 0, room,
+								 SOCKET_ID_ANY, "labyrinth");
 	struct rte_mbuf *m, *pair[3];
 
 	REQUIRE(mp, "rte_pktmbuf_pool_create_by_ops(%s): %s", name, rte_strerror(rte_errno));
@@ -204,8 +205,9 @@ int main(void)
 	REQUIRE(log_file, "tmpfile");
 	rte_openlog_stream(log_file);
 
-	double_free("lab-dpdk-df", 64, 0);          /* no labyrinth caches: exact */
-	double_free("lab-dpdk-df-cached", 2048, 1); /* with labyrinth's caches */
+	double_free("lab-dpdk-df", 64, RTE_MBUF_DEFAULT_BUF_SIZE, 0); /* exact, no caches */
+	double_free("lab-dpdk-df-cached", 2048, RTE_MBUF_DEFAULT_BUF_SIZE, 1); /* labyrinth's caches */
+	double_free("lab-dpdk-df-jumbo", 64, 9216, 2); /* 16 KiB blocks: order 2 */
 
 	mp = rte_pktmbuf_pool_create_by_ops("lab-dpdk-td", 512, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					    SOCKET_ID_ANY, "labyrinth");
