@@ -66,6 +66,15 @@ bench: deps
 	cmake -S bench -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAB_ROOT=$(CURDIR)
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target labyrinth-bench
 	python3 bench/run.py --bin-dir $(BENCH_BUILD)/bench-bin $(BENCH_ARGS)
+	$(MAKE) bench-dpdk
+
+# The DPDK mempool driver in dpdk-testpmd (io forwarding over net_null)
+# against ring_mp_mc and stack, with --mbcache=0 and the default cache
+# (bench/dpdk.py, docs/dpdk.md).  Root; skipped where DPDK is absent.
+DPDK_BENCH_ARGS ?=
+.PHONY: bench-dpdk
+bench-dpdk: build
+	python3 bench/dpdk.py --driver $(BUILD)/dpdk/liblabyrinth_dpdk.so $(DPDK_BENCH_ARGS)
 
 bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick

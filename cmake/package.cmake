@@ -78,10 +78,35 @@ labyrinth-xdp-tx (AF_XDP with a pool as the UMEM), labyrinth-signal-alloc
 (pages allocated in a signal handler) and labyrinth-rt-thread (a
 SCHED_FIFO thread allocating pages).")
 
+# labyrinth-dpdk: the DPDK mempool driver "labyrinth" (liblabyrinth_dpdk),
+# <labyrinth_dpdk.h>, its man pages and docs/dpdk.md; only where DPDK was
+# found (dpdk/CMakeLists.txt), with Depends on the DPDK libraries it links.
+set(lab_components runtime dev tools)
+if(TARGET labyrinth_dpdk)
+  list(APPEND CPACK_COMPONENTS_ALL dpdk)
+  list(APPEND lab_components dpdk)
+  set(CPACK_DEBIAN_DPDK_PACKAGE_NAME labyrinth-dpdk)
+  set(CPACK_DEBIAN_DPDK_PACKAGE_SECTION libs)
+  set(CPACK_DEBIAN_DPDK_PACKAGE_DEPENDS "${lab_dep}")
+  if(LAB_DPDK_DEB_DEPENDS)
+    set(CPACK_DEBIAN_DPDK_PACKAGE_DEPENDS "${lab_dep}, ${LAB_DPDK_DEB_DEPENDS}")
+  endif()
+  set(CPACK_DEBIAN_DPDK_PACKAGE_SUGGESTS "dpdk-dev, libdpdk-dev")
+  set(CPACK_COMPONENT_DPDK_DESCRIPTION
+"page pools that never sleep on their atomic path - DPDK mempool driver
+liblabyrinth_dpdk registers the DPDK mempool ops \"labyrinth\": load it into
+any DPDK program with the EAL option -d and select it with
+--mbuf-pool-ops-name labyrinth.  Every mbuf is one labyrinth page and every
+free is checked: a double free is refused and counted instead of handing
+one buffer to two owners.  <labyrinth_dpdk.h> creates pktmbuf pools on a
+labyrinth pool that DPDK knows (AF_XDP).  See
+/usr/share/doc/labyrinth-dpdk/dpdk.md.")
+endif()
+
 # Debian's place for the licence: /usr/share/doc/<package>/copyright, in
 # each package; only in the packages (EXCLUDE_FROM_ALL keeps it out of a
 # plain `cmake --install`, which has share/doc/labyrinth/LICENSE).
-foreach(comp runtime dev tools)
+foreach(comp ${lab_components})
   string(TOUPPER ${comp} COMP)
   install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${COMP}_PACKAGE_NAME}
     RENAME copyright COMPONENT ${comp} EXCLUDE_FROM_ALL)

@@ -86,6 +86,9 @@ typedef unsigned int lab_gfp_t;
 #define LAB_POOL_NOLOCK   0x08u /* do not mlock (ATOMIC may then fault) */
 #define LAB_POOL_DEBUG    0x10u /* poison, check, report every misuse */
 #define LAB_POOL_NUMA     0x20u /* pages and metadata on node params.numa_node */
+/* No per-thread caches: a page freed on any thread can be taken at once by
+ * every other (for callers with a cache of their own above, e.g. DPDK). */
+#define LAB_POOL_NOCACHE  0x40u
 
 /*
  * A pool.  The type is complete so that a pool can be declared statically

@@ -1,7 +1,8 @@
 #!/bin/sh
 # check-package.sh [BUILD_DIR] - the Debian packages, as a user meets them:
 # cpack -G DEB; apt-get install ./liblabyrinth2_*.deb ./liblabyrinth-dev_*.deb
-# ./labyrinth-tools_*.deb; the README's usage example (examples/usage.c)
+# ./labyrinth-tools_*.deb (and ./labyrinth-dpdk_*.deb where the build found
+# DPDK: its files, and dpdk-testpmd loading the installed driver); the README's usage example (examples/usage.c)
 # compiled with plain `cc usage.c $(pkg-config --cflags --libs labyrinth)`
 # against the system copy and run; the CMake package found without hints;
 # the man pages and programs present; every packaged ELF's DT_NEEDED
@@ -38,6 +39,12 @@ trap cleanup EXIT
 
 rm -rf "$build/packages"
 (cd "$build" && cpack -G DEB >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log"; fail "cpack -G DEB"; }
+# labyrinth-dpdk exists where the build found DPDK (docs/dpdk.md)
+if ls "$build"/packages/labyrinth-dpdk_*.deb >/dev/null 2>&1; then
+	pkgs="$pkgs labyrinth-dpdk"
+	dpkg-query -W -f='${Status}' labyrinth-dpdk 2>/dev/null | grep -q 'ok installed' &&
+		fail "labyrinth-dpdk is already installed; this check removes it afterwards: apt-get purge labyrinth-dpdk first"
+fi
 debs=""
 for p in $pkgs; do
 	deb=$(ls "$build"/packages/"${p}"_*.deb 2>/dev/null | head -1)
@@ -90,6 +97,30 @@ if [ -x /usr/bin/labyrinth-rx ]; then
 	/usr/bin/labyrinth-rx -h >/dev/null 2>&1 || fail "/usr/bin/labyrinth-rx -h"
 fi
 echo "check-package: installed: links with pkg-config and CMake, runs, man pages and programs present"
+case " $pkgs " in *" labyrinth-dpdk "*)
+	drv=$(dpkg-query -L labyrinth-dpdk | grep '/liblabyrinth_dpdk\.so\.0$') ||
+		fail "labyrinth-dpdk has no liblabyrinth_dpdk.so.0"
+	for f in /usr/include/labyrinth_dpdk.h /usr/share/doc/labyrinth-dpdk/dpdk.md \
+		/usr/share/doc/labyrinth-dpdk/copyright; do
+		[ -f "$f" ] || fail "labyrinth-dpdk: no $f"
+	done
+	ls /usr/share/man/man3/labyrinth_dpdk_pktmbuf_pool_create.3* >/dev/null 2>&1 ||
+		fail "labyrinth-dpdk: no man page labyrinth_dpdk_pktmbuf_pool_create(3)"
+	dpkg-deb -f "$build"/packages/labyrinth-dpdk_*.deb Depends | grep -q librte-mempool ||
+		fail "labyrinth-dpdk does not depend on DPDK's mempool library"
+	# the installed driver, as docs/dpdk.md tells a user to load it
+	if command -v dpdk-testpmd >/dev/null; then
+		(sleep 1; echo) | timeout 60 dpdk-testpmd -l 0-1 --no-huge -m 256 --no-pci --no-telemetry \
+			--file-prefix lab-dpdk-pkg-$$ --vdev net_null0 --vdev net_null1 -d "$drv" \
+			--mbuf-pool-ops-name labyrinth -- --total-num-mbufs=2048 --forward-mode=io \
+			--auto-start >"$tmp/testpmd.log" 2>&1 || { tail -20 "$tmp/testpmd.log"; fail "dpdk-testpmd -d $drv"; }
+		rm -rf /var/run/dpdk/lab-dpdk-pkg-$$
+		grep -q "preferred mempool ops selected: labyrinth" "$tmp/testpmd.log" ||
+			fail "dpdk-testpmd did not select the labyrinth ops from $drv"
+		echo "check-package: dpdk-testpmd -d $drv --mbuf-pool-ops-name labyrinth: forwarded"
+	fi
+	;;
+esac
 
 # --- Depends: what dpkg-shlibdeps computed, checked against the ELF files --
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }

@@ -57,6 +57,10 @@ int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap, uint3
 	/* A debug pool checks every page on its way in and out: no caches. */
 	if (flags & LAB_POOL_DEBUG)
 		c = 0;
+	/* Asked for: the caller caches above (DPDK's mempool), and needs
+	 * every free page reachable from every thread. */
+	if (flags & LAB_POOL_NOCACHE)
+		c = 0;
 	if (c > LAB_CACHE_MAX)
 		c = LAB_CACHE_MAX;
 	/* No thread-exit hook, no caches: cached pages could be stranded. */

@@ -84,7 +84,8 @@ static void init_rejects(void)
 	/* unknown flags, one bit at a time: every bit but the known ones */
 	for (i = 0; i < 32; i++) {
 		if ((1u << i) & (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE |
-				 LAB_POOL_NOLOCK | LAB_POOL_DEBUG | LAB_POOL_NUMA))
+				 LAB_POOL_NOLOCK | LAB_POOL_DEBUG | LAB_POOL_NUMA |
+				 LAB_POOL_NOCACHE))
 			continue;
 		memset(&p, 0, sizeof(p));
 		p.nr_pages = 4;
