@@ -172,7 +172,8 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	uint32_t words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
 	size_t bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
-	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
+	size_t state_off = round_up(bits_off + lab_bitmap_words(words) * sizeof(uint64_t),
+				    LAB_CACHELINE);
 	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
 	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
 	size_t len, mags_off;
@@ -203,6 +204,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags,
 	p->meta_len = len;
 	p->bits = (uint64_t *)(void *)((unsigned char *)mem + bits_off);
 	p->nr_words = words;
+	lab_summary_init(p);
 	p->state = (uint8_t *)mem + state_off;
 	p->no_cache.busy = 1;
 	/* A slot's area starts with its block cache (lab_blk_of). */
