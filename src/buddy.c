@@ -137,8 +137,10 @@ uint32_t lab_block_claim(struct lab_pool *p, unsigned int order)
 	bool raced = false;
 
 	idx = claim_pass(p, order, total, false, &raced);
-	if (idx == LAB_NIL)
+	if (idx == LAB_NIL) {
+		lab_count(p, linear_searches, 1);
 		idx = claim_pass(p, order, total, true, &raced);
+	}
 	/* Counted when another thread's claim or return got in the way of
 	 * this pass: the documented way for a block to be missed that a quiet
 	 * pool would have given. */

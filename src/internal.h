@@ -136,6 +136,8 @@ struct lab_counters {
 	uint64_t waits;
 	uint64_t watch_events;
 	uint64_t block_contended;
+	uint64_t linear_searches; /* passes over the whole bitmap: the summary
+	                            came back short (racing, or no block) */
 };
 
 /*

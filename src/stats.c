@@ -115,6 +115,11 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 		      (unsigned long)st.waits, (unsigned long)st.watch_events,
 		      (unsigned long)st.block_contended);
 	emit(ctx, line, len);
+	/* Searches that read the whole bitmap: the summary came back short
+	 * (a racing hint clear, or no free block at all). */
+	len = lab_fmt(line, sizeof(line), "pool %s: linear searches %lu\n", p->name,
+		      (unsigned long)lab_load_relaxed(&p->count.linear_searches));
+	emit(ctx, line, len);
 	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size,
 	 * under a header of the orders, column for column. */
 	len = lab_fmt(line, sizeof(line), "pool %s, %11s ", p->name, "order");

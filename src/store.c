@@ -146,7 +146,8 @@ void lab_store_claim(struct lab_pool *p, uint32_t n, uint32_t *pages, uint32_t *
 			 * publishes nr_total before its pages' count). */
 			words = (lab_load_acquire(&p->nr_total) + 63) / 64;
 			w = 0;
-			lap++;
+			if (++lap >= 2 && lap % 2 == 0)
+				lab_count(p, linear_searches, 1);
 			continue;
 		}
 		got = claim_word(p, w, n, pages, got);
