@@ -14,10 +14,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return check_rand(&rng);
 }
 
 /* A debug pool: it has no caches and no depot, so every allocation
@@ -191,12 +188,8 @@ static void *race(void *arg)
 	unsigned int orders[HELD], n = 0, used = 0, s;
 
 	for (s = 0; s < RACE_STEPS; s++) {
-		uint64_t r;
+		uint64_t r = check_rand(&w->rng);
 
-		w->rng ^= w->rng << 13;
-		w->rng ^= w->rng >> 7;
-		w->rng ^= w->rng << 17;
-		r = w->rng;
 		if (n < HELD && used + 8 <= HELD && (r & 1)) {
 			unsigned int o = (r >> 8) % 4 == 0 ? (unsigned int)((r >> 16) % 4) : 0;
 			void *pg = o ? labyrinth_alloc_pages(&race_lab, LAB_GFP_ATOMIC, o) :
