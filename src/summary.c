@@ -35,14 +35,25 @@
  * and sets it back.  That is the store-buffering pattern, which seq_cst
  * forbids; src/model/labyrinth.pml checks it (SUMMARY part).
  *
+ * So a search that no other thread disturbs (none inside mark() or
+ * emptied() when it starts, none writing the bitmap or a hint while it
+ * runs) finds every word that holds free pages: by (S), each such word's
+ * hints are set all the way up, and the search reads every set hint at or
+ * after its start on its way up and down.
+ *
  * A search racing a clearer may miss a free page for the instants between
  * the clear and the recheck.  The summary is a hint only: no count, no
- * exactness rule of SPEC's "Caches and exactness" rests on it.  A claim
- * whose pages are promised by nr_free (store.c) follows a summary pass
- * that found too few with a linear pass over the bitmap, exactly as the
- * search was before the summary; a block search that the summary found
- * nothing for does the same (buddy.c).  So a racing miss costs time, never
- * a page: every failure SPEC allows is still the one it was.
+ * exactness rule of SPEC's "Caches and exactness" rests on it.  Whether an
+ * order-0 allocation succeeds is decided by nr_free alone (store.c), so
+ * "fails only when no free page exists outside other live threads'
+ * caches" and the exact single-thread counts are untouched: a claim whose
+ * pages the count promised follows a summary pass that found too few with
+ * a linear pass over the bitmap, exactly as the search was before the
+ * summary, and goes on until it has them.  A block search that the
+ * summary found nothing for makes the same linear pass before it reports
+ * none (buddy.c), so an ATOMIC or NOWAIT block still fails only where it
+ * failed before, when another thread claims or returns blocks at that
+ * instant.  A racing miss costs time, never a page, never a failure.
  */
 #include "store.h"
 
