@@ -136,6 +136,52 @@ static void every_position_every_order(size_t nr_pages)
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
+/*
+ * The same for a refill, in a pool with caches: the one free page is
+ * freed into this thread's cache, an order-1 block that cannot exist
+ * gives the cache back to the bitmap (SPEC: the caller's cached pages go
+ * back and merge first), and the next page comes from a refill that
+ * searches from the cache's own cursor.
+ */
+static void last_free_page_by_refill(size_t nr_pages)
+{
+	struct labyrinth_params pr = { .name = "search-refill", .nr_pages = nr_pages };
+	unsigned long linear_before;
+	uint32_t *positions, i;
+	unsigned char *base;
+	labyrinth_t lab;
+	size_t len;
+
+	pr.flags = nolock_unless_lockable(pr.name, nr_pages * PAGE);
+	REQUIRE(labyrinth_init(&lab, &pr) == 0, "init: %s", strerror(errno));
+	REQUIRE(labyrinth_region(&lab, (void **)&base, &len) == 0, "region");
+	for (i = 0; i < nr_pages; i++)
+		REQUIRE(labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC) != NULL, "fill page %u", i);
+	linear_before = linear_searches(&lab);
+	positions = shuffled((uint32_t)nr_pages);
+	for (i = 0; i < nr_pages; i++) {
+		unsigned char *want = base + (size_t)positions[i] * PAGE, *got;
+
+		REQUIRE(labyrinth_free_page(&lab, want) == 0, "free page %u", positions[i]);
+		CHECK(labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC | LAB_GFP_NOWARN, 1) == NULL,
+		      "an order-1 block in a pool with one free page");
+		got = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+		if (got != want) {
+			CHECK(0, "refill: the one free page %u gave %p", positions[i], (void *)got);
+			break;
+		}
+	}
+	/* The count refuses each order-1 block before any search (one free
+	 * page), and the refills found their page by the summary alone. */
+	CHECK_EQ(linear_searches(&lab) - linear_before, 0);
+	CHECK_EQ(i, nr_pages);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+	for (i = 0; i < nr_pages; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, base + (size_t)i * PAGE), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	free(positions);
+}
+
 /* A pool grown by LAB_GFP_KERNEL: the summary covers its new pages too. */
 static void grown_pool(void)
 {
@@ -269,6 +315,8 @@ int main(void)
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		every_position_every_order(sizes[i]);
+	last_free_page_by_refill(1000);
+	last_free_page_by_refill(16384 + 100);
 	grown_pool();
 	racing_searches();
 	return check_done();
