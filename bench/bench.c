@@ -972,6 +972,191 @@ static void scen_faults(int fixed)
 	result("faults", "pairs", (double)done, "count");
 }
 
+/* ------------------------------------------- one free page: the search */
+
+/*
+ * "search" (labyrinth only): how long an allocation takes to find the one
+ * free page of a full pool whose depot and caches are empty, wherever that
+ * page lies relative to where the search starts (the thread's cache
+ * cursor, left on the word of the page it found last).  Pools of 16,384
+ * and 262,144 pages (64 MiB and 1 GiB), each its own: reported as
+ * search16k and search256k, per position the median and the maximum in
+ * ns, and the worst median and worst sample over all positions; and,
+ * as the baseline, an allocation of the same page from the thread's
+ * cache under the same conditions (no search: "cached").
+ *
+ * Each sample frees one page, then asks for an order-1 block, which finds
+ * none and so gives this thread's cached pages back to the bitmap (the
+ * documented fallback of a block allocation), and then times one
+ * labyrinth_alloc_page: a refill from an empty depot, that is the search.
+ * Twice: hot (the pool's metadata in the caches, as the previous sample
+ * left it), then cold ("cold_" metrics): before each timed allocation the
+ * thread reads a buffer twice the size of the last-level cache, so that
+ * the allocation meets the pool's metadata, and its TLB entries, cold, as
+ * one does that comes after a while of other work.
+ */
+#ifdef LABYRINTH_H
+#define SEARCH_SAMPLES 41 /* per position; the first is not counted */
+
+static const struct {
+	const char *name;
+	int num, den;         /* offset from the cursor's word: num/den of the pool's words */
+	int words;            /* plus this many words */
+	int search;           /* 0: the page stays in the thread's cache (no search) */
+} search_at[] = {
+	{ "cached", 0, 1, 0, 0 },   /* the baseline: a page from the cache, no search */
+	{ "cursor", 0, 1, 0, 1 },   /* in the word where the search starts */
+	{ "ahead", 0, 1, 1, 1 },    /* the next word */
+	{ "half", 1, 2, 0, 1 },     /* half the pool away */
+	{ "behind", 0, 1, -1, 1 },  /* the word just behind: a linear search reads the whole pool */
+};
+
+static double ns_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Push the caches' contents (and the TLB's) out: read 64 MiB, a line at a time. */
+static void search_evict(void)
+{
+	enum { EVICT = 64 << 20 };
+	static unsigned char *buf;
+	unsigned sum = 0;
+
+	if (!buf) {
+		buf = malloc(EVICT);
+		if (!buf)
+			die("search: malloc");
+		memset(buf, 1, EVICT);
+	}
+	for (size_t i = 0; i < EVICT; i += 64)
+		sum += buf[i];
+	escape((void *)(uintptr_t)sum);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int search_pool_init(labyrinth_t *lab, size_t pages)
+{
+	struct labyrinth_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.name = "bench-search";
+	p.nr_pages = pages;
+	r = labyrinth_init(lab, &p);
+	if (r == -ENOMEM) {
+		p.flags = LAB_POOL_NOLOCK; /* over RLIMIT_MEMLOCK: the search is the same */
+		r = labyrinth_init(lab, &p);
+	}
+	return r;
+}
+
+/* One position, SEARCH_SAMPLES times: the median and the slowest in ns
+ * (the first sample not counted); *last is the page found last. */
+static void search_at_position(labyrinth_t *lab, unsigned char *base, uint32_t words,
+			       size_t k, int cold, uint32_t *last, double *median, double *max)
+{
+	double t[SEARCH_SAMPLES];
+
+	for (unsigned s = 0; s < SEARCH_SAMPLES; s++) {
+		long off = (long)words * search_at[k].num / search_at[k].den + search_at[k].words;
+		uint32_t w = (uint32_t)(((long)(*last / 64) + off + (long)words) % (long)words);
+		uint32_t want = w * 64 + (s * 7 + 3) % 64;
+		unsigned char *got;
+		double t0;
+
+		if (labyrinth_free_page(lab, base + (size_t)want * BENCH_PAGE))
+			die("search: free");
+		if (search_at[k].search &&
+		    labyrinth_alloc_pages(lab, LAB_GFP_ATOMIC | LAB_GFP_NOWARN, 1))
+			die("search: a full pool gave a block");
+		if (cold)
+			search_evict();
+		t0 = ns_now();
+		got = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+		t[s] = ns_now() - t0;
+		if (got != base + (size_t)want * BENCH_PAGE)
+			die("search: the one free page was not the one found");
+		*last = want;
+	}
+	qsort(t + 1, SEARCH_SAMPLES - 1, sizeof(t[0]), cmp_double);
+	*median = t[1 + (SEARCH_SAMPLES - 1) / 2];
+	*max = t[SEARCH_SAMPLES - 1];
+}
+
+static void search_pool(const char *scen, size_t pages)
+{
+	uint32_t words = (uint32_t)(pages / 64), last = 0;
+	labyrinth_t lab;
+	unsigned char *base;
+	size_t len, i;
+	int r = search_pool_init(&lab, pages);
+
+	if (r < 0) {
+		skip(scen, strerror(-r));
+		return;
+	}
+	if (labyrinth_region(&lab, (void **)&base, &len) < 0)
+		die("search: labyrinth_region");
+	for (i = 0; i < pages; i++) {
+		unsigned char *pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+		if (!pg)
+			die("search: could not fill the pool");
+		last = (uint32_t)((size_t)(pg - base) / BENCH_PAGE);
+	}
+	for (int cold = 0; cold <= 1; cold++) {
+		const char *mode = cold ? "cold_" : "";
+		double worst_median = 0, worst = 0, median, max, cached = 0;
+		char metric[64];
+
+		for (size_t k = 0; k < sizeof(search_at) / sizeof(search_at[0]); k++) {
+			search_at_position(&lab, base, words, k, cold, &last, &median, &max);
+			snprintf(metric, sizeof(metric), "%s%s_median_ns", mode, search_at[k].name);
+			result(scen, metric, median, "ns");
+			snprintf(metric, sizeof(metric), "%s%s_max_ns", mode, search_at[k].name);
+			result(scen, metric, max, "ns");
+			if (!search_at[k].search)
+				cached = median;
+			if (search_at[k].search && median > worst_median)
+				worst_median = median;
+			if (search_at[k].search && max > worst)
+				worst = max;
+		}
+		snprintf(metric, sizeof(metric), "%sworst_median_ns", mode);
+		result(scen, metric, worst_median, "ns");
+		snprintf(metric, sizeof(metric), "%smax_ns", mode);
+		result(scen, metric, worst, "ns");
+		/* What the search adds to an allocation under the same conditions. */
+		snprintf(metric, sizeof(metric), "%ssearch_extra_ns", mode);
+		result(scen, metric, worst_median > cached ? worst_median - cached : 0, "ns");
+	}
+	for (i = 0; i < pages; i++)
+		if (labyrinth_free_page(&lab, base + i * BENCH_PAGE))
+			die("search: free all");
+	if (labyrinth_destroy(&lab))
+		die("search: destroy");
+}
+
+static void scen_search(void)
+{
+	search_pool("search16k", 16384);
+	search_pool("search256k", 262144);
+}
+#else
+static void scen_search(void)
+{
+	skip("search16k", "labyrinth's own search");
+	skip("search256k", "labyrinth's own search");
+}
+#endif
+
 /* --------------------------------------------------------------------- main */
 
 static void usage(FILE *f)
@@ -980,7 +1165,7 @@ static void usage(FILE *f)
 		"usage: bench-%s [options]\n"
 		"  --scenario NAME   pair | pools4 | batch256 | bulk64 | spsc | threads | latency |\n"
 		"                    latency-storm | faults | syscalls | order2 | order4 |\n"
-		"                    frag | all (default all)\n"
+		"                    frag | search | all (default all; search: only by name)\n"
 		"  --rounds N        repeat each measurement N times in this process (1)\n"
 		"  --iters N         fixed operation count instead of --duration-ms\n"
 		"                    (latency: samples; faults/syscalls: pairs)\n"
@@ -1144,6 +1329,10 @@ int main(int argc, char **argv)
 		RUN("order2", scen_order("order2", 2));
 		RUN("order4", scen_order("order4", 4));
 		RUN("frag", scen_frag());
+		if (!strcmp(sc, "search")) { /* labyrinth's search, not in "all" */
+			scen_search();
+			known = 1;
+		}
 		if (!strcmp(sc, "syscalls")) {
 			scen_faults(1);
 			known = 1;

@@ -44,6 +44,8 @@ SCENARIOS = [
     ("order2", []),
     ("order4", []),
     ("frag", []),
+    # one free page in a full pool, depot and caches empty (labyrinth only)
+    ("search", []),
 ]
 
 # rows of the table: (key, label, unit, better)   better: "low" | "high"
@@ -67,6 +69,13 @@ ROWS = [
     ("frag.free_pages", "(9) after random blocks: free pages", "pages", "high"),
     ("frag.largest_order", "(9) ... largest order allocatable", "order", "high"),
     ("frag.largest_order_all_freed", "(9) ... once all freed", "order", "high"),
+    ("search16k.worst_median_ns", "(10) one free page, 16,384 pages: worst position, median", "ns", "low"),
+    ("search16k.max_ns", "(10) ... slowest sample", "ns", "low"),
+    ("search256k.worst_median_ns", "(10) one free page, 1 GiB pool: worst position, median", "ns", "low"),
+    ("search256k.max_ns", "(10) ... slowest sample", "ns", "low"),
+    ("search256k.cold_worst_median_ns", "(10) ... caches cold: worst position, median", "ns", "low"),
+    ("search256k.cold_cached_median_ns", "(10) ... caches cold, a cached page (no search)", "ns", "low"),
+    ("search256k.cold_search_extra_ns", "(10) ... caches cold, the search's own cost", "ns", "low"),
     ("threads1.pairs_per_s", "scaling: 1 thread", "pairs/s", "high"),
     ("threads2.pairs_per_s", "scaling: 2 threads", "pairs/s", "high"),
     ("threads4.pairs_per_s", "scaling: 4 threads", "pairs/s", "high"),
@@ -104,6 +113,13 @@ TARGETS = [
      "4 state bytes per block each way"),
     ("order-4 pair <= mimalloc", ("order4.ns_per_pair", "labyrinth"), ("order4.ns_per_pair", "mimalloc"), "le", 1.0,
      "16 state bytes per block each way"),
+    ("one free page in 1 GiB found <= 1 us", ("search256k.worst_median_ns", "labyrinth"), None, "le", 1000.0,
+     "the summary over the bitmap (src/summary.c) is a few lines per level: a refill's own cost"),
+    ("one free page in 16,384 pages found <= 1 us", ("search16k.worst_median_ns", "labyrinth"), None, "le", 1000.0,
+     "the same"),
+    ("... in 1 GiB, caches cold: the search's own cost <= 1 us", ("search256k.cold_search_extra_ns", "labyrinth"),
+     None, "le", 1000.0,
+     "cache and TLB misses of the refill path (depot, budget, store words): compare the rows"),
     ("page faults per M pairs = 0", ("faults.minflt_per_M", "labyrinth"), None, "le", 0.0, "-"),
     ("system calls per M pairs = 0", ("syscalls.per_M", "labyrinth"), None, "le", 0.0, "-"),
 ]

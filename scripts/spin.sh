@@ -67,7 +67,7 @@ need gcc gcc
 if [ $# -eq 0 ]; then
 	me="$here/scripts/spin.sh"
 	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0 &&
-		sh "$me" -DTRADE=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1
+		sh "$me" -DTRADE=1 && sh "$me" -DSUMMARY=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1
 	exit
 fi
 
@@ -100,6 +100,8 @@ MUTANT_COUNT_FIRST -DDEPOT=0 -DSLEEPER=0
 MUTANT_DEPOT_ADD_FIRST -DDEPOT=1 -DSLEEPER=0
 MUTANT_ABA -DTRADE=1
 MUTANT_NO_DRAIN -DDEPOT=1 -DSLEEPER=0
+MUTANT_SUMMARY_NO_RECHECK -DSUMMARY=1
+MUTANT_SUMMARY_MARK_FIRST -DSUMMARY=1
 tls.pml:MUTANT_NO_CLAIM_CHECK
 tls.pml:MUTANT_CLAIM_BEFORE_SEEN
 tls.pml:MUTANT_EXIT_SLOT_LATE

@@ -11,7 +11,8 @@
  *               fmt.c, debug.c
  *   watch.h     watch.c: the futex lock, waking sleepers, watches
  *   page.h      handing a block out (state bytes, poison, zero)
- *   store.h     store.c, buddy.c: the free bitmap, its count, blocks
+ *   store.h     store.c, buddy.c, summary.c: the free bitmap, its count,
+ *               blocks, the summary of which words hold free pages
  *   depot.h     depot.c: magazines; taking pages for an allocation
  *   cache.h     cache.c: per-thread caches (the fast path itself is
  *               include/labyrinth_fast.h)
@@ -87,6 +88,7 @@
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
 #define LAB_BLOCK_PAGES (1u << LAB_MAX_ORDER)  /* pages of a max-order block */
 #define LAB_MAX_WATCHES 8
+#define LAB_SUM_LEVELS 5 /* summary levels over 2^26 bitmap words: 2^20, 2^14, 2^8, 4, 1 */
 #ifndef LAB_SLEEP_SLICE_MS /* the kernel self-test makes it long: a lost wake-up shows */
 #define LAB_SLEEP_SLICE_MS 10 /* a LAB_GFP_KERNEL sleeper looks again at least this often */
 #endif
@@ -130,6 +132,8 @@ struct lab_counters {
 	uint64_t waits;
 	uint64_t watch_events;
 	uint64_t block_contended;
+	uint64_t linear_searches; /* passes over the whole bitmap: the summary
+	                            came back short (racing, or no block) */
 };
 
 /*
@@ -219,6 +223,12 @@ struct lab_pool {
 	long wait_ms;
 	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
 	uint32_t nr_words;          /* words of bits[], for max_pages */
+	/* The summary over bits[] (summary.c): sum[0] is bits, sum[l + 1]
+	 * has a hint bit per word of sum[l], sum_n[l] words each; sum[sum_top]
+	 * is one word. */
+	uint64_t *sum[LAB_SUM_LEVELS + 1];
+	uint32_t sum_n[LAB_SUM_LEVELS + 1];
+	uint32_t sum_top;
 	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes
 	                               (each after its slot's block cache),
 	                               or &no_cache with stride 0 */

@@ -189,7 +189,8 @@ static void layout_metadata(const struct pool_geometry *g, unsigned int flags,
 	l->words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
 	l->bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
-	l->state_off = round_up(l->bits_off + (size_t)l->words * sizeof(uint64_t), LAB_CACHELINE);
+	l->state_off = round_up(l->bits_off + lab_bitmap_words(l->words) * sizeof(uint64_t),
+				LAB_CACHELINE);
 	l->caches_off = round_up(l->state_off + g->max_pages, LAB_CACHELINE);
 	lab_cache_layout(g->nr_pages, flags, &l->cap, &l->stride);
 	/* A batch is an eighth of the cache, at least 8 pages (half of a
@@ -238,6 +239,7 @@ static int map_metadata(const struct pool_geometry *g, unsigned int flags, int n
 	p->meta_len = l.len;
 	p->bits = (uint64_t *)(void *)((unsigned char *)mem + l.bits_off);
 	p->nr_words = l.words;
+	lab_summary_init(p);
 	p->state = (uint8_t *)mem + l.state_off;
 	p->no_cache.busy = 1;
 	/* A slot's area starts with its block cache (lab_blk_of). */

@@ -143,6 +143,11 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 	emit(ctx, line, len);
 	len = node_line(p, line, sizeof(line));
 	emit(ctx, line, len);
+	/* Searches that read the whole bitmap: the summary came back short
+	 * (a racing hint clear, or no free block at all). */
+	len = lab_fmt(line, sizeof(line), "pool %s: linear searches %lu\n", p->name,
+		      (unsigned long)lab_load_relaxed(&p->count.linear_searches));
+	emit(ctx, line, len);
 	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size,
 	 * under a header of the orders, column for column. */
 	len = lab_fmt(line, sizeof(line), "pool %s, %11s ", p->name, "order");
@@ -273,6 +278,7 @@ int labyrinth_check(labyrinth_t *lab)
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t total, nr_free, i, w, len, in_bitmap = 0, marked_free = 0, inuse = 0, cached = 0;
 	uint32_t granted = 0, depot = 0, full;
+	unsigned int level;
 	struct labyrinth_stats st;
 	int32_t slot;
 	int err;
@@ -305,6 +311,9 @@ int labyrinth_check(labyrinth_t *lab)
 	}
 	if (in_bitmap != nr_free)
 		return check_failed(p, "free bits differ from the free count", in_bitmap, nr_free);
+	w = lab_summary_unhinted(p, &level);
+	if (w != LAB_NIL)
+		return check_failed(p, "summary misses a word with free pages", level, w);
 	/* Every slot: one past slots_seen holding anything is a bug too. */
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);
