@@ -37,6 +37,13 @@ demo-build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$(BUILD)" != build ]; then :; elif sh scripts/test-kernel.sh --check; then $(MAKE) test-kernel; else echo "make test: test-kernel skipped (needs linux-headers-amd64 linux-headers-rt-amd64 qemu-system-x86 busybox-static cpio; make test-kernel installs them as root)"; fi
+	@if [ "$(BUILD)" != build ]; then :; elif sh scripts/test-numa.sh --check; then $(MAKE) test-numa; else echo "make test: test-numa skipped (needs linux-headers-amd64 qemu-system-x86 busybox-static cpio; make test-numa installs them as root)"; fi
+
+# LAB_POOL_NUMA on an emulated two-node machine (qemu, Debian's kernel):
+# user-space tests and the module's numa cases; installs what is missing.
+.PHONY: test-numa
+test-numa: build
+	BUILD=$(CURDIR)/$(BUILD) sh scripts/test-numa.sh
 
 # labyrinth.ko under qemu on Debian's standard and PREEMPT_RT kernels
 # (docs/kernel.md); installs what is missing as root.
@@ -59,6 +66,15 @@ bench: deps
 	cmake -S bench -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAB_ROOT=$(CURDIR)
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target labyrinth-bench
 	python3 bench/run.py --bin-dir $(BENCH_BUILD)/bench-bin $(BENCH_ARGS)
+	$(MAKE) bench-dpdk
+
+# The DPDK mempool driver in dpdk-testpmd (io forwarding over net_null)
+# against ring_mp_mc and stack, with --mbcache=0 and the default cache
+# (bench/dpdk.py, docs/dpdk.md).  Root; skipped where DPDK is absent.
+DPDK_BENCH_ARGS ?=
+.PHONY: bench-dpdk
+bench-dpdk: build
+	python3 bench/dpdk.py --driver $(BUILD)/dpdk/liblabyrinth_dpdk.so $(DPDK_BENCH_ARGS)
 
 bench-quick:
 	$(MAKE) bench BENCH_ARGS=--quick
@@ -86,8 +102,8 @@ install: build
 uninstall:
 	cmake --build $(BUILD) --target uninstall
 
-# Debian packages liblabyrinth2, liblabyrinth-dev, labyrinth-tools in
-# $(BUILD)/packages/ (cmake/package.cmake).
+# Debian packages liblabyrinth2, liblabyrinth-dev, labyrinth-tools,
+# labyrinth-dkms in $(BUILD)/packages/ (cmake/package.cmake).
 package: build
 	cd $(BUILD) && cpack -G DEB
 
@@ -103,6 +119,12 @@ check-install: build
 # pkg-config, run it, remove the packages (root; changes the system).
 check-package: build
 	sh scripts/check-package.sh $(BUILD)
+
+# labyrinth-dkms: apt-get install, dkms build/install for the headers'
+# kernel, a consumer module built against it, purge (root; changes the system).
+.PHONY: check-dkms
+check-dkms: build
+	sh scripts/check-dkms.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-tsan build-bench build-fuzz

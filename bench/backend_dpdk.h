@@ -103,3 +103,45 @@ static inline void bk_put_bulk(void **v, unsigned n)
 {
 	rte_mempool_put_bulk(bk_mp, v, n);
 }
+
+/* Several mempools (the pools4 scenario), each with its per-lcore cache. */
+#define BK_POOLS_MAX 4
+static struct rte_mempool *bk_mps[BK_POOLS_MAX];
+
+static int bk_pools_init(unsigned n, size_t pages)
+{
+	unsigned k;
+
+	for (k = 0; k < n; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "bench-pool%u", k);
+		bk_mps[k] = rte_mempool_create(name, (unsigned)pages - 1, BENCH_PAGE, DPDK_CACHE,
+					       0, NULL, NULL, NULL, NULL, SOCKET_ID_ANY, 0);
+		if (!bk_mps[k]) {
+			fprintf(stderr, "bench-dpdk: rte_mempool_create: %s\n",
+				rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void bk_pools_fini(unsigned n)
+{
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		rte_mempool_free(bk_mps[k]);
+}
+
+static inline void *bk_get_from(unsigned k)
+{
+	void *obj;
+	return rte_mempool_get(bk_mps[k], &obj) == 0 ? obj : NULL;
+}
+
+static inline void bk_put_to(unsigned k, void *page)
+{
+	rte_mempool_put(bk_mps[k], page);
+}

@@ -27,6 +27,10 @@ static int bk_init(size_t pages)
 		p.flags |= LAB_POOL_DEBUG;
 		bk_note("LAB_POOL_DEBUG pool");
 	}
+	if (getenv("LAB_BENCH_NODE")) { /* bench --node N */
+		p.flags |= LAB_POOL_NUMA;
+		p.numa_node = (unsigned int)atoi(getenv("LAB_BENCH_NODE"));
+	}
 	r = labyrinth_init(&bk_pool, &p);
 	if (r == -ENOMEM) {
 		/* over RLIMIT_MEMLOCK: raise the soft limit as far as allowed */
@@ -38,13 +42,13 @@ static int bk_init(size_t pages)
 		}
 	}
 	if (r == -ENOMEM) {
-		p.flags = LAB_POOL_NOLOCK;
+		p.flags = LAB_POOL_NOLOCK | (p.flags & LAB_POOL_NUMA);
 		r = labyrinth_init(&bk_pool, &p);
 		if (r == 0)
 			bk_note("pool could not be locked (RLIMIT_MEMLOCK): using LAB_POOL_NOLOCK");
 	}
 	if (r < 0) {
-		fprintf(stderr, "bench-labyrinth: labyrinth_init: %s\n", strerror(-r));
+		fprintf(stderr, "bench-labyrinth: %s\n", labyrinth_last_error());
 		return -1;
 	}
 	return 0;
@@ -115,4 +119,49 @@ static inline unsigned bk_get_bulk(void **v, unsigned n)
 static inline void bk_put_bulk(void **v, unsigned n)
 {
 	(void)labyrinth_free_bulk(&bk_pool, v, n);
+}
+
+/* Several pools (the pools4 scenario): pools of their own, beside bk_pool. */
+#define BK_POOLS_MAX 4
+static labyrinth_t bk_pools[BK_POOLS_MAX];
+
+static int bk_pools_init(unsigned n, size_t pages)
+{
+	struct labyrinth_params p;
+	unsigned k;
+
+	memset(&p, 0, sizeof(p));
+	p.name = "bench-pools";
+	p.nr_pages = pages;
+	for (k = 0; k < n; k++) {
+		int r = labyrinth_init(&bk_pools[k], &p);
+
+		if (r == -ENOMEM) {
+			p.flags = LAB_POOL_NOLOCK;
+			r = labyrinth_init(&bk_pools[k], &p);
+		}
+		if (r < 0) {
+			fprintf(stderr, "bench-labyrinth: labyrinth_init: %s\n", strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void bk_pools_fini(unsigned n)
+{
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		(void)labyrinth_destroy(&bk_pools[k]);
+}
+
+static inline void *bk_get_from(unsigned k)
+{
+	return labyrinth_alloc_page(&bk_pools[k], LAB_GFP_ATOMIC);
+}
+
+static inline void bk_put_to(unsigned k, void *page)
+{
+	(void)labyrinth_free_page(&bk_pools[k], page);
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +58,9 @@ static struct {
 	uint64_t samples;     /* latency samples */
 	size_t pages;         /* pool size in pages */
 	unsigned storm_us;    /* signal storm: one signal every storm_us */
+	int node;             /* --node: NUMA node of memory and threads, -1 = any */
 } opt = {
+	.node = -1,
 	.scenario = "all",
 	.rounds = 1,
 	.threads = 2,
@@ -287,6 +290,65 @@ static void scen_bulk(void)
 		die("bulk64: no page could be allocated");
 	result("bulk64", "ns_per_page", ns, "ns");
 	report_fails("bulk64");
+}
+
+/* --------------------------------------------- four pools in turn (pools4) */
+
+/*
+ * One thread, pairs on pool i mod 4 (issue 17): packet applications have a
+ * pool per port or queue.  A backend that can have several pools defines
+ * BK_POOLS_MAX and bk_pools_init(n, pages) / bk_pools_fini(n) /
+ * bk_get_from(k) / bk_put_to(k, page); the floor serves them all from its
+ * one LIFO.  Others skip.
+ */
+#define POOLS4 4u
+#ifndef BK_POOLS_MAX
+#define BK_POOLS_MAX 0
+static inline int bk_pools_init(unsigned n, size_t pages) { (void)n; (void)pages; return -1; }
+static inline void bk_pools_fini(unsigned n) { (void)n; }
+static inline void *bk_get_from(unsigned k) { (void)k; return NULL; }
+static inline void bk_put_to(unsigned k, void *p) { (void)k; (void)p; }
+#endif
+static __attribute__((noinline)) void *get_page_from(unsigned k) { return bk_get_from(k); }
+static __attribute__((noinline)) void put_page_to(unsigned k, void *p) { bk_put_to(k, p); }
+
+/* n alloc+touch+free pairs, pool i mod 4; returns pairs done */
+static uint64_t loop_pools4(uint64_t n)
+{
+	uint64_t ok = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		unsigned k = (unsigned)i & (POOLS4 - 1);
+		void *p = get_page_from(k);
+		if (__builtin_expect(p == NULL, 0)) {
+			g_fails++;
+			continue;
+		}
+		touch(p, i);
+		escape(p);
+		put_page_to(k, p);
+		ok++;
+	}
+	return ok;
+}
+
+static void scen_pools4(void)
+{
+	size_t pages = opt.pages / POOLS4 < 4096 ? 4096 : opt.pages / POOLS4;
+	uint64_t n;
+	double ns;
+
+	if (BK_POOLS_MAX < POOLS4) {
+		skip("pools4", "one pool per process only");
+		return;
+	}
+	if (bk_pools_init(POOLS4, pages) < 0)
+		die("pools4: could not make four pools");
+	ns = timed(loop_pools4, 4096, &n);
+	bk_pools_fini(POOLS4);
+	if (!n)
+		die("pools4: no page could be allocated");
+	result("pools4", "ns_per_pair", ns, "ns");
+	report_fails("pools4");
 }
 
 /* ---------------------------------------------------- multi-page blocks */
@@ -910,15 +972,200 @@ static void scen_faults(int fixed)
 	result("faults", "pairs", (double)done, "count");
 }
 
+/* ------------------------------------------- one free page: the search */
+
+/*
+ * "search" (labyrinth only): how long an allocation takes to find the one
+ * free page of a full pool whose depot and caches are empty, wherever that
+ * page lies relative to where the search starts (the thread's cache
+ * cursor, left on the word of the page it found last).  Pools of 16,384
+ * and 262,144 pages (64 MiB and 1 GiB), each its own: reported as
+ * search16k and search256k, per position the median and the maximum in
+ * ns, and the worst median and worst sample over all positions; and,
+ * as the baseline, an allocation of the same page from the thread's
+ * cache under the same conditions (no search: "cached").
+ *
+ * Each sample frees one page, then asks for an order-1 block, which finds
+ * none and so gives this thread's cached pages back to the bitmap (the
+ * documented fallback of a block allocation), and then times one
+ * labyrinth_alloc_page: a refill from an empty depot, that is the search.
+ * Twice: hot (the pool's metadata in the caches, as the previous sample
+ * left it), then cold ("cold_" metrics): before each timed allocation the
+ * thread reads a buffer twice the size of the last-level cache, so that
+ * the allocation meets the pool's metadata, and its TLB entries, cold, as
+ * one does that comes after a while of other work.
+ */
+#ifdef LABYRINTH_H
+#define SEARCH_SAMPLES 41 /* per position; the first is not counted */
+
+static const struct {
+	const char *name;
+	int num, den;         /* offset from the cursor's word: num/den of the pool's words */
+	int words;            /* plus this many words */
+	int search;           /* 0: the page stays in the thread's cache (no search) */
+} search_at[] = {
+	{ "cached", 0, 1, 0, 0 },   /* the baseline: a page from the cache, no search */
+	{ "cursor", 0, 1, 0, 1 },   /* in the word where the search starts */
+	{ "ahead", 0, 1, 1, 1 },    /* the next word */
+	{ "half", 1, 2, 0, 1 },     /* half the pool away */
+	{ "behind", 0, 1, -1, 1 },  /* the word just behind: a linear search reads the whole pool */
+};
+
+static double ns_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Push the caches' contents (and the TLB's) out: read 64 MiB, a line at a time. */
+static void search_evict(void)
+{
+	enum { EVICT = 64 << 20 };
+	static unsigned char *buf;
+	unsigned sum = 0;
+
+	if (!buf) {
+		buf = malloc(EVICT);
+		if (!buf)
+			die("search: malloc");
+		memset(buf, 1, EVICT);
+	}
+	for (size_t i = 0; i < EVICT; i += 64)
+		sum += buf[i];
+	escape((void *)(uintptr_t)sum);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int search_pool_init(labyrinth_t *lab, size_t pages)
+{
+	struct labyrinth_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.name = "bench-search";
+	p.nr_pages = pages;
+	r = labyrinth_init(lab, &p);
+	if (r == -ENOMEM) {
+		p.flags = LAB_POOL_NOLOCK; /* over RLIMIT_MEMLOCK: the search is the same */
+		r = labyrinth_init(lab, &p);
+	}
+	return r;
+}
+
+/* One position, SEARCH_SAMPLES times: the median and the slowest in ns
+ * (the first sample not counted); *last is the page found last. */
+static void search_at_position(labyrinth_t *lab, unsigned char *base, uint32_t words,
+			       size_t k, int cold, uint32_t *last, double *median, double *max)
+{
+	double t[SEARCH_SAMPLES];
+
+	for (unsigned s = 0; s < SEARCH_SAMPLES; s++) {
+		long off = (long)words * search_at[k].num / search_at[k].den + search_at[k].words;
+		uint32_t w = (uint32_t)(((long)(*last / 64) + off + (long)words) % (long)words);
+		uint32_t want = w * 64 + (s * 7 + 3) % 64;
+		unsigned char *got;
+		double t0;
+
+		if (labyrinth_free_page(lab, base + (size_t)want * BENCH_PAGE))
+			die("search: free");
+		if (search_at[k].search &&
+		    labyrinth_alloc_pages(lab, LAB_GFP_ATOMIC | LAB_GFP_NOWARN, 1))
+			die("search: a full pool gave a block");
+		if (cold)
+			search_evict();
+		t0 = ns_now();
+		got = labyrinth_alloc_page(lab, LAB_GFP_ATOMIC);
+		t[s] = ns_now() - t0;
+		if (got != base + (size_t)want * BENCH_PAGE)
+			die("search: the one free page was not the one found");
+		*last = want;
+	}
+	qsort(t + 1, SEARCH_SAMPLES - 1, sizeof(t[0]), cmp_double);
+	*median = t[1 + (SEARCH_SAMPLES - 1) / 2];
+	*max = t[SEARCH_SAMPLES - 1];
+}
+
+static void search_pool(const char *scen, size_t pages)
+{
+	uint32_t words = (uint32_t)(pages / 64), last = 0;
+	labyrinth_t lab;
+	unsigned char *base;
+	size_t len, i;
+	int r = search_pool_init(&lab, pages);
+
+	if (r < 0) {
+		skip(scen, strerror(-r));
+		return;
+	}
+	if (labyrinth_region(&lab, (void **)&base, &len) < 0)
+		die("search: labyrinth_region");
+	for (i = 0; i < pages; i++) {
+		unsigned char *pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+		if (!pg)
+			die("search: could not fill the pool");
+		last = (uint32_t)((size_t)(pg - base) / BENCH_PAGE);
+	}
+	for (int cold = 0; cold <= 1; cold++) {
+		const char *mode = cold ? "cold_" : "";
+		double worst_median = 0, worst = 0, median, max, cached = 0;
+		char metric[64];
+
+		for (size_t k = 0; k < sizeof(search_at) / sizeof(search_at[0]); k++) {
+			search_at_position(&lab, base, words, k, cold, &last, &median, &max);
+			snprintf(metric, sizeof(metric), "%s%s_median_ns", mode, search_at[k].name);
+			result(scen, metric, median, "ns");
+			snprintf(metric, sizeof(metric), "%s%s_max_ns", mode, search_at[k].name);
+			result(scen, metric, max, "ns");
+			if (!search_at[k].search)
+				cached = median;
+			if (search_at[k].search && median > worst_median)
+				worst_median = median;
+			if (search_at[k].search && max > worst)
+				worst = max;
+		}
+		snprintf(metric, sizeof(metric), "%sworst_median_ns", mode);
+		result(scen, metric, worst_median, "ns");
+		snprintf(metric, sizeof(metric), "%smax_ns", mode);
+		result(scen, metric, worst, "ns");
+		/* What the search adds to an allocation under the same conditions. */
+		snprintf(metric, sizeof(metric), "%ssearch_extra_ns", mode);
+		result(scen, metric, worst_median > cached ? worst_median - cached : 0, "ns");
+	}
+	for (i = 0; i < pages; i++)
+		if (labyrinth_free_page(&lab, base + i * BENCH_PAGE))
+			die("search: free all");
+	if (labyrinth_destroy(&lab))
+		die("search: destroy");
+}
+
+static void scen_search(void)
+{
+	search_pool("search16k", 16384);
+	search_pool("search256k", 262144);
+}
+#else
+static void scen_search(void)
+{
+	skip("search16k", "labyrinth's own search");
+	skip("search256k", "labyrinth's own search");
+}
+#endif
+
 /* --------------------------------------------------------------------- main */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-%s [options]\n"
-		"  --scenario NAME   pair | batch256 | bulk64 | spsc | threads | latency |\n"
+		"  --scenario NAME   pair | pools4 | batch256 | bulk64 | spsc | threads | latency |\n"
 		"                    latency-storm | faults | syscalls | order2 | order4 |\n"
-		"                    frag | all (default all)\n"
+		"                    frag | search | all (default all; search: only by name)\n"
 		"  --rounds N        repeat each measurement N times in this process (1)\n"
 		"  --iters N         fixed operation count instead of --duration-ms\n"
 		"                    (latency: samples; faults/syscalls: pairs)\n"
@@ -930,10 +1177,48 @@ static void usage(FILE *f)
 		"  --storm-us US     signal storm: one signal every US microseconds (10)\n"
 		"  --touch MODE      where each get writes its byte: zero (offset 0, default)\n"
 		"                    or colored (cache line = page number mod 64)\n"
+		"  --node N          NUMA node N: every backend's memory (MPOL_BIND) and\n"
+		"                    threads (its CPUs) there; labyrinth: LAB_POOL_NUMA\n"
 		"  --quick           short runs: --duration-ms 80 --warmup-ms 20 --samples 200000\n"
 		"  --list            print this backend's capabilities and exit\n"
 		"Output: tab-separated 'result/skip/note/caps' lines (see bench.c).\n",
 		BK_NAME);
+}
+
+/*
+ * --node N: the process's memory bound to node N (MPOL_BIND, so every
+ * backend's pages come from there), its threads on the node's CPUs, and
+ * LAB_BENCH_NODE for the labyrinth backend's LAB_POOL_NUMA.
+ */
+static int bind_to_node(int node)
+{
+	unsigned long mask[16] = { 0 };
+	char path[96], list[512], num[16];
+	cpu_set_t cpus;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	f = fopen(path, "r");
+	if (!f || !fgets(list, sizeof(list), f) || node >= 1024) {
+		fprintf(stderr, "bench-%s: no NUMA node %d (%s)\n", BK_NAME, node, path);
+		return -1;
+	}
+	fclose(f);
+	CPU_ZERO(&cpus);
+	for (char *s = list, *end; *s >= '0' && *s <= '9'; s = *end == ',' ? end + 1 : end) {
+		long lo = strtol(s, &end, 10), hi = *end == '-' ? strtol(end + 1, &end, 10) : lo;
+		for (; lo <= hi && lo < CPU_SETSIZE; lo++)
+			CPU_SET(lo, &cpus);
+	}
+	mask[node / 64] = 1ul << (node % 64);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus) ||
+	    syscall(SYS_set_mempolicy, 2 /* MPOL_BIND */, mask, 1025)) {
+		fprintf(stderr, "bench-%s: binding to node %d: %s\n", BK_NAME, node, strerror(errno));
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%d", node);
+	setenv("LAB_BENCH_NODE", num, 1);
+	return 0;
 }
 
 static uint64_t num_arg(int argc, char **argv, int *i)
@@ -977,6 +1262,8 @@ int main(int argc, char **argv)
 			opt.samples = num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--pages"))
 			opt.pages = (size_t)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--node"))
+			opt.node = (int)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--storm-us"))
 			opt.storm_us = (unsigned)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--touch") && i + 1 < argc) {
@@ -1010,6 +1297,8 @@ int main(int argc, char **argv)
 	if (opt.pages < 4096)
 		opt.pages = 4096;
 
+	if (opt.node >= 0 && bind_to_node(opt.node) < 0)
+		return 1;
 	if (bk_init(opt.pages) < 0)
 		return 1;
 	if (bk_thread_enter() < 0)
@@ -1024,6 +1313,7 @@ int main(int argc, char **argv)
 		known = 1;                       \
 	}
 		RUN("pair", scen_pair());
+		RUN("pools4", scen_pools4());
 		RUN("batch256", scen_batch());
 		RUN("bulk64", scen_bulk());
 		RUN("spsc", scen_spsc());
@@ -1039,6 +1329,10 @@ int main(int argc, char **argv)
 		RUN("order2", scen_order("order2", 2));
 		RUN("order4", scen_order("order4", 4));
 		RUN("frag", scen_frag());
+		if (!strcmp(sc, "search")) { /* labyrinth's search, not in "all" */
+			scen_search();
+			known = 1;
+		}
 		if (!strcmp(sc, "syscalls")) {
 			scen_faults(1);
 			known = 1;

@@ -4,8 +4,8 @@
 SPEC's contract makes every fast-path operation check things DPDK's mempool
 and the floor do not: the cache's busy flag (signal handlers on the same
 thread), the page's state byte (double frees, wrong pools, bulk frees
-alike), the pool's checks (a dead, zeroed or copied labyrinth_t) and the
-sequence lock of the thread's cache pointer.  This script builds the
+alike) and the pool's checks (a dead, zeroed or copied labyrinth_t: its
+magic, and the cache's claim by it).  This script builds the
 benchmark's labyrinth backend from copies of the source tree with one
 check removed at a time (and all of them), runs each next to the shipped
 library, DPDK's mempool and the floor, alternating processes round by
@@ -53,19 +53,15 @@ EDITS = {
         (FAST, "\t__atomic_signal_fence(__ATOMIC_SEQ_CST);\n\tLAB_FAST_STORE(&c->busy, 0u);\n",
          "\t(void)c;\n"),
     ],
+    # (the slot test stays: a thread's first call has no slot yet)
     "no-pool-checks": [
-        (FAST, "\tif (LAB_FAST_UNLIKELY(!lab || ((LAB_FAST_LOAD(&lab->lab_private_magic) ^ LAB_MAGIC_LIVE) |\n"
-               "\t\t\t\t       (LAB_FAST_LOAD(&lab->lab_private_reserved[0]) ^ key)) != 0))\n"
-               "\t\treturn NULL;\n"
-               "\tif (LAB_FAST_UNLIKELY(c->lab != lab))\n\t\treturn NULL;\n",
-         "\t(void)key;\n\t(void)lab;\n"),
-    ],
-    "no-seqlock": [
-        (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&labyrinth_fast_tls.gen) != gen))\n\t\treturn NULL;\n",
-         "\t(void)gen;\n"),
+        (FAST, "\tif (LAB_FAST_UNLIKELY(!lab || slot < 0 ||\n"
+               "\t\t\t      LAB_FAST_LOAD(&lab->lab_private_magic) != LAB_MAGIC_LIVE))\n",
+         "\tif (LAB_FAST_UNLIKELY(slot < 0))\n"),
+        (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&c->lab) != lab))\n\t\treturn NULL;\n", ""),
     ],
 }
-EDITS["none"] = [e for k in ("no-state", "no-busy", "no-pool-checks", "no-seqlock") for e in EDITS[k]]
+EDITS["none"] = [e for k in ("no-state", "no-busy", "no-pool-checks") for e in EDITS[k]]
 
 SCENARIOS = {
     "pair": ([], "ns_per_pair", "ns/pair", "low"),
@@ -111,7 +107,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
-    ap.add_argument("--variants", default="shipped,no-state,no-busy,no-pool-checks,no-seqlock,none")
+    ap.add_argument("--variants", default="shipped,no-state,no-busy,no-pool-checks,none")
     ap.add_argument("--bin-dir", default=os.path.join(ROOT, "build-bench", "bench-bin"),
                     help="where the peers' bench-dpdk and bench-floor are")
     a = ap.parse_args()
@@ -153,8 +149,7 @@ def main():
         for x in [head, ["-" * n for n in w]] + rows:
             print("  ".join(str(c).ljust(w[i]) if i < 2 else str(c).rjust(w[i]) for i, c in enumerate(x)))
         print("variants: no-state = no state byte load/store in the fast paths and bulk loops; no-busy = "
-              "no busy flag; no-pool-checks = no magic/ticket/owner check; no-seqlock = no sequence lock "
-              "of the thread's cache pointer; none = all four removed")
+              "no busy flag; no-pool-checks = no magic or claim check; none = all three removed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -31,6 +31,7 @@ BACKEND_ORDER = ["floor", "labyrinth", "glibc", "mimalloc", "jemalloc",
 # scenario processes of one round: (scenario, extra args)
 SCENARIOS = [
     ("pair", []),
+    ("pools4", []),
     ("batch256", []),
     ("bulk64", []),
     ("spsc", []),
@@ -43,11 +44,14 @@ SCENARIOS = [
     ("order2", []),
     ("order4", []),
     ("frag", []),
+    # one free page in a full pool, depot and caches empty (labyrinth only)
+    ("search", []),
 ]
 
 # rows of the table: (key, label, unit, better)   better: "low" | "high"
 ROWS = [
     ("pair.ns_per_pair", "(1) get+touch+put pair, 1 thread", "ns/pair", "low"),
+    ("pools4.ns_per_pair", "(1b) pairs on four pools in turn, 1 thread", "ns/pair", "low"),
     ("batch256.ns_per_page", "(2) 256 gets then 256 puts", "ns/page", "low"),
     ("bulk64.ns_per_page", "(3) bulk 64 get / bulk 64 put", "ns/page", "low"),
     ("spsc.pages_per_s", "(4) producer -> consumer (SPSC)", "pages/s", "high"),
@@ -65,6 +69,13 @@ ROWS = [
     ("frag.free_pages", "(9) after random blocks: free pages", "pages", "high"),
     ("frag.largest_order", "(9) ... largest order allocatable", "order", "high"),
     ("frag.largest_order_all_freed", "(9) ... once all freed", "order", "high"),
+    ("search16k.worst_median_ns", "(10) one free page, 16,384 pages: worst position, median", "ns", "low"),
+    ("search16k.max_ns", "(10) ... slowest sample", "ns", "low"),
+    ("search256k.worst_median_ns", "(10) one free page, 1 GiB pool: worst position, median", "ns", "low"),
+    ("search256k.max_ns", "(10) ... slowest sample", "ns", "low"),
+    ("search256k.cold_worst_median_ns", "(10) ... caches cold: worst position, median", "ns", "low"),
+    ("search256k.cold_cached_median_ns", "(10) ... caches cold, a cached page (no search)", "ns", "low"),
+    ("search256k.cold_search_extra_ns", "(10) ... caches cold, the search's own cost", "ns", "low"),
     ("threads1.pairs_per_s", "scaling: 1 thread", "pairs/s", "high"),
     ("threads2.pairs_per_s", "scaling: 2 threads", "pairs/s", "high"),
     ("threads4.pairs_per_s", "scaling: 4 threads", "pairs/s", "high"),
@@ -79,6 +90,11 @@ TARGETS = [
      "the contract's checks (busy flag, state byte, pool checks), measured one by one"),
     ("pair <= 1.3x floor (stretch)", ("pair.ns_per_pair", "labyrinth"), ("pair.ns_per_pair", "floor"), "le", 1.3,
      "the same checks; the floor checks nothing"),
+    # issue 17: any number of pools per thread at the one-pool speed
+    ("four pools in turn <= 1.15x own pair", ("pools4.ns_per_pair", "labyrinth"), ("pair.ns_per_pair", "labyrinth"), "le", 1.15,
+     "each pool's cache is another line to find (labyrinth_t, the slot's cache)"),
+    ("four pools in turn <= DPDK's four pools", ("pools4.ns_per_pair", "labyrinth"), ("pools4.ns_per_pair", "dpdk"), "le", 1.0,
+     "the contract's checks, as in the pair"),
     ("256/256 <= DPDK", ("batch256.ns_per_page", "labyrinth"), ("batch256.ns_per_page", "dpdk"), "le", 1.0,
      "the state byte of 256 distinct pages (without it: level with DPDK)"),
     ("bulk 64 <= 1.5x floor", ("bulk64.ns_per_page", "labyrinth"), ("bulk64.ns_per_page", "floor"), "le", 1.5,
@@ -97,6 +113,13 @@ TARGETS = [
      "4 state bytes per block each way"),
     ("order-4 pair <= mimalloc", ("order4.ns_per_pair", "labyrinth"), ("order4.ns_per_pair", "mimalloc"), "le", 1.0,
      "16 state bytes per block each way"),
+    ("one free page in 1 GiB found <= 1 us", ("search256k.worst_median_ns", "labyrinth"), None, "le", 1000.0,
+     "the summary over the bitmap (src/summary.c) is a few lines per level: a refill's own cost"),
+    ("one free page in 16,384 pages found <= 1 us", ("search16k.worst_median_ns", "labyrinth"), None, "le", 1000.0,
+     "the same"),
+    ("... in 1 GiB, caches cold: the search's own cost <= 1 us", ("search256k.cold_search_extra_ns", "labyrinth"),
+     None, "le", 1000.0,
+     "cache and TLB misses of the refill path (depot, budget, store words): compare the rows"),
     ("page faults per M pairs = 0", ("faults.minflt_per_M", "labyrinth"), None, "le", 0.0, "-"),
     ("system calls per M pairs = 0", ("syscalls.per_M", "labyrinth"), None, "le", 0.0, "-"),
 ]
@@ -342,6 +365,8 @@ def main():
     ap.add_argument("--touch", choices=["zero", "colored"], default="colored",
                     help="where each get writes its byte: offset 0, or a cache line "
                          "chosen by page number (default: removes 4 KiB cache-set aliasing)")
+    ap.add_argument("--node", type=int,
+                    help="NUMA node for every backend's memory and threads (bench --node)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args()
 
@@ -363,6 +388,8 @@ def main():
     paths = {b: os.path.join(bin_dir, "bench-" + b) for b in backends}
     caps = {b: caps_of(paths[b]) for b in backends}
     base = (["--quick"] if a.quick else []) + ["--touch", a.touch]
+    if a.node is not None:
+        base += ["--node", str(a.node)]
 
     # the plan: run -> round -> scenario -> backends in rotated order
     plan = []

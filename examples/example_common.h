@@ -20,8 +20,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
+
+/* Call fn for each number of a sysfs list such as "0-3,8\n". */
+static inline void ex_parse_list(const char *s, void (*fn)(int v, void *arg), void *arg)
+{
+	char *end;
+
+	while (*s >= '0' && *s <= '9') {
+		long lo = strtol(s, &end, 10), hi = lo;
+
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		for (; lo <= hi; lo++)
+			fn((int)lo, arg);
+		s = *end == ',' ? end + 1 : end;
+	}
+}
+
+/* The first line of a (sysfs) file; 0, or -1 if there is none. */
+static inline int ex_read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	int ok = f && fgets(buf, (int)size, f);
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+#ifdef CPU_SETSIZE /* _GNU_SOURCE */
+static inline void ex_cpu_set_add(int cpu, void *set)
+{
+	if (cpu < CPU_SETSIZE)
+		CPU_SET(cpu, (cpu_set_t *)set);
+}
+
+/* The CPUs of NUMA node `node`, to run a pool's threads on its node:
+ * 0, or -1 when the node does not exist or has no CPU. */
+static inline int ex_node_cpus(int node, cpu_set_t *set)
+{
+	char path[96], list[1024];
+
+	CPU_ZERO(set);
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	if (node < 0 || ex_read_line(path, list, sizeof(list)))
+		return -1;
+	ex_parse_list(list, ex_cpu_set_add, set);
+	return CPU_COUNT(set) ? 0 : -1;
+}
+#endif
 
 static inline double ex_now(void)
 {
@@ -52,20 +102,58 @@ static inline double ex_cpu_seconds(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* s as a whole number in [min, max]: true and *v, or false. */
+static inline bool ex_ul_in(const char *s, unsigned long min, unsigned long max,
+			    unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 0);
+	return !errno && end != s && !*end && s[0] != '-' && *v >= min && *v <= max;
+}
+
 /* Number options: a clear message and exit status 2 on nonsense. */
 static inline unsigned long ex_parse_ul(const char *prog, const char *s, const char *what,
 					unsigned long min, unsigned long max)
 {
 	unsigned long v;
-	char *end;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (!ex_ul_in(s, min, max, &v)) {
 		fprintf(stderr, "%s: bad %s '%s' (want %lu..%lu)\n", prog, what, s, min, max);
 		exit(2);
 	}
 	return v;
+}
+
+/*
+ * The command line of the programs without options: "[-h|--help] [COUNT]"
+ * (what names the count; NULL: no argument at all).  -h or --help: the
+ * usage on stdout, exit 0.  Anything else that is not one count in
+ * [1, max]: what was wrong and the usage on stderr, exit 2.  Returns the
+ * count, or dflt when none was given.
+ */
+static inline unsigned long ex_count_argument(int argc, char **argv, const char *prog,
+					      const char *usage, const char *what,
+					      unsigned long dflt, unsigned long max)
+{
+	unsigned long v = dflt;
+
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		exit(0);
+	}
+	if (argc > 1 && argv[1][0] == '-') {
+		fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[1]);
+	} else if (argc > (what ? 2 : 1)) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[what ? 2 : 1]);
+	} else if (argc == 2 && !ex_ul_in(argv[1], 1, max, &v)) {
+		fprintf(stderr, "%s: bad %s '%s' (want 1..%lu)\n", prog, what, argv[1], max);
+	} else {
+		return v;
+	}
+	fputs(usage, stderr);
+	exit(2);
 }
 
 static inline double ex_parse_seconds(const char *prog, const char *s, const char *what,
@@ -277,6 +365,27 @@ static inline int ex_init_pool(labyrinth_t *pool, struct labyrinth_params *param
 		*unlocked = ret == 0;
 	}
 	return ret;
+}
+
+/* A failed labyrinth_init, said with its cause and fix (the line
+ * LABYRINTH_VERBOSE=1 prints) rather than a bare errno. */
+static inline void ex_init_failed(const char *prog, int err)
+{
+	const char *why = labyrinth_last_error();
+
+	fprintf(stderr, "%s: %s\n", prog, why ? why : strerror(-err));
+}
+
+/* What running with LAB_POOL_NOLOCK costs and how to keep the lock: the
+ * note of every example that fell back (ex_init_pool's *unlocked). */
+static inline void ex_nolock_note(const char *prog, size_t pages)
+{
+	printf("%s: note: a pool of %zu pages cannot be locked under this memlock limit "
+	       "(ulimit -l), so it runs with LAB_POOL_NOLOCK: its pages may be swapped out and "
+	       "fault back in, and the atomic path's no-fault guarantee is OFF.  To keep it, "
+	       "raise the limit (ulimit -l as root, LimitMEMLOCK= in a systemd unit, memlock "
+	       "in /etc/security/limits.conf), or give the program CAP_IPC_LOCK (setcap "
+	       "cap_ipc_lock+ep), or use fewer pages\n", prog, pages);
 }
 #endif
 

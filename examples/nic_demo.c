@@ -492,6 +492,8 @@ static void usage(FILE *out, const char *argv0)
 		"      --reserve N         emergency reserve: pages only ATOMIC may take (default 0)\n"
 		"      --debug             LAB_POOL_DEBUG: poison freed pages, catch double frees\n"
 		"      --no-lock           LAB_POOL_NOLOCK: do not mlock the pool\n"
+		"      --node N            the pool's pages on NUMA node N (LAB_POOL_NUMA), and\n"
+		"                          the NIC and worker threads on that node's CPUs\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"Make the pool smaller than workers x ring (e.g. -p 512) to watch it run dry.\n"
@@ -501,7 +503,7 @@ static void usage(FILE *out, const char *argv0)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_RESERVE = 256, OPT_DEBUG, OPT_NOLOCK };
+	enum { OPT_RESERVE = 256, OPT_DEBUG, OPT_NOLOCK, OPT_NODE };
 	static const struct option longopts[] = {
 		{ "duration", required_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -511,6 +513,7 @@ int main(int argc, char **argv)
 		{ "reserve", required_argument, NULL, OPT_RESERVE },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "no-lock", no_argument, NULL, OPT_NOLOCK },
+		{ "node", required_argument, NULL, OPT_NODE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -561,6 +564,20 @@ int main(int argc, char **argv)
 		case OPT_NOLOCK:
 			params.flags |= LAB_POOL_NOLOCK;
 			break;
+		case OPT_NODE: {
+			cpu_set_t cpus;
+
+			params.flags |= LAB_POOL_NUMA;
+			params.numa_node = (unsigned int)ex_parse_ul(prog, optarg, "node", 0, 1023);
+			/* the threads (created later) inherit the affinity */
+			if (ex_node_cpus((int)params.numa_node, &cpus) ||
+			    sched_setaffinity(0, sizeof(cpus), &cpus)) {
+				fprintf(stderr, "labyrinth-nic-demo: node %s has no CPU here\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;
@@ -581,12 +598,9 @@ int main(int argc, char **argv)
 
 	ret = ex_init_pool(&rx_pool, &params, &unlocked);
 	if (unlocked)
-		printf("note: a pool of %zu pages cannot be locked under this memlock limit "
-		       "(ulimit -l); it runs with LAB_POOL_NOLOCK (its pages may be swapped "
-		       "out): raise the limit or use fewer --pages to lock it\n",
-		       params.nr_pages);
+		ex_nolock_note("labyrinth-nic-demo", params.nr_pages);
 	if (ret < 0) {
-		fprintf(stderr, "labyrinth-nic-demo: labyrinth_init: %s\n", strerror(-ret));
+		ex_init_failed("labyrinth-nic-demo", ret);
 		if (ret == -ENOMEM)
 			fprintf(stderr, "(the pool is locked in memory: raise 'ulimit -l', "
 					"use fewer --pages, or pass --no-lock)\n");

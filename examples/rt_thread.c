@@ -15,7 +15,7 @@
  * CAP_SYS_NICE / RLIMIT_RTPRIO, or over RLIMIT_MEMLOCK), it says so and
  * runs the same loop without it.
  *
- * Usage: labyrinth-rt-thread [PERIODS]   (default 2000, PERIOD_US = 250)
+ * Usage: labyrinth-rt-thread [PERIODS]   (default 2000, PERIOD_US = 250; -h: help)
  * Exit status 0 when no page was lost or handed over twice; 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -163,10 +163,19 @@ static int start(pthread_t *t, void *(*fn)(void *), void *arg, int prio)
 	return err;
 }
 
+static const char usage[] =
+	"usage: labyrinth-rt-thread [PERIODS]\n"
+	"  A SCHED_FIFO thread takes pages with LAB_GFP_ATOMIC every 250 us for\n"
+	"  PERIODS periods (default 2000) and hands them to a normal thread; exit\n"
+	"  status 0 when no page was lost or handed over twice.\n";
+
 int main(int argc, char **argv)
 {
 	struct labyrinth_params params = { .name = "rt", .nr_pages = POOL_PAGES };
-	struct producer_args pa = { .periods = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000 };
+	struct producer_args pa = {
+		.periods = ex_count_argument(argc, argv, "labyrinth-rt-thread", usage,
+					     "period count", 2000, 100000000)
+	};
 	struct labyrinth_stats st;
 	pthread_t prod, cons;
 	int err, rt = 1, locked = 1, errors = 0;
@@ -182,8 +191,7 @@ int main(int argc, char **argv)
 		printf("note: the pool cannot be locked under this memlock limit (ulimit -l); "
 		       "it runs with LAB_POOL_NOLOCK\n");
 	if (err) {
-		fprintf(stderr, "labyrinth_init: %s (LABYRINTH_VERBOSE=1 says why)\n",
-			strerror(-err));
+		ex_init_failed("labyrinth-rt-thread", err);
 		return 1;
 	}
 	if (mlockall(MCL_CURRENT | MCL_FUTURE)) {

@@ -10,7 +10,7 @@
  * the handler.  Meanwhile the main thread allocates and frees pages of its
  * own and drains the ring, checking every stamp.
  *
- * Usage: labyrinth-signal-alloc [SIGNALS]   (default 5000)
+ * Usage: labyrinth-signal-alloc [SIGNALS]   (default 5000; -h: help)
  * Exit status 0 when every page came back once with its stamp intact and
  * the pool ends whole; 1 on any error.
  */
@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <labyrinth.h>
+
+#include "example_common.h"
 
 #define POOL_PAGES 256   /* 1 MiB of 4 KiB pages: fits any memlock limit */
 #define RING 64          /* handler -> main thread; a power of two */
@@ -144,11 +146,18 @@ static unsigned long drain(unsigned long *next_seq, unsigned long *errors)
 	return n;
 }
 
+static const char usage[] =
+	"usage: labyrinth-signal-alloc [SIGNALS]\n"
+	"  A thread sends SIGNALS SIGUSR1 (default 5000) at the main thread, whose\n"
+	"  handler takes pages with LAB_GFP_ATOMIC; exit status 0 when every page\n"
+	"  came back once with its stamp intact and the pool ends whole.\n";
+
 int main(int argc, char **argv)
 {
 	struct labyrinth_params params = { .name = "signal", .nr_pages = POOL_PAGES };
 	struct sender s = { .target = pthread_self(),
-			    .count = argc > 1 ? strtoul(argv[1], NULL, 10) : 5000 };
+			    .count = ex_count_argument(argc, argv, "labyrinth-signal-alloc", usage,
+						       "signal count", 5000, 100000000) };
 	struct sigaction sa;
 	struct labyrinth_stats st;
 	unsigned long drained = 0, main_allocs = 0, main_dry = 0, errors = 0, next_seq = 0;
@@ -160,7 +169,7 @@ int main(int argc, char **argv)
 
 	err = labyrinth_init(&pool, &params);
 	if (err) {
-		fprintf(stderr, "labyrinth_init: %s\n", strerror(-err));
+		ex_init_failed("labyrinth-signal-alloc", err);
 		return 1;
 	}
 	labyrinth_region(&pool, (void **)&base, &len);

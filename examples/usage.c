@@ -5,15 +5,24 @@
 #include <string.h>
 #include <labyrinth.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static labyrinth_t pool;
 	struct labyrinth_params params = { .name = "example", .nr_pages = 256 };
 	struct labyrinth_stats st;
-	int err = labyrinth_init(&pool, &params);
+	int err;
 
+	if (argc > 1) { /* -h, --help, or anything else: it takes no arguments */
+		int help = strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0;
+
+		fputs("usage: labyrinth-usage\n  one page from a pool of 256, then its stats\n",
+		      help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	err = labyrinth_init(&pool, &params);
 	if (err < 0) {
-		fprintf(stderr, "labyrinth_init: %s\n", strerror(-err));
+		/* the cause with its numbers and the fix, in one line */
+		fprintf(stderr, "%s\n", labyrinth_last_error());
 		return 1;
 	}
 	/* Never sleeps, never makes a system call: NULL + ENOMEM if the pool is dry. */

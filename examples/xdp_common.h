@@ -110,6 +110,16 @@ static inline int xdp_parse_udp(const unsigned char *f, uint32_t len, const unsi
 	return 0;
 }
 
+/* The IPv4 header checksum of a frame xdp_parse_udp() accepted: true if
+ * it is right (the sum over the header, its checksum field included, is
+ * 0xffff). */
+static inline bool xdp_ip_csum_ok(const unsigned char *f)
+{
+	const unsigned char *ip = f + XDP_ETH_LEN;
+
+	return xdp_ip_csum(ip, (ip[0] & 15u) * 4) == 0;
+}
+
 /* The MAC address of a local interface; -1 (errno set) if unknown. */
 static inline int xdp_if_mac(const char *ifname, unsigned char mac[6])
 {

@@ -13,8 +13,9 @@
 # where labyrinth-xdp-rx attaches.  192.0.2.0/24 is TEST-NET-1: it exists
 # only inside these namespaces.  Static neighbour entries on both sides,
 # because the receiver's XDP program takes every frame, ARP included.
-# "up" first clears what a killed run may have left: an XDP program still
-# attached (ip link set dev X xdp off) and the namespaces themselves.
+# "up" first clears what a killed run may have left: the namespaces, and
+# an XDP program attached by other means (labyrinth-xdp-rx attaches
+# through a BPF link, which the kernel removes when the receiver dies).
 # Needs root and iproute2.  TAG defaults to "demo" (at most 10 characters).
 set -eu
 
@@ -37,7 +38,7 @@ down() {
 		ns=${pair%%:*}
 		dev=${pair#*:}
 		if ip netns list 2>/dev/null | grep -qw "$ns"; then
-			# a receiver killed with SIGKILL leaves its program attached
+			# a program attached with ip link outlives its process
 			ip -n "$ns" link set dev "$dev" xdp off 2>/dev/null || true
 			ip netns del "$ns" 2>/dev/null || true
 		fi

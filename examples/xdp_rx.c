@@ -30,13 +30,28 @@
  *                push to and the rx thread pops from.
  *  Their UMEM is an mmap()ed, populated area, as in the tutorial.
  *
+ * The XDP program is attached through a BPF link, after the fill ring is
+ * full: the kernel removes it when the process ends, however it ends
+ * (SIGKILL included), and an interface that already has a program is
+ * refused, never taken over.  Frames bigger than a UMEM frame are refused
+ * at start (the interface's MTU against the frame size less the kernel's
+ * headroom).
+ *
+ * Workers keep the frames they free in their labyrinth caches (at most an
+ * eighth of the pool for all caches); when the rx thread finds the pool
+ * empty or the watch fires, it asks them for those frames back
+ * (labyrinth_flush_cache()), so the fill ring never starves while its
+ * own workers hold free frames.
+ *
  * At the end the XDP program is detached, the rx ring drained and the
  * workers joined; then every frame is accounted for: frames out of the
  * pool == frames in the kernel (posted in the fill ring) + frames in
  * flight; after the socket is gone, zero.
  *
- * Exit status: 0 all checks passed and no frame lost; 1 errors; 2 bad
- * usage; 3 AF_XDP not available (no CONFIG_XDP_SOCKETS, not root).
+ * Exit status: 0 all checks passed, something was verified and no frame
+ * lost; 1 errors (a busy interface, an MTU too big for the frames, nothing
+ * verified, fewer packets than --expect); 2 bad usage; 3 AF_XDP not
+ * available (no CONFIG_XDP_SOCKETS, not root).
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -135,11 +150,17 @@ struct worker {
 	struct flow iperf_flow;
 	_Atomic uint64_t returned; /* frames this worker gave back */
 	uint64_t packets, bytes, verified, foreign, csum_errors, len_errors, gaps, reorders;
-	uint64_t iperf, iperf_gaps, free_errors;
+	uint64_t iperf, iperf_gaps, free_errors, ip_csum_errors;
+	uint64_t iperf_sent; /* by iperf's first final datagram; 0: none seen */
+	uint64_t flushed; /* cached frames handed back on the rx thread's request */
+	_Atomic uint32_t flush_seen; /* the last flush_gen this worker served */
 };
 
 static struct worker workers[MAX_WORKERS];
 static _Atomic int stop_workers, stalled;
+/* Bumped by the rx thread when it finds no free frame (or the watch
+ * fires): each worker then gives its cached frames back, once per bump. */
+static _Atomic uint32_t flush_gen;
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
@@ -172,6 +193,14 @@ static void check_payload(struct worker *w, const unsigned char *p, uint32_t len
 					w->iperf_gaps += (uint64_t)id - w->iperf_flow.next;
 				if ((uint64_t)id >= w->iperf_flow.next)
 					w->iperf_flow.next = (uint64_t)id + 1;
+			} else if (id != INT32_MIN) {
+				/* The end: datagrams 1..N went out, then final ones
+				 * numbered -(N+1), -(N+2)... while iperf waits for
+				 * a server's report (which no one sends here). */
+				uint64_t n = (uint64_t)-(int64_t)id - 1;
+
+				if (!w->iperf_sent || n < w->iperf_sent)
+					w->iperf_sent = n;
 			}
 		}
 		return;
@@ -210,6 +239,10 @@ static void process(struct worker *w, const struct item *it)
 		w->foreign++; /* ARP, IPv6, another port: counted, not checked */
 		return;
 	}
+	if (!xdp_ip_csum_ok(umem + it->addr)) {
+		w->ip_csum_errors++;
+		return;
+	}
 	check_payload(w, payload, plen);
 }
 
@@ -244,6 +277,21 @@ static void give_back(struct worker *w, uint64_t *addrs, unsigned int n)
 	atomic_fetch_add_explicit(&w->returned, n, memory_order_relaxed);
 }
 
+/* The rx thread ran short: the frames this worker's cache holds are free
+ * but out of its reach until given back. */
+static void flush_if_asked(struct worker *w)
+{
+	uint32_t gen = atomic_load_explicit(&flush_gen, memory_order_acquire);
+	int n;
+
+	if (opt.mode != MODE_LAB || gen == atomic_load_explicit(&w->flush_seen, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&w->flush_seen, gen, memory_order_relaxed);
+	n = labyrinth_flush_cache(&pool);
+	if (n > 0)
+		w->flushed += (uint64_t)n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -258,6 +306,7 @@ static void *worker_main(void *arg)
 			ex_sleep(0.001); /* a stalled consumer: keeps what it has */
 			continue;
 		}
+		flush_if_asked(w);
 		if (h == t) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 
@@ -290,14 +339,14 @@ static struct {
 	struct xsk_ring_prod fq;
 	struct xsk_ring_cons rx, cq; /* cq: unused, receive only */
 	struct bpf_object *obj;
-	int ifindex, fd, watch_fd;
+	int ifindex, fd, watch_fd, link_fd;
 	uint32_t fill_size, rx_size;
-	bool attached;
 	unsigned int watch_lines;
-} X = { .watch_fd = -1 };
+} X = { .watch_fd = -1, .link_fd = -1 };
 
 static struct {
-	uint64_t received, posted, dispatched, no_frame, watch_events, polls, after_stall;
+	uint64_t received, posted, dispatched, no_frame, watch_events, polls, after_stall,
+		flush_requests;
 	double t_first, t_last;
 } rs;
 
@@ -343,6 +392,27 @@ static void collect_returns(void)
 	}
 }
 
+static void wake(struct worker *w);
+
+/* The pool has no frame for the fill ring: the workers' caches may hold
+ * some.  One request per shortage, not one per empty look: a request is
+ * pending until every worker has seen it. */
+static void ask_workers_for_frames(void)
+{
+	uint32_t gen = atomic_load_explicit(&flush_gen, memory_order_relaxed);
+	unsigned int i;
+
+	if (opt.mode != MODE_LAB)
+		return;
+	for (i = 0; i < opt.workers; i++)
+		if (atomic_load_explicit(&workers[i].flush_seen, memory_order_relaxed) != gen)
+			return; /* the last request is still on its way */
+	atomic_store_explicit(&flush_gen, gen + 1, memory_order_release);
+	rs.flush_requests++;
+	for (i = 0; i < opt.workers; i++)
+		wake(&workers[i]);
+}
+
 /* Top up the fill ring as far as free frames allow. */
 static void refill(void)
 {
@@ -361,6 +431,7 @@ static void refill(void)
 		got = take_frames(addrs, room);
 		if (!got) {
 			rs.no_frame++;
+			ask_workers_for_frames();
 			return;
 		}
 		if (xsk_ring_prod__reserve(&X.fq, got, &idx) != got) { /* room was checked */
@@ -464,10 +535,14 @@ static void on_watch(void)
 	if (read(X.watch_fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		return;
 	rs.watch_events += v;
+	ask_workers_for_frames();
 	if (X.watch_lines < 5 && labyrinth_stats(&pool, &st) == 0) {
-		say("watch: the pool fell below its low mark %zu (now %" PRIu64 " free): the fill ring holds "
-		    "%u frames and runs dry unless frames come back", opt.low, st.pages_free,
-		    fill_ring_count());
+		/* The watch judges the shared store plus the rx thread's own
+		 * cache; stats' pages_free counts every thread's cache too. */
+		say("watch: free frames fell below the low mark %zu: stats count %" PRIu64 " free, %"
+		    PRIu64 " of them in thread caches (the workers' are asked back); the fill ring "
+		    "holds %u frames and runs dry unless frames come back", opt.low, st.pages_free,
+		    st.pages_cached, fill_ring_count());
 		if (++X.watch_lines == 5)
 			say("watch: (further low-watermark events are counted only)");
 	}
@@ -507,8 +582,9 @@ static void live_line(double t0, double *t_prev, uint64_t *prev)
 	xsk_stats(&xs);
 	if (opt.mode == MODE_LAB) {
 		labyrinth_stats(&pool, &st);
-		snprintf(pool_txt, sizeof(pool_txt), "pool free %" PRIu64 " in use %" PRIu64
-			 "  watch %" PRIu64, st.pages_free, st.pages_inuse, rs.watch_events);
+		snprintf(pool_txt, sizeof(pool_txt), "pool free %" PRIu64 " (cached %" PRIu64
+			 ") in use %" PRIu64 "  watch %" PRIu64, st.pages_free, st.pages_cached,
+			 st.pages_inuse, rs.watch_events);
 	} else {
 		snprintf(pool_txt, sizeof(pool_txt), "free frames %zu",
 			 opt.mode == MODE_STACK ? stack_top : list_top);
@@ -535,7 +611,7 @@ static int setup_frames(void)
 		int ret = labyrinth_init(&pool, &p);
 
 		if (ret < 0) {
-			fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
+			ex_init_failed(prog, ret);
 			return -1;
 		}
 		labyrinth_region(&pool, &base, &umem_len);
@@ -570,39 +646,72 @@ static int setup_frames(void)
 	return in_kernel ? 0 : -1;
 }
 
-/* Clear what a killed run left on the device: an attached XDP program in
- * either mode (a SIGKILL gives a program no chance to detach). */
-static void clear_stale_program(void)
-{
-	static const unsigned int modes[] = { XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE };
-	unsigned int i;
-	__u32 id;
+/* The largest Ethernet frame a UMEM frame holds in copy mode: the kernel
+ * writes a frame XDP_PACKET_HEADROOM bytes into it (no headroom of ours). */
+#define XDP_RX_FRAME_MAX (XDP_FRAME_SIZE - XDP_PACKET_HEADROOM)
 
-	for (i = 0; i < 2; i++) {
-		if (bpf_xdp_query_id(X.ifindex, (int)modes[i], &id) == 0 && id) {
-			fprintf(stderr, "%s: note: %s has an XDP program attached (id %u, %s mode), "
-				"left by a run that could not clean up: removing it\n", prog,
-				opt.ifname, id, modes[i] == XDP_FLAGS_SKB_MODE ? "generic" : "native");
-			bpf_xdp_detach(X.ifindex, modes[i], NULL);
-		}
-	}
+/* Frames bigger than a UMEM frame would be dropped one by one, each a
+ * silent rx_dropped: refuse an MTU that lets them in. */
+static int check_mtu(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return 0; /* cannot tell: the drops will show */
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", opt.ifname);
+	ret = ioctl(fd, SIOCGIFMTU, &ifr);
+	close(fd);
+	if (ret < 0 || (unsigned int)ifr.ifr_mtu + XDP_ETH_LEN <= XDP_RX_FRAME_MAX)
+		return 0;
+	fprintf(stderr, "%s: %s has MTU %d: frames of up to %d bytes, but a UMEM frame holds "
+		"%u (%u less the kernel's %u bytes of headroom), so larger ones would all be "
+		"dropped; lower the MTU to %u or less (ip link set dev %s mtu %u)\n", prog,
+		opt.ifname, ifr.ifr_mtu, ifr.ifr_mtu + (int)XDP_ETH_LEN, XDP_RX_FRAME_MAX,
+		XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XDP_RX_FRAME_MAX - XDP_ETH_LEN, opt.ifname,
+		XDP_RX_FRAME_MAX - XDP_ETH_LEN);
+	return 1;
 }
 
-static int setup_xdp(void)
+/* An interface that has an XDP program belongs to someone else (another
+ * receiver, a firewall): refuse it, never take it over.  Ours go through
+ * a BPF link, which the kernel removes when the process ends, so none of
+ * ours is ever left behind. */
+static int refuse_busy(void)
 {
-	struct xsk_umem_config ucfg;
-	struct xsk_socket_config scfg;
-	struct bpf_program *bp;
-	struct bpf_map *map;
-	unsigned int xdp_mode = opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, i;
-	int ret, map_fd;
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	__u32 id;
 
+	if (bpf_xdp_query(X.ifindex, 0, &q) != 0 || q.attach_mode == XDP_ATTACHED_NONE)
+		return 0; /* free (or cannot tell: the attach will say) */
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
+	fprintf(stderr, "%s: %s already has an XDP program attached (id %u): another receiver "
+		"or XDP user owns it, and %s never removes a program it did not attach.  If no "
+		"one owns it any more (a program attached without a BPF link, e.g. by ip link, "
+		"outlives its process), remove it with: ip link set dev %s xdp off\n", prog,
+		opt.ifname, id, prog, opt.ifname);
+	return 1;
+}
+
+/* The interface: it exists, its MTU fits the frames, no XDP program. */
+static int check_interface(void)
+{
 	X.ifindex = (int)if_nametoindex(opt.ifname);
 	if (!X.ifindex) {
 		fprintf(stderr, "%s: interface %s: %s\n", prog, opt.ifname, strerror(errno));
 		return 1;
 	}
-	clear_stale_program();
+	return check_mtu() || refuse_busy();
+}
+
+/* The UMEM and the AF_XDP socket, bound to the queue; no program yet. */
+static int setup_socket(void)
+{
+	struct xsk_umem_config ucfg;
+	struct xsk_socket_config scfg;
+	unsigned int i;
+	int ret;
 
 	/* The ring sizes: the rx ring can hold every frame, so it never
 	 * overflows; the fill ring holds what the pool lends the kernel. */
@@ -648,9 +757,24 @@ static int setup_xdp(void)
 		if (ret == -EOPNOTSUPP && opt.zerocopy)
 			fprintf(stderr, "(%s has no zero-copy AF_XDP support: veth never has; drop "
 				"--zerocopy for copy mode)\n", opt.ifname);
+		if (ret == -EBUSY)
+			fprintf(stderr, "(another AF_XDP socket is bound to that queue)\n");
 		return 1;
 	}
 	X.fd = xsk_socket__fd(X.xsk);
+	return 0;
+}
+
+/* Load the redirect program, put the socket in its map and attach it
+ * through a BPF link: the kernel detaches it when the link's last
+ * descriptor closes, at our exit whatever the cause. */
+static int attach_program(void)
+{
+	unsigned int xdp_mode = opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = xdp_mode);
+	struct bpf_program *bp;
+	struct bpf_map *map;
+	int ret = -ENOENT, map_fd;
 
 	X.obj = bpf_object__open_mem(xdp_redirect_obj, xdp_redirect_obj_len, NULL);
 	if (!X.obj || bpf_object__load(X.obj)) {
@@ -662,20 +786,31 @@ static int setup_xdp(void)
 	map_fd = map ? bpf_map__fd(map) : -1;
 	if (!bp || map_fd < 0 || (ret = xsk_socket__update_xskmap(X.xsk, map_fd)) != 0) {
 		fprintf(stderr, "%s: the XDP program's socket map: %s\n", prog,
-			strerror(map_fd < 0 ? ENOENT : -ret));
+			strerror(-ret));
 		return 1;
 	}
-	ret = bpf_xdp_attach(X.ifindex, bpf_program__fd(bp), xdp_mode, NULL);
-	if (ret) {
-		fprintf(stderr, "%s: attaching XDP (%s mode) to %s: %s\n", prog,
+	X.link_fd = bpf_link_create(bpf_program__fd(bp), X.ifindex, BPF_XDP, &lopts);
+	if (X.link_fd < 0) {
+		ret = X.link_fd;
+		fprintf(stderr, "%s: attaching XDP (%s mode, BPF link) to %s: %s\n", prog,
 			opt.generic ? "generic" : "native", opt.ifname, strerror(-ret));
-		if (!opt.generic)
+		if (ret == -EBUSY)
+			refuse_busy(); /* someone attached between our look and now */
+		else if (!opt.generic)
 			fprintf(stderr, "(try --generic; native XDP on veth needs the peer's MTU "
 				"<= 3506)\n");
 		return 1;
 	}
-	X.attached = true;
 	return 0;
+}
+
+/* Detach ours (only ours: the link names our program on our interface). */
+static void detach_program(void)
+{
+	if (X.link_fd >= 0) {
+		close(X.link_fd);
+		X.link_fd = -1;
+	}
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -914,8 +1049,7 @@ static void stop_and_account(struct result *res)
 	struct labyrinth_stats st;
 	unsigned int i;
 
-	bpf_xdp_detach(X.ifindex, opt.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
-	X.attached = false;
+	detach_program();
 	ex_sleep(0.05);
 	while (receive())
 		;
@@ -991,7 +1125,10 @@ static void sum_workers(struct result *res)
 		sum->reorders += w->reorders;
 		sum->iperf += w->iperf;
 		sum->iperf_gaps += w->iperf_gaps;
+		sum->iperf_sent += w->iperf_sent;
 		sum->free_errors += w->free_errors;
+		sum->ip_csum_errors += w->ip_csum_errors;
+		sum->flushed += w->flushed;
 		for (f = 0; f < UDP_MAX_FLOWS; f++)
 			res->nflows += w->flows[f].received != 0;
 	}
@@ -1008,24 +1145,57 @@ static void print_summary(const struct result *res)
 	       (double)sum->bytes * 8 / res->active / 1e9);
 	printf("  verified       %12" PRIu64 "  from %u flow%s; %" PRIu64 " other frames\n",
 	       sum->verified, res->nflows, res->nflows == 1 ? "" : "s", sum->foreign);
-	if (opt.run.iperf)
-		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost\n",
-		       sum->iperf, sum->iperf_gaps);
-	printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring empty %" PRIu64
-	       " times), device drops %" PRIu64 "\n", sum->gaps,
+	if (opt.run.iperf && sum->iperf_sent)
+		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams of %" PRIu64 " sent by its "
+		       "final sequence number: %" PRId64 " lost\n", sum->iperf, sum->iperf_sent,
+		       (int64_t)(sum->iperf_sent - sum->iperf));
+	else if (opt.run.iperf)
+		printf("  iperf          %12" PRIu64 "  iperf 2 datagrams, %" PRIu64 " lost between the "
+		       "first and the last seen (iperf's final datagram never came: loss before the "
+		       "first or after the last does not show)\n", sum->iperf, sum->iperf_gaps);
+	printf("  lost (gaps)    %12" PRIu64 "  AF_XDP drops %" PRIu64 " (fill ring found empty %"
+	       PRIu64 " times, rx ring full %" PRIu64 "), device drops %" PRIu64 "\n", sum->gaps,
 	       (uint64_t)(res->xs.rx_dropped + res->xs.rx_ring_full),
-	       (uint64_t)res->xs.rx_fill_ring_empty_descs, res->dev_drops);
-	printf("  errors         %12" PRIu64 "  (checksum %" PRIu64 ", length %" PRIu64
-	       ", late/duplicate %" PRIu64 ")\n", sum->csum_errors + sum->len_errors +
-	       sum->reorders, sum->csum_errors, sum->len_errors, sum->reorders);
+	       (uint64_t)res->xs.rx_fill_ring_empty_descs, (uint64_t)res->xs.rx_ring_full,
+	       res->dev_drops);
+	printf("  errors         %12" PRIu64 "  (checksum %" PRIu64 ", IPv4 header checksum %" PRIu64
+	       ", length %" PRIu64 ", late/duplicate %" PRIu64 ")\n", sum->csum_errors +
+	       sum->ip_csum_errors + sum->len_errors + sum->reorders, sum->csum_errors,
+	       sum->ip_csum_errors, sum->len_errors, sum->reorders);
 	printf("  CPU            %12.2f s  (%.0f ns per frame, rx thread + %u workers)\n", res->cpu,
 	       rs.received ? res->cpu * 1e9 / (double)rs.received : 0.0, opt.workers);
 	if (opt.mode == MODE_LAB)
-		printf("  watch          %12" PRIu64 "  low-watermark events (mark %zu)\n",
-		       rs.watch_events, opt.low);
+		printf("  watch          %12" PRIu64 "  low-watermark events (mark %zu); %" PRIu64
+		       " requests for cached frames, %" PRIu64 " frames handed back by workers\n",
+		       rs.watch_events, opt.low, rs.flush_requests, sum->flushed);
 	printf("  frames         %12" PRIu64 "  in use after the run = %u in the fill ring + %" PRIu64
 	       " in flight: %s; %" PRIu64 " after teardown\n", res->inuse_run, res->fill_run,
 	       res->in_flight, res->accounting_ok ? "exact" : "MISMATCH", res->inuse_down);
+}
+
+/* What makes a run without errors a failure still: it verified nothing
+ * (no labyrinth-xdp-tx datagram, nor iperf's with --iperf, on the port),
+ * or fewer packets came than --expect asked (loss at the tail, which no
+ * gap shows).  Says why on stderr; true if so. */
+static bool explain_failure(const struct result *res)
+{
+	const struct worker *sum = &res->sum;
+	bool failed = false;
+
+	if (!sum->verified && !sum->iperf) {
+		fprintf(stderr, "%s: nothing verified: %" PRIu64 " frames came, %" PRIu64 " of them "
+			"not labyrinth-xdp-tx datagrams to port %u%s; AF_XDP dropped %" PRIu64
+			"\n", prog, rs.received, sum->foreign, opt.port,
+			opt.run.iperf ? " nor iperf's" : "",
+			(uint64_t)(res->xs.rx_dropped + res->xs.rx_ring_full));
+		failed = true;
+	}
+	if (opt.run.expect && rs.received < opt.run.expect) {
+		fprintf(stderr, "%s: %" PRIu64 " packets of the %" PRIu64 " expected came in\n",
+			prog, rs.received, (uint64_t)opt.run.expect);
+		failed = true;
+	}
+	return failed;
 }
 
 /* The RESULT line, to stdout or --result-file; 0, or -1 if it could not
@@ -1044,7 +1214,9 @@ static int write_result(const struct result *res, int status)
 		 " after_stall=%" PRIu64 " posted_total=%" PRIu64 " inuse_after_run=%" PRIu64
 		 " fill=%u in_flight=%" PRIu64 " outstanding=%" PRIu64
 		 " inuse_after_teardown=%" PRIu64 " free_errors=%" PRIu64 " iperf=%" PRIu64
-		 " iperf_gaps=%" PRIu64 " check=%d destroy=%d status=%s",
+		 " iperf_gaps=%" PRIu64 " iperf_sent=%" PRIu64 " ip_csum_errors=%" PRIu64
+		 " flush_requests=%" PRIu64
+		 " flushed=%" PRIu64 " check=%d destroy=%d status=%s",
 		 mode_name[opt.mode], opt.workers, nframes, res->elapsed, res->active, rs.received,
 		 sum->bytes, sum->verified, sum->foreign, res->nflows, sum->gaps, sum->reorders,
 		 sum->csum_errors, sum->len_errors,
@@ -1052,7 +1224,8 @@ static int write_result(const struct result *res, int status)
 		 (uint64_t)res->xs.rx_fill_ring_empty_descs, res->dev_drops, res->cpu,
 		 rs.no_frame, rs.watch_events, rs.after_stall, rs.posted, res->inuse_run,
 		 res->fill_run, res->in_flight, res->outstanding, res->inuse_down,
-		 sum->free_errors, sum->iperf, sum->iperf_gaps, res->check_rc, res->destroy_rc,
+		 sum->free_errors, sum->iperf, sum->iperf_gaps, sum->iperf_sent, sum->ip_csum_errors,
+		 rs.flush_requests, sum->flushed, res->check_rc, res->destroy_rc,
 		 status ? "error" : "ok");
 	return ex_put_result(prog, opt.run.result_file, line);
 }
@@ -1076,22 +1249,29 @@ int main(int argc, char **argv)
 		return EXIT_NO_XDP;
 	}
 	libbpf_set_print(NULL); /* our own messages say what failed */
-	if (setup_frames() < 0)
+	/* A stop signal from here on ends the run cleanly (the loop looks);
+	 * a second one kills, and the kernel still removes our link. */
+	ex_catch_stop_signals(SA_RESETHAND);
+	if (check_interface() || setup_frames() < 0)
 		return 1;
-	ret = setup_xdp();
+	ret = setup_socket();
 	if (ret)
 		return ret;
 	if (start_workers() < 0) {
 		fprintf(stderr, "%s: starting the workers failed\n", prog);
-		return 1;
+		return 1; /* nothing attached yet */
 	}
-	ex_catch_stop_signals(SA_RESETHAND);
-
+	/* The fill ring full before the first frame can arrive. */
 	refill();
+	ret = attach_program();
+	if (ret)
+		return ret;
+
 	dev_drops0 = dev_counter("rx_dropped");
-	printf("%s: listening on %s queue %u (AF_XDP, %s XDP, copy mode), port %u: %zu frames "
+	printf("%s: listening on %s queue %u (AF_XDP, %s XDP, %s mode), port %u: %zu frames "
 	       "from %s, fill ring %u, %u worker%s\n", prog, opt.ifname, opt.queue,
-	       opt.generic ? "generic" : "native", opt.port, nframes,
+	       opt.generic ? "generic" : "native", opt.zerocopy ? "zero-copy" : "copy", opt.port,
+	       nframes,
 	       opt.mode == MODE_LAB ? "a labyrinth pool" :
 	       opt.mode == MODE_STACK ? "an mmap, a frame stack owned by the rx thread" :
 				       "an mmap, a mutex-protected free list",
@@ -1112,11 +1292,13 @@ int main(int argc, char **argv)
 		res.active = res.elapsed > 1e-3 ? res.elapsed : 1e-3;
 
 	if (res.sum.csum_errors || res.sum.len_errors || res.sum.reorders ||
-	    res.sum.free_errors || !res.accounting_ok || res.check_rc || res.destroy_rc ||
-	    res.sum.packets != rs.received)
+	    res.sum.ip_csum_errors || res.sum.free_errors || !res.accounting_ok || res.check_rc ||
+	    res.destroy_rc || res.sum.packets != rs.received)
 		status = 1;
 	if (!opt.run.quiet)
 		print_summary(&res);
+	if (explain_failure(&res))
+		status = 1;
 	if (write_result(&res, status) < 0)
 		status = 1;
 	return status;

@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 	params.nr_pages = opt.pages;
 	ret = labyrinth_init(&pool, &params);
 	if (ret < 0) {
-		fprintf(stderr, "%s: labyrinth_init: %s\n", prog, strerror(-ret));
+		ex_init_failed(prog, ret);
 		return 1;
 	}
 	labyrinth_region(&pool, &base, &len);

@@ -79,6 +79,10 @@ def drain(how=0):
 def watch(low):
     return [17, 2, (low - 1) & 255, ((low - 1) >> 8) & 255]
 
+def pool(k):
+    """Switch to pool k (0..3); its first use is followed by its init bytes."""
+    return [240 + k]
+
 seeds = {
     'reserve-exact': init(nr=('pow', 0), reserve=('some', 8)) +
         fill(NOWAIT) + fill(ATOMIC) + drain() + fill(ATOMIC) + drain(),
@@ -126,6 +130,16 @@ seeds = {
     # a full pool of order-1 blocks; four freed into the cache make an order 3
     'block-from-cached-blocks': init(nr=('pow', 1)) + fill(ATOMIC, 1) + free_last() * 4 +
         alloc(ATOMIC, 3) + alloc(ATOMIC) + alloc(NOWAIT, 1) + drain(),
+    # three pools in one input, each with its own model: blocks, a debug
+    # pool run dry, a pool grown by KERNEL, a busy destroy, back and forth
+    'several-pools': init(nr=('pow', 0)) + alloc(ATOMIC, 2) + alloc(NOWAIT) +
+        pool(1) + init(name=2, nr=('pow', 1), reserve=('some', 4), flags=DEBUG) +
+        fill(NOWAIT) + alloc(ATOMIC) + free_kind(4) +
+        pool(0) + free_last() + alloc(NOWAIT, 3) +
+        pool(2) + init(name=3, nr=('small', 40), max_=('grow', 200)) + fill(KERNEL) +
+        watch(10) + drain(2) +
+        pool(1) + drain(1) + [19] + drain() +
+        pool(0) + drain() + pool(2) + drain(),
 }
 
 # Reproducers of library bugs found by the fuzzer (fuzz/crashes/): they fail

@@ -60,7 +60,7 @@ for src in $(ls src/*.c | grep -v platform_kernel); do # the kernel's is Kbuild'
 		-c "$src" -o "$build/obj/$(basename "$src" .c).o" || exit 1
 done
 # shellcheck disable=SC2086
-"$cc" $flags -fsanitize=fuzzer,address,undefined "$build"/obj/*.o fuzz/fuzz_pool.c \
+"$cc" $flags -fsanitize=fuzzer,address,undefined "$build"/obj/*.o fuzz/harness.c fuzz/model.c fuzz/driver.c \
 	-pthread -o "$bin" || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}

@@ -85,16 +85,26 @@ typedef unsigned int lab_gfp_t;
 #define LAB_POOL_DUMPABLE 0x04u /* include the pool in core dumps */
 #define LAB_POOL_NOLOCK   0x08u /* do not mlock (ATOMIC may then fault) */
 #define LAB_POOL_DEBUG    0x10u /* poison, check, report every misuse */
+#define LAB_POOL_NUMA     0x20u /* pages and metadata on node params.numa_node */
+/* No per-thread caches: a page freed on any thread can be taken at once by
+ * every other (for callers with a cache of their own above, e.g. DPDK). */
+#define LAB_POOL_NOCACHE  0x40u
 
 /*
  * A pool.  The type is complete so that a pool can be declared statically
  * or on the stack; its members are private.  A zeroed labyrinth_t is a
- * valid "not initialised" pool: every call on it fails with EINVAL.
+ * valid "not initialised" pool: every call on it fails with EINVAL.  The
+ * inline fast path (labyrinth_fast.h) reads the magic, the caches and
+ * their stride: this thread's cache in the pool is at
+ * caches + slot * stride, whatever pool the thread used before.  The
+ * layout is part of the ABI (LAB_ABI_VERSION); 64 bytes.
  */
 typedef struct labyrinth {
 	uint64_t lab_private_magic;
 	void *lab_private_core;
-	uint64_t lab_private_reserved[6];
+	void *lab_private_caches;       /* the pool's per-thread caches */
+	uint64_t lab_private_stride;    /* bytes from one slot's cache to the next */
+	uint64_t lab_private_reserved[4];
 } labyrinth_t;
 
 /* Parameters of labyrinth_init(); all-zero means defaults. */
@@ -108,6 +118,8 @@ struct labyrinth_params {
 	long wait_ms;         /* LAB_GFP_KERNEL: wait for a free page once the
 	                         pool cannot grow; 0 = no wait, < 0 = forever */
 	unsigned int flags;   /* LAB_POOL_* */
+	unsigned int numa_node; /* with LAB_POOL_NUMA: the NUMA node of the
+	                           pool's pages and metadata; ignored without it */
 };
 
 /* Counters and gauges of a pool (labyrinth_stats()). */
@@ -145,6 +157,9 @@ LAB_API int labyrinth_free_page(labyrinth_t *lab, void *addr);
 LAB_API unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp,
 				  void **pages, unsigned int n);
 LAB_API unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n);
+/* The calling thread's cached free pages of lab back to the shared pool,
+ * where every thread can take them: the pages moved, or -EINVAL. */
+LAB_API int labyrinth_flush_cache(labyrinth_t *lab);
 
 /* labyrinth_alloc_page(lab, LAB_GFP_ATOMIC): one page, now, for one owner. */
 LAB_API void *labyrinth_void_alloc_page_gfp_atomic_exclusive(labyrinth_t *lab);
@@ -173,6 +188,16 @@ LAB_API int labyrinth_region(const labyrinth_t *lab, void **base, size_t *len);
 /* "MAJOR.MINOR.PATCH" of the library in use: equal to the LAB_VERSION_*
  * macros of the header it was built with. */
 LAB_API const char *labyrinth_version(void);
+
+#if !defined(__KERNEL__) || defined(LAB_FREESTANDING_CORE)
+/*
+ * Why the calling thread's last failed labyrinth_init failed: the one line
+ * LABYRINTH_VERBOSE=1 prints (pool, cause with its numbers, fix), without
+ * its newline; NULL if no init failed on this thread.  A later successful
+ * init leaves it as it was, like errno.  Not in the kernel module.
+ */
+LAB_API const char *labyrinth_last_error(void);
+#endif
 
 /* The common case of labyrinth_alloc_page(), labyrinth_free_page() and
  * their aliases, inline (LABYRINTH_NO_INLINE: none). */

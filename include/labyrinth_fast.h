@@ -7,9 +7,10 @@
  * own, shown to the compiler so that the common case of
  * labyrinth_alloc_page(), labyrinth_free_page() and their aliases runs in
  * the caller without a call into the shared library, as DPDK's mempool and
- * liburing do.  The layout of struct labyrinth__cache and struct
- * labyrinth__tls is therefore part of the ABI: changing it changes LAB_ABI_VERSION, the
- * shared library's soname.  Every case but the common one (no cache yet,
+ * liburing do.  The layout of struct labyrinth__cache, the labyrinth_t's
+ * private members and the thread's slot labyrinth_fast_slot are therefore
+ * part of the ABI: changing them changes LAB_ABI_VERSION, the shared
+ * library's soname.  Every case but the common one (no cache yet,
  * an empty or full cache, a reserve or a watch to judge, a modifier such
  * as LAB_GFP_ZERO, any misuse) calls the exported function, which does
  * the same checks again and then everything else: the behaviour is the
@@ -62,8 +63,13 @@ struct labyrinth__cache {
 	uint32_t grant;             /* pages of the pool's cache budget held:
 	                               count <= grant <= the pool's cache_cap */
 	uint32_t flags;             /* LAB_CF_* */
-	uint64_t ticket;            /* the pool's ticket (labyrinth_t) */
-	const labyrinth_t *lab;     /* the pool's labyrinth_t */
+	/* The labyrinth_t of the pool whose thread in this slot has claimed
+	 * the cache (the library's lab_cache_own, on the thread's first call
+	 * on the pool, once stats and check see the slot), else NULL: before
+	 * the claim, after the thread's exit, in a fork() child, and always
+	 * in a pool without caches.  The fast paths serve only a caller
+	 * whose labyrinth_t this is (labyrinth__fast_cache). */
+	const labyrinth_t *lab;
 	unsigned char *base;        /* the pool's first page */
 	uint8_t *state;             /* the pool's state bytes */
 	uint32_t shift;             /* the pool's page_shift */
@@ -213,64 +219,85 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
 
 #ifndef __KERNEL__
 /*
- * User space: the fast paths' way to this thread's cache is the cache of
- * the pool this thread used last, and that pool's ticket.  Each init
- * gives its pool a ticket never given before in the process and keeps it
- * in the labyrinth_t (lab_private_reserved[0]); destroy clears it.  No
- * ticket is LAB_TICKET_NONE, and a destroyed or never-initialised
- * labyrinth_t has ticket 0: neither is ever a pool's (tickets start at 1).
- * A thread that has no pair yet (or no more) has key LAB_TICKET_NONE and
- * the library's dummy cache, which belongs to no labyrinth_t.
+ * User space: the fast paths find this thread's cache in a pool from the
+ * pool and the thread, whatever pool the thread used before, as DPDK's
+ * mempool finds mp->local_cache[lcore_id]:
  *
- * Why it is safe against signal handlers and destroyed pools
- * ------------------------------------------------------------
- * The pair changes only on its own thread (the library's lab_tls_adopt
- * and lab_tls_forget), as a sequence lock against signal handlers: gen
- * odd, cache, key, gen even again; a handler that finds gen odd (it
- * interrupted its thread's change) leaves the pair alone.
- * labyrinth__fast_cache() reads gen, key and cache, then gen again.  If a
- * handler changed the pair between those reads, gen differs and the
- * reader takes the library's path without touching the cache.  Otherwise
- * key and cache belong together, or the reader is a handler inside its
- * thread's change, whose cache is the one the thread is adopting (mapped,
- * and refused below unless it is the caller's pool's).  src/model/tls.pml
- * checks this with Spin.  The cache is dereferenced only if, besides, the
- * caller's labyrinth_t is live and holds that key: then the key's pool is
- * live (the caller is calling on it), so its cache is mapped, and
- * cache->lab == lab tells the pool's own labyrinth_t from a copy of it (a
- * copy has the ticket too).  A pair left behind by a destroyed pool is
- * never dereferenced: no live labyrinth_t holds its ticket again.
+ *     cache = lab->lab_private_caches + labyrinth_fast_slot * lab->lab_private_stride
+ *
+ * labyrinth_fast_slot is the thread's cache slot, the same index in every
+ * pool (given by the library on the thread's first call that needs one);
+ * negative while the thread has none: LAB_SLOT_NONE (-1, none yet),
+ * LAB_SLOT_BUSY (-2, being given), LAB_SLOT_OFF (-3, none to give, or the
+ * thread is exiting).  The labyrinth_t's caches and stride are set by
+ * init before its magic says LIVE, and cleared by destroy after the magic
+ * says DEAD; a pool without caches has its never-claimed dummy there
+ * with stride 0, so every slot finds the dummy.
+ *
+ * Why it is safe
+ * --------------
+ * The fast path reads the slot, the labyrinth_t's magic, caches and
+ * stride, and dereferences nothing until the slot is >= 0 and the magic
+ * LIVE.  Then it reads the cache's claim word, lab, and uses the cache
+ * only if it equals the caller's labyrinth_t.
+ *
+ * - A zeroed, destroyed or garbage labyrinth_t: its magic is not LIVE,
+ *   so nothing is dereferenced (the library's lab_pool_of() checks the
+ *   same magic before it dereferences lab_private_core; a labyrinth_t
+ *   that says LIVE is one the library itself would dereference).
+ * - A copy of a live labyrinth_t says LIVE and points at the pool's
+ *   caches, which are mapped; but no cache's lab is the copy's address,
+ *   so the copy goes to the library, which refuses it (EINVAL).
+ * - A destroyed pool: nothing of it is remembered per thread.  Its
+ *   labyrinth_t says DEAD before its caches are unmapped, and a new pool
+ *   at the same address brings its own caches, all unclaimed: a thread's
+ *   next call goes through the library, which claims its cache there.
+ *   (Destroying a pool while a call on it is running is the caller's
+ *   race, here as in the library.)
+ * - A cache the thread has not claimed in this pool: lab is NULL, the
+ *   library claims it.  The claim happens after the pool's slots_seen
+ *   covers the slot (src/cache.h lab_cache_own), so stats, check and
+ *   destroy see every page a fast path puts in a cache.
+ * - Signal handlers on the thread: each word the fast path reads changes
+ *   only on this thread, in one aligned store, so a handler that
+ *   interrupts a change sees the old or the new value, and the
+ *   interrupted reader sees whatever the handler left.  The slot goes
+ *   from NONE to BUSY in one compare-and-swap (a handler that interrupts
+ *   the claim sees BUSY and uses the shared store), then to the slot;
+ *   lab goes from NULL to the caller's labyrinth_t after slots_seen.
+ *   Whatever a handler does in between, the reader's cache is the one of
+ *   (its slot, its pool): the same cache, which the busy flag below
+ *   protects against the handler's use of it.
+ * - Thread exit: the slot becomes OFF first, then the library empties
+ *   and unclaims the slot's cache in every live pool, then frees the
+ *   slot: a handler or a later destructor of the exiting thread takes
+ *   the library's path (shared store), so no page is left in a cache of
+ *   a thread that is gone.  The next thread given the slot claims each
+ *   cache again through the library.
+ * - A fork() child: the library unclaims every cache of every inherited
+ *   pool (their pages are not mapped in the child).
+ *
+ * src/model/tls.pml checks this with Spin.
  */
-#define LAB_TICKET_NONE (~0ull)
-
-struct labyrinth__tls {
-	uint64_t key;              /* ticket of cache's pool, or LAB_TICKET_NONE */
-	struct labyrinth__cache *cache;
-	uint32_t gen;              /* odd while the pair changes; +2 per change */
-};
 /* Initial-exec: the library's TLS is static (it is built so), and the
  * caller reaches it with one %fs-relative load, no __tls_get_addr. */
-extern __thread struct labyrinth__tls labyrinth_fast_tls __attribute__((tls_model("initial-exec")))
-	LAB_API;
+extern __thread int32_t labyrinth_fast_slot __attribute__((tls_model("initial-exec"))) LAB_API;
 
 static __inline__ __attribute__((always_inline)) struct labyrinth__cache *
 labyrinth__fast_cache(const labyrinth_t *lab)
 {
-	uint32_t gen = LAB_FAST_LOAD(&labyrinth_fast_tls.gen);
+	int32_t slot = LAB_FAST_LOAD(&labyrinth_fast_slot);
 	struct labyrinth__cache *c;
-	uint64_t key;
 
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	key = LAB_FAST_LOAD(&labyrinth_fast_tls.key);
-	c = LAB_FAST_LOAD(&labyrinth_fast_tls.cache);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&labyrinth_fast_tls.gen) != gen))
+	if (LAB_FAST_UNLIKELY(!lab || slot < 0 ||
+			      LAB_FAST_LOAD(&lab->lab_private_magic) != LAB_MAGIC_LIVE))
 		return NULL;
-	if (LAB_FAST_UNLIKELY(!lab || ((LAB_FAST_LOAD(&lab->lab_private_magic) ^ LAB_MAGIC_LIVE) |
-				       (LAB_FAST_LOAD(&lab->lab_private_reserved[0]) ^ key)) != 0))
+	c = (struct labyrinth__cache *)(void *)((unsigned char *)LAB_FAST_LOAD(&lab->lab_private_caches) +
+						(size_t)slot * LAB_FAST_LOAD(&lab->lab_private_stride));
+	if (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&c->lab) != lab))
 		return NULL;
-	if (LAB_FAST_UNLIKELY(c->lab != lab))
-		return NULL;
+	if (!c) /* it was just dereferenced: tell the compiler, whose callers test it */
+		__builtin_unreachable();
 	return c;
 }
 

@@ -16,6 +16,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nodemask.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -1175,6 +1176,172 @@ static int t_debug_pool(void)
 	return 0;
 }
 
+
+/*
+ * LAB_POOL_NUMA: a pool bound to each node with memory takes every page
+ * from that node (page_to_nid), at init, on LAB_GFP_KERNEL growth and for
+ * 2 MiB pages; the pages that process context, a softirq and a hard
+ * interrupt allocate are the node's too.  A node that does not exist is
+ * -EINVAL; one asked for more than it has free is -ENOMEM, quietly.
+ */
+static struct {
+	labyrinth_t *lab;
+	int nid;
+	atomic_t got[3];  /* pages checked: process, softirq, hardirq */
+	atomic_t wrong;   /* pages on another node */
+	bool stop;
+} numa_s;
+static struct hrtimer numa_hrt;
+static struct timer_list numa_timer;
+
+static struct page *numa_page(const void *addr)
+{
+	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
+}
+
+/* Pages of page_size in [addr, addr + len) not on nid (each 4 KiB looked at). */
+static unsigned int numa_off_node(const void *addr, size_t len, int nid)
+{
+	unsigned int off = 0;
+	size_t i;
+
+	for (i = 0; i < len; i += PAGE_SIZE)
+		off += page_to_nid(numa_page((const char *)addr + i)) != nid;
+	return off;
+}
+
+static void numa_take(int ctx)
+{
+	void *pg = labyrinth_alloc_page(numa_s.lab, LAB_GFP_ATOMIC);
+
+	if (!pg)
+		return;
+	if (page_to_nid(numa_page(pg)) != numa_s.nid)
+		atomic_inc(&numa_s.wrong);
+	atomic_inc(&numa_s.got[ctx]);
+	if (labyrinth_free_page(numa_s.lab, pg))
+		atomic_inc(&numa_s.wrong);
+}
+
+static enum hrtimer_restart numa_hard_fn(struct hrtimer *t)
+{
+	if (READ_ONCE(numa_s.stop))
+		return HRTIMER_NORESTART;
+	numa_take(in_hardirq() ? 2 : 0);
+	hrtimer_forward_now(t, ns_to_ktime(100 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+static void numa_soft_fn(struct timer_list *t)
+{
+	if (READ_ONCE(numa_s.stop))
+		return;
+	numa_take(in_serving_softirq() ? 1 : 0);
+	mod_timer(t, jiffies + 1);
+}
+
+static int numa_node_case(int nid)
+{
+	struct labyrinth_params pr = { .name = "kt-numa", .nr_pages = 64, .max_pages = 64 + 1024,
+				       .flags = LAB_POOL_NUMA, .numa_node = nid };
+	struct labyrinth_params huge = { .name = "kt-numa-2m", .page_size = LAB_PAGE_2M,
+					 .nr_pages = 2, .flags = LAB_POOL_NUMA, .numa_node = nid };
+	void **pages = vmalloc(1088 * sizeof(void *));
+	unsigned long deadline;
+	labyrinth_t lab = { 0 };
+	unsigned int got, i, off = 0;
+	int bad = 0;
+
+	EXPECT(pages && labyrinth_init(&lab, &pr) == 0);
+	for (got = 0; got < 1088; got++)
+		if (!(pages[got] = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL)))
+			break;
+	EXPECT(got == 1088); /* the grown pages too */
+	for (i = 0; i < got; i++)
+		off += numa_off_node(pages[i], PAGE_SIZE, nid);
+	printk(KERN_INFO "# node %d: %u pages, %u on another node\n", nid, got, off);
+	EXPECT(off == 0);
+	for (i = 0; i < got; i++)
+		bad |= labyrinth_free_page(&lab, pages[i]) != 0;
+	vfree(pages);
+	EXPECT(!bad);
+
+	/* softirq and hardirq allocations, while process context allocates */
+	memset(&numa_s, 0, sizeof(numa_s));
+	numa_s.lab = &lab;
+	numa_s.nid = nid;
+	hrtimer_init(&numa_hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	numa_hrt.function = numa_hard_fn;
+	timer_setup(&numa_timer, numa_soft_fn, 0);
+	hrtimer_start(&numa_hrt, ns_to_ktime(100 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+	mod_timer(&numa_timer, jiffies + 1);
+	deadline = jiffies + 5 * HZ;
+	while (time_before(jiffies, deadline) &&
+	       (atomic_read(&numa_s.got[0]) < 64 || atomic_read(&numa_s.got[1]) < 16 ||
+		atomic_read(&numa_s.got[2]) < 16)) {
+		numa_take(0);
+		cond_resched();
+	}
+	WRITE_ONCE(numa_s.stop, true);
+	hrtimer_cancel(&numa_hrt);
+	del_timer_sync(&numa_timer);
+	printk(KERN_INFO "# node %d: checked process %d, softirq %d, hardirq %d, wrong %d\n", nid,
+	       atomic_read(&numa_s.got[0]), atomic_read(&numa_s.got[1]),
+	       atomic_read(&numa_s.got[2]), atomic_read(&numa_s.wrong));
+	EXPECT(atomic_read(&numa_s.wrong) == 0);
+	EXPECT(atomic_read(&numa_s.got[0]) >= 64 && atomic_read(&numa_s.got[1]) >= 16 &&
+	       atomic_read(&numa_s.got[2]) >= 16);
+	EXPECT(pool_idle(&lab) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+
+	/* 2 MiB pages, each 4 KiB of them on the node */
+	memset(&lab, 0, sizeof(lab));
+	EXPECT(labyrinth_init(&lab, &huge) == 0);
+	pages = (void **)labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
+	EXPECT(pages && numa_off_node(pages, LAB_PAGE_2M, nid) == 0);
+	EXPECT(labyrinth_free_page(&lab, pages) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
+static int t_numa(void)
+{
+	struct labyrinth_params pr = { .name = "kt-numa-bad", .nr_pages = 16,
+				       .flags = LAB_POOL_NUMA };
+	labyrinth_t lab = { 0 }, zero = { 0 };
+	unsigned long free_pages;
+	int nid, nodes = 0;
+
+	for_each_node_state(nid, N_MEMORY) {
+		printk(KERN_INFO "# numa: node %d of %d with memory\n", nid,
+		       num_node_state(N_MEMORY));
+		EXPECT(numa_node_case(nid) == 0);
+		nodes++;
+	}
+	EXPECT(nodes == num_node_state(N_MEMORY) && nodes >= 1);
+	pr.numa_node = MAX_NUMNODES;
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	pr.numa_node = nr_node_ids; /* one past the last possible node */
+	EXPECT(labyrinth_init(&lab, &pr) == -EINVAL);
+	EXPECT(memcmp(&lab, &zero, sizeof(lab)) == 0);
+	/* too much for node 0: half as much again as it has free */
+	free_pages = 0;
+	for (nid = 0; nid < MAX_NR_ZONES; nid++)
+		free_pages += zone_page_state(&NODE_DATA(first_memory_node)->node_zones[nid],
+					      NR_FREE_PAGES);
+	pr.numa_node = first_memory_node;
+	pr.nr_pages = free_pages + free_pages / 2;
+	EXPECT(labyrinth_init(&lab, &pr) == -ENOMEM);
+	EXPECT(memcmp(&lab, &zero, sizeof(lab)) == 0);
+	/* without the flag the node is ignored */
+	pr.flags = 0;
+	pr.nr_pages = 16;
+	pr.numa_node = MAX_NUMNODES;
+	EXPECT(labyrinth_init(&lab, &pr) == 0);
+	EXPECT(labyrinth_destroy(&lab) == 0);
+	return 0;
+}
+
 static const struct ktap_case cases[] = {
 	{ "lifecycle", t_lifecycle },
 	{ "init_bad_params", t_init_bad_params },
@@ -1195,11 +1362,24 @@ static const struct ktap_case cases[] = {
 	{ "gfp_zero", t_gfp_zero },
 	{ "debugfs_stats", t_debugfs_stats },
 	{ "debug_pool_reports_from_hardirq", t_debug_pool },
+	{ "numa_every_node_process_softirq_hardirq", t_numa },
 };
+
+/* only=numa: just the cases whose name starts with "numa" (the two-node
+ * boot of scripts/test-numa.sh); empty: every case. */
+static char *only = "";
+module_param(only, charp, 0444);
+MODULE_PARM_DESC(only, "run only the cases whose name starts with this");
 
 static int __init selftest_init(void)
 {
-	ktap_run(cases, ARRAY_SIZE(cases));
+	static struct ktap_case chosen[ARRAY_SIZE(cases)];
+	int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		if (strncmp(cases[i].name, only, strlen(only)) == 0)
+			chosen[n++] = cases[i];
+	ktap_run(chosen, n);
 	return 0;
 }
 

@@ -22,6 +22,11 @@ dpkg -s liburing-dev >/dev/null 2>&1 || need="$need liburing-dev"
 for pkg in libxdp-dev libbpf-dev iproute2 iperf socat; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
+# DPDK: the mempool driver (dpdk/) builds against libdpdk-dev; its tests
+# and make bench-dpdk run Debian's dpdk-test and dpdk-testpmd (dpdk-dev)
+for pkg in libdpdk-dev dpdk-dev; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
 # labyrinth-top's test: its live view under tmux, and Prometheus's own
 # parser for its --prometheus output
 for pkg in tmux python3-prometheus-client; do

@@ -7,10 +7,11 @@
 #   scripts/spin.sh                  the default: 3 threads + a signal handler, then the
 #                                    depot (-DDEPOT=1) with the handler, and with the
 #                                    sleeper, then two threads trading magazines (-DTRADE=1),
-#                                    then src/model/tls.pml (the fast path's thread-local
-#                                    pair and its sequence lock), then src/model/publish.pml
-#                                    (LABYRINTH_STATS's record seqlock and destroy)
-#   SPIN_MODEL=tls.pml scripts/spin.sh -DMUTANT_NO_GEN=1   another model of src/model/
+#                                    then src/model/tls.pml (how the fast path finds a
+#                                    thread's cache from the pool and its slot), then
+#                                    src/model/publish.pml (LABYRINTH_STATS's record
+#                                    seqlock and destroy)
+#   SPIN_MODEL=tls.pml scripts/spin.sh -DMUTANT_NO_CLAIM_CHECK=1   another model of src/model/
 #   scripts/spin.sh --mutants        every mutant kept in the model (MUTANT_* at its
 #                                    top), each in a configuration that should catch it:
 #                                    fails unless pan reports an error for every one
@@ -45,7 +46,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 # SPIN_MODEL: another model of src/model/ (tls.pml: the fast path's
-# thread-local pair; the default run and --mutants include it).
+# way to a thread's cache; the default run and --mutants include it).
 model="$here/src/model/${SPIN_MODEL:-labyrinth.pml}"
 pml=$(basename "$model")
 memlim=${SPIN_MEMLIM:-3500}
@@ -68,7 +69,7 @@ need gcc gcc
 if [ $# -eq 0 ]; then
 	me="$here/scripts/spin.sh"
 	sh "$me" -DDEPOT=0 && sh "$me" -DDEPOT=1 -DSLEEPER=0 && sh "$me" -DDEPOT=1 -DHANDLER=0 &&
-		sh "$me" -DTRADE=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1 &&
+		sh "$me" -DTRADE=1 && sh "$me" -DSUMMARY=1 && SPIN_MODEL=tls.pml sh "$me" -DTLS=1 &&
 		SPIN_MODEL=publish.pml sh "$me" -DPUBLISH=1
 	exit
 fi
@@ -102,8 +103,14 @@ MUTANT_COUNT_FIRST -DDEPOT=0 -DSLEEPER=0
 MUTANT_DEPOT_ADD_FIRST -DDEPOT=1 -DSLEEPER=0
 MUTANT_ABA -DTRADE=1
 MUTANT_NO_DRAIN -DDEPOT=1 -DSLEEPER=0
-tls.pml:MUTANT_NO_GEN
-tls.pml:MUTANT_NESTED_ADOPT
+MUTANT_SUMMARY_NO_RECHECK -DSUMMARY=1
+MUTANT_SUMMARY_MARK_FIRST -DSUMMARY=1
+tls.pml:MUTANT_NO_CLAIM_CHECK
+tls.pml:MUTANT_CLAIM_BEFORE_SEEN
+tls.pml:MUTANT_EXIT_SLOT_LATE
+tls.pml:MUTANT_PRECLAIMED
+tls.pml:MUTANT_DESTROY_LIVE
+tls.pml:MUTANT_SLOT_NO_CAS
 publish.pml:MUTANT_NO_RECHECK
 publish.pml:MUTANT_NO_ODD
 publish.pml:MUTANT_FREE_FIRST

@@ -80,8 +80,8 @@ static LAB_NOINLINE void *alloc_page_slow(labyrinth_t *lab, lab_gfp_t gfp, const
 }
 
 /*
- * One page.  Fast path: this thread's cache in the pool it used last
- * (labyrinth_fast.h, inline in callers too), for a plain gfp type (a
+ * One page.  Fast path: this thread's cache in the pool, found from the
+ * labyrinth_t and the thread's slot (labyrinth_fast.h, inline in callers too), for a plain gfp type (a
  * modifier such as LAB_GFP_ZERO, and every bad argument, take the slow
  * path).
  */
@@ -151,7 +151,7 @@ static LAB_NOINLINE void *alloc_pages_slow(labyrinth_t *lab, lab_gfp_t gfp, unsi
 
 /*
  * A small block (orders 1 to LAB_BLK_TOP).  Fast path: this thread's block
- * cache in the pool it used last, a plain gfp type, then mark the block
+ * cache in the pool, a plain gfp type, then mark the block
  * taken; else alloc_block() by way of the checks.
  */
 static inline __attribute__((always_inline)) void *alloc_small(labyrinth_t *lab, lab_gfp_t gfp,
@@ -241,14 +241,49 @@ unsigned int labyrinth_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages,
 	return done;
 }
 
-/* A rejected free: counted, reported in debug pools, pool untouched. */
-static LAB_NOINLINE int bad_free(struct lab_pool *p, const char *call, const void *addr,
-				 int err)
+/*
+ * The rule an invalid free (-EINVAL) of the block of 2^order pages at addr
+ * broke, in words, for a debug pool's report (buf: 64 bytes, for numbers).
+ */
+static const char *invalid_free_rule(const struct lab_pool *p, const void *addr,
+				     unsigned int order, char *buf)
 {
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)p->base;
+	uint8_t st;
+
+	if ((uintptr_t)addr < (uintptr_t)p->base ||
+	    off >> p->page_shift >= lab_load_acquire(&p->nr_total))
+		return "outside the pool";
+	if (off & p->page_mask)
+		return "not page-aligned";
+	if (order > LAB_MAX_ORDER) {
+		lab_fmt(buf, 64, "order %u is over LAB_MAX_ORDER", order);
+		return buf;
+	}
+	st = lab_load_relaxed(&p->state[off >> p->page_shift]);
+	if (!(st & LAB_PS_HEAD))
+		return "not a block start";
+	lab_fmt(buf, 64, "wrong order: allocated as order %u, freed as order %u",
+		st & LAB_PS_ORDER_MASK, order);
+	return buf;
+}
+
+/* A rejected free: counted, reported in debug pools (naming the rule
+ * broken), pool untouched. */
+static LAB_NOINLINE int bad_free(struct lab_pool *p, const char *call, const void *addr,
+				 unsigned int order, int err)
+{
+	char rule[64];
+
 	lab_count(p, bad_frees, 1);
-	if (p->flags & LAB_POOL_DEBUG)
-		lab_report(p, call, err == -LAB_EALREADY ? "double free of" :
-			   "invalid free of", addr);
+	if (!(p->flags & LAB_POOL_DEBUG))
+		return err;
+	if (err == -LAB_EALREADY) {
+		lab_report(p, call, "double free of", addr);
+	} else {
+		lab_report_rule(p, call, "invalid free of", addr,
+				invalid_free_rule(p, addr, order, rule));
+	}
 	return err;
 }
 
@@ -303,7 +338,7 @@ static LAB_NOINLINE int free_slow(struct lab_pool *p, void *addr, unsigned int o
 		return 0;
 	err = free_check(p, addr, order, &idx);
 	if (lab_unlikely(err))
-		return bad_free(p, call, addr, err);
+		return bad_free(p, call, addr, order, err);
 	if (order) {
 		/* Small blocks into this thread's block cache; the others, and
 		 * those it refuses, back to the bitmap, merged there. */
@@ -344,7 +379,7 @@ static LAB_NOINLINE int free_pages_slow(labyrinth_t *lab, void *addr, unsigned i
 /*
  * Fast path: an allocated order-0 page, or a small block (orders 1 to
  * LAB_BLK_TOP), freed into this thread's cache or block cache in the pool
- * it used last (labyrinth_fast.h, cache.h).  Anything else, including
+ * (labyrinth_fast.h, cache.h).  Anything else, including
  * every misuse, takes free_slow().
  */
 static inline __attribute__((always_inline)) int free_one(labyrinth_t *lab, void *addr,
@@ -436,7 +471,7 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 			err = free_check(p, pages[i], 0, &idx[batched]);
 		}
 		if (lab_unlikely(err)) {
-			bad_free(p, "labyrinth_free_bulk", pages[i], err);
+			bad_free(p, "labyrinth_free_bulk", pages[i], 0, err);
 			continue;
 		}
 		if (++batched == BULK_BATCH) {
@@ -447,4 +482,30 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	}
 	give_back(p, idx, batched);
 	return freed + batched;
+}
+
+/*
+ * Give the calling thread's cached pages of lab back to the shared store,
+ * for a thread that frees pages another thread allocates (an AF_XDP
+ * receiver's workers) and knows that other thread runs short: what it
+ * keeps is out of the other's reach until it allocates or exits.  Wakes a
+ * LAB_GFP_KERNEL sleeper, the one system call it may make.
+ */
+int labyrinth_flush_cache(labyrinth_t *lab)
+{
+	struct lab_pool *p = lab_pool_of(lab);
+	struct lab_cache *c;
+	uint32_t n = 0;
+
+	if (lab_unlikely(!p))
+		return -LAB_EINVAL;
+	lab_pin();
+	c = lab_my_cache(p);
+	if (c && p->cache_cap && lab_cache_enter(c)) { /* else nothing cached */
+		n = lab_my_cached(p);
+		lab_cache_give_all(p, c, true);
+		lab_cache_leave(c);
+	}
+	lab_unpin();
+	return (int)n;
 }

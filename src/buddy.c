@@ -14,6 +14,7 @@
  *           goes on.  The claimer holds the count for those pages while it
  *           works, so nobody else can be promised them.
  *
+ * A pass visits only the words whose summary hint is set (summary.c).
  * Blocks are searched from the top of the pool down while order-0 pages are
  * taken from the cursor upwards, which keeps single pages from splitting
  * the blocks that remain.  There is no lock: an ATOMIC or NOWAIT block
@@ -38,21 +39,34 @@ static uint64_t whole_groups(uint64_t v, unsigned int order)
 	return v & aligned[order];
 }
 
+/* The last word at or before w to look at: the last one whose summary
+ * hint is set, or w itself in a linear pass; LAB_NIL when none is left. */
+static uint32_t prev_word(struct lab_pool *p, uint32_t w, bool linear)
+{
+	return linear ? w : lab_summary_prev(p, w);
+}
+
 /* One pass for a block smaller than a word; its first page or LAB_NIL. */
 static uint32_t claim_in_word(struct lab_pool *p, unsigned int order, uint32_t words,
-			      bool *raced)
+			      bool linear, bool *raced)
 {
 	uint64_t group = (1ull << (1u << order)) - 1;
 	uint32_t w = words;
 
-	while (w--) {
+	while (w && (w = prev_word(p, w - 1, linear)) != LAB_NIL) {
 		uint64_t v = lab_load_relaxed(&p->bits[w]), g;
 
+		if (!v && !linear)
+			lab_summary_emptied(p, w); /* a stale hint */
 		while ((g = whole_groups(v, order)) != 0) {
 			unsigned int bit = 63u - (unsigned int)__builtin_clzll(g);
+			uint64_t rest = v & ~(group << bit);
 
-			if (lab_cas_weak_acquire(&p->bits[w], &v, v & ~(group << bit)))
+			if (lab_cas_weak_acquire(&p->bits[w], &v, rest)) {
+				if (!rest)
+					lab_summary_emptied(p, w);
 				return w * 64 + bit;
+			}
 			*raced = true;
 		}
 	}
@@ -71,21 +85,23 @@ static bool claim_words(struct lab_pool *p, uint32_t w, uint32_t k)
 			if (v != ~0ull)
 				goto undo;
 	}
+	for (i = 0; i < k; i++)
+		lab_summary_emptied(p, w + i);
 	return true;
 undo:
 	while (i--)
-		lab_fetch_or_release(&p->bits[w + i], ~0ull);
+		lab_store_set_bits(p, w + i, ~0ull);
 	return false;
 }
 
 /* One pass for a block of whole words; its first page or LAB_NIL. */
 static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t words,
-			       bool *raced)
+			       bool linear, bool *raced)
 {
 	uint32_t k = 1u << (order - 6), w = words / k * k, i;
 
-	while (w) {
-		w -= k;
+	while (w && (i = prev_word(p, w - 1, linear)) != LAB_NIL) {
+		w = i / k * k;
 		for (i = 0; i < k && lab_load_relaxed(&p->bits[w + i]) == ~0ull; i++)
 			;
 		if (i == k) {
@@ -97,20 +113,34 @@ static uint32_t claim_word_run(struct lab_pool *p, unsigned int order, uint32_t 
 	return LAB_NIL;
 }
 
+/* One pass of either kind over the pool's total pages. */
+static uint32_t claim_pass(struct lab_pool *p, unsigned int order, uint32_t total,
+			   bool linear, bool *raced)
+{
+	if (order < 6)
+		return claim_in_word(p, order, (total + 63) / 64, linear, raced);
+	return claim_word_run(p, order, total / 64, linear, raced); /* whole words only */
+}
+
 /*
  * Claim a free block of 2^order pages whose count an allocation holds
  * already (depot.c's lab_block_take): its first page, or LAB_NIL when one
- * pass found none.
+ * pass found none.  The pass follows the summary (a few cache lines in
+ * any pool); only when that finds nothing does a linear pass look at
+ * every word, so that a summary hint being cleared by another thread at
+ * that instant never makes a block missed that the search before the
+ * summary would have found.
  */
 uint32_t lab_block_claim(struct lab_pool *p, unsigned int order)
 {
 	uint32_t total = lab_load_acquire(&p->nr_total), idx;
 	bool raced = false;
 
-	if (order < 6)
-		idx = claim_in_word(p, order, (total + 63) / 64, &raced);
-	else
-		idx = claim_word_run(p, order, total / 64, &raced); /* whole words only */
+	idx = claim_pass(p, order, total, false, &raced);
+	if (idx == LAB_NIL) {
+		lab_count(p, linear_searches, 1);
+		idx = claim_pass(p, order, total, true, &raced);
+	}
 	/* Counted when another thread's claim or return got in the way of
 	 * this pass: the documented way for a block to be missed that a quiet
 	 * pool would have given. */

@@ -26,15 +26,8 @@
 #include "cache.h"
 
 #ifndef LAB_HOST_CPU_SLOTS
-__thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
-/* A thread's fast-path pair starts (and ends) on a dummy cache that no
- * labyrinth_t owns, so that even a garbage labyrinth_t whose ticket word
- * happens to equal LAB_TICKET_NONE is sent to the library's checks. */
-struct lab_cache lab_tls_no_cache = { .busy = 1 };
-__thread struct lab_tls labyrinth_fast_tls __attribute__((tls_model("initial-exec"))) = {
-	.key = LAB_TICKET_NONE,
-	.cache = &lab_tls_no_cache,
-};
+/* The thread's slot, read by the inline fast path too (exported). */
+__thread int32_t labyrinth_fast_slot __attribute__((tls_model("initial-exec"))) = LAB_SLOT_NONE;
 
 static uint64_t slot_map[LAB_CACHE_THREADS / 64];
 #endif
@@ -64,6 +57,10 @@ int lab_cache_layout(uint32_t nr_pages, unsigned int flags, uint32_t *cap, uint3
 	/* A debug pool checks every page on its way in and out: no caches. */
 	if (flags & LAB_POOL_DEBUG)
 		c = 0;
+	/* Asked for: the caller caches above (DPDK's mempool), and needs
+	 * every free page reachable from every thread. */
+	if (flags & LAB_POOL_NOCACHE)
+		c = 0;
 	if (c > LAB_CACHE_MAX)
 		c = LAB_CACHE_MAX;
 	/* No thread-exit hook, no caches: cached pages could be stranded. */
@@ -87,6 +84,11 @@ struct lab_cache *lab_cache_claim(struct lab_pool *p)
 void lab_cache_fork_child(void)
 {
 }
+
+void lab_caches_disown(struct lab_pool *p)
+{
+	(void)p;
+}
 #else
 static int32_t claim_slot(void)
 {
@@ -105,18 +107,25 @@ static int32_t claim_slot(void)
 	return LAB_SLOT_OFF;
 }
 
-/* The thread's first call: give it a slot and this pool's cache. */
+/*
+ * The thread's first call: give it a slot and this pool's cache.  NONE to
+ * BUSY in one compare-and-swap on the thread's own word (atomic against a
+ * signal handler on this thread, which is all that can write it): a
+ * handler that interrupts the claim sees BUSY and uses the shared store;
+ * one that ran before it and took a slot leaves the CAS failing, and this
+ * call uses the handler's slot (no slot is taken twice, none leaks).
+ */
 LAB_NOINLINE struct lab_cache *lab_cache_claim(struct lab_pool *p)
 {
-	int32_t slot;
+	int32_t slot = LAB_SLOT_NONE;
 
-	lab_my_slot = LAB_SLOT_BUSY;
-	lab_signal_fence();
+	if (!lab_cas_strong_acq_rel(&lab_my_slot, &slot, LAB_SLOT_BUSY))
+		return slot >= 0 ? lab_cache_at(p, slot) : NULL;
 	slot = lab_load_relaxed(&hook_state) > 0 ? claim_slot() : LAB_SLOT_OFF;
 	if (slot >= 0)
 		lab_os_thread_hook_set((uintptr_t)slot + 1);
 	lab_signal_fence();
-	lab_my_slot = slot;
+	lab_store_relaxed(&lab_my_slot, slot);
 	return slot >= 0 ? lab_cache_at(p, slot) : NULL;
 }
 
@@ -137,7 +146,21 @@ void lab_cache_thread_exit(struct lab_pool *p, int slot)
 	lab_store_relaxed(&c->busy, 1u);
 	lab_signal_fence();
 	lab_cache_give_all(p, c, true);
+	/* Unclaimed: the next thread given this slot claims it through the
+	 * library (labyrinth_fast.h). */
+	lab_store_relaxed(&c->lab, NULL);
 	lab_cache_leave(c);
+}
+
+/* No cache of p is any thread's any more (a fork() child's inherited
+ * pools): the fast paths send every call to the library. */
+void lab_caches_disown(struct lab_pool *p)
+{
+	uint32_t slot, seen = lab_load_relaxed(&p->slots_seen);
+
+	/* Only a slot below slots_seen was ever claimed (lab_cache_own). */
+	for (slot = 0; p->cache_cap && slot < seen; slot++)
+		lab_store_relaxed(&lab_cache_at(p, (int32_t)slot)->lab, NULL);
 }
 
 /* In a fork() child only the forking thread lives on: free the other slots. */
@@ -146,7 +169,6 @@ void lab_cache_fork_child(void)
 	unsigned int w;
 	int32_t me = lab_my_slot;
 
-	lab_tls_forget(); /* every inherited pool is dead in the child */
 	for (w = 0; w < LAB_CACHE_THREADS / 64; w++)
 		slot_map[w] = (me >= 0 && (unsigned int)me / 64 == w) ? 1ull << (me % 64) : 0;
 }

@@ -37,6 +37,7 @@ LAB_HIDDEN uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c,
 LAB_HIDDEN uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c,
 					const uint32_t *pages, uint32_t n);
 LAB_HIDDEN void lab_cache_fork_child(void);
+LAB_HIDDEN void lab_caches_disown(struct lab_pool *p);
 LAB_HIDDEN void lab_cache_thread_exit(struct lab_pool *p, int slot);
 LAB_HIDDEN uint32_t lab_cached_pages(const struct lab_pool *p);
 LAB_HIDDEN uint32_t lab_blk_pop(struct lab_pool *p, struct lab_cache *c, unsigned int order,
@@ -58,64 +59,36 @@ LAB_HIDDEN bool lab_cache_give_all(struct lab_pool *p, struct lab_cache *c, bool
 #define lab_pin()   lab_os_cpu_pin()
 #define lab_unpin() lab_os_cpu_unpin()
 #else
-/* This thread's cache slot, the same index in every pool.  A thread never
- * changes slot under its own feet: pinning is nothing. */
-extern __thread int32_t lab_my_slot __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+/* This thread's cache slot, the same index in every pool: the inline fast
+ * path's labyrinth_fast_slot (labyrinth_fast.h says why it is safe).  A
+ * thread never changes slot under its own feet: pinning is nothing. */
+#define lab_my_slot labyrinth_fast_slot
 #define lab_pin()   ((void)0)
 #define lab_unpin() ((void)0)
 #endif
 
-#ifndef LAB_HOST_CPU_SLOTS
 /*
- * Set this thread's fast-path pair labyrinth_fast_tls to (key, c) under
- * its sequence lock (labyrinth_fast.h says why that is safe against
- * signal handlers).
+ * This thread's cache c in p is the fast paths' from now on: its lab says
+ * p's labyrinth_t.  After slots_seen covers the slot (the caller raised
+ * it), so that stats, check and destroy see every page a fast path puts
+ * there; a signal fence keeps the compiler from storing lab first.  A
+ * handler that interrupts this sees lab NULL (and claims it itself, the
+ * same store) or p's labyrinth_t (and slots_seen raised).  The kernel's
+ * fast paths find the CPU's cache through the pool (lab_fast_cache):
+ * nothing to claim there.
  */
-static inline void lab_tls_set(struct lab_cache *c, uint64_t key)
+static inline void lab_cache_own(struct lab_pool *p, struct lab_cache *c)
 {
-	struct lab_tls *t = &labyrinth_fast_tls;
-	uint32_t gen = lab_load_relaxed(&t->gen);
-
-	lab_store_relaxed(&t->gen, gen + 1); /* odd: readers keep off */
-	lab_signal_fence();
-	lab_store_relaxed(&t->cache, c);
-	lab_store_relaxed(&t->key, key);
-	lab_signal_fence();
-	lab_store_relaxed(&t->gen, gen + 2);
-}
-
-/* Make c (this thread's cache in a live pool) the fast path's cache. */
-static inline void lab_tls_adopt(struct lab_cache *c)
-{
-	struct lab_tls *t = &labyrinth_fast_tls;
-
-	/* Odd gen: a handler that interrupted its thread's own change
-	 * leaves the pair alone (the thread finishes it). */
-	if (lab_load_relaxed(&t->key) == c->ticket || (lab_load_relaxed(&t->gen) & 1u))
+#ifndef LAB_HOST_CPU_SLOTS
+	if (lab_likely(lab_load_relaxed(&c->lab) == p->owner))
 		return;
-	lab_tls_set(c, c->ticket);
-}
-
-/* No fast cache any more (thread exit, fork child): the dummy, which
- * belongs to no pool. */
-extern struct lab_cache lab_tls_no_cache LAB_HIDDEN;
-static inline void lab_tls_forget(void)
-{
-	lab_tls_set(&lab_tls_no_cache, LAB_TICKET_NONE);
-}
-
+	lab_signal_fence();
+	lab_store_relaxed(&c->lab, p->owner);
 #else
-/* CPU slots (the kernel): nothing to remember per thread; the fast paths
- * find the CPU's cache through the pool (lab_fast_cache below). */
-static inline void lab_tls_adopt(struct lab_cache *c)
-{
+	(void)p;
 	(void)c;
-}
-
-static inline void lab_tls_forget(void)
-{
-}
 #endif
+}
 
 static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t slot)
 {
@@ -123,7 +96,7 @@ static inline struct lab_cache *lab_cache_at(const struct lab_pool *p, int32_t s
 }
 
 /* This thread's cache in p, or NULL when it has none; it becomes the
- * fast paths' cache (pinned callers only: lab_pin()). */
+ * fast paths' cache in p (pinned callers only: lab_pin()). */
 static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 {
 	int32_t slot = lab_my_slot;
@@ -135,10 +108,10 @@ static inline struct lab_cache *lab_my_cache(struct lab_pool *p)
 		return NULL;
 	if (p->cache_cap) {
 		/* Every use of a cache starts here (the fast paths only after
-		 * lab_tls_adopt): stats and check need not look further. */
+		 * lab_cache_own): stats and check need not look further. */
 		if (lab_unlikely((uint32_t)lab_my_slot >= lab_load_relaxed(&p->slots_seen)))
 			lab_cache_seen(p);
-		lab_tls_adopt(c);
+		lab_cache_own(p, c);
 	}
 	return c;
 }

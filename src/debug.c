@@ -40,18 +40,28 @@ void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t npages, const c
 	}
 }
 
-/* "labyrinth: pool 'rx': labyrinth_free_pages: double free of page 0x7f..." */
-void lab_report(const struct lab_pool *p, const char *call, const char *what,
-		const void *addr)
+/* "labyrinth: pool 'rx': labyrinth_free_pages: double free of page 0x7f...",
+ * and ": RULE" after it when a rule is given. */
+void lab_report_rule(const struct lab_pool *p, const char *call, const char *what,
+		     const void *addr, const char *rule)
 {
-	char line[192];
+	char line[256];
 	size_t len;
 
 	if (addr)
-		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s page %p\n",
+		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s page %p",
 			      p->name, call, what, addr);
 	else
-		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s\n",
+		len = lab_fmt(line, sizeof(line), "labyrinth: pool '%s': %s: %s",
 			      p->name, call, what);
+	if (rule)
+		len += lab_fmt(line + len, sizeof(line) - len, ": %s", rule);
+	len += lab_fmt(line + len, sizeof(line) - len, "\n");
 	lab_os_report(line, len);
+}
+
+void lab_report(const struct lab_pool *p, const char *call, const char *what,
+		const void *addr)
+{
+	lab_report_rule(p, call, what, addr, NULL);
 }

@@ -14,7 +14,8 @@
  *               publish_format.h, of the bottom floor, shared with
  *               labyrinth-top); it reads pools through labyrinth_stats()
  *   page.h      handing a block out (state bytes, poison, zero)
- *   store.h     store.c, buddy.c: the free bitmap, its count, blocks
+ *   store.h     store.c, buddy.c, summary.c: the free bitmap, its count,
+ *               blocks, the summary of which words hold free pages
  *   depot.h     depot.c: magazines; taking pages for an allocation
  *   cache.h     cache.c: per-thread caches (the fast path itself is
  *               include/labyrinth_fast.h)
@@ -44,7 +45,6 @@
  * they stay out of users' way), by the core's short names.
  */
 #define lab_cache        labyrinth__cache      /* struct lab_cache */
-#define lab_tls          labyrinth__tls        /* struct lab_tls */
 #define lab_cache_enter  labyrinth__cache_enter
 #define lab_cache_leave  labyrinth__cache_leave
 #define lab_gfp_plain    labyrinth__gfp_plain
@@ -75,18 +75,15 @@
 #define LAB_CORE_MAGIC 0x6c61622d636f7265ull /* "lab-core" */
 #define LAB_CORE_FORKED 0x6c61622d666f726bull /* "lab-fork": inherited by a child */
 
-/*
- * Each init gives its pool a ticket, never given before in this process
- * (a 64-bit counter), and keeps it in the labyrinth_t too; destroy clears
- * it.  A thread's fast paths find their cache by the ticket
- * (include/labyrinth_fast.h).
- */
-#define lab_ticket_of(lab) ((lab)->lab_private_reserved[0])
+/* What the inline fast path reads in a labyrinth_t besides its magic
+ * (include/labyrinth_fast.h): the pool's cache array and its stride. */
+#define lab_caches_of(lab) ((lab)->lab_private_caches)
+#define lab_stride_of(lab) ((lab)->lab_private_stride)
 
 #define LAB_GFP_TYPE_MASK (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL)
 #define LAB_GFP_ALL       (LAB_GFP_TYPE_MASK | LAB_GFP_ZERO | LAB_GFP_NOWARN)
 #define LAB_POOL_ALL (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE | \
-		      LAB_POOL_NOLOCK | LAB_POOL_DEBUG)
+		      LAB_POOL_NOLOCK | LAB_POOL_DEBUG | LAB_POOL_NUMA | LAB_POOL_NOCACHE)
 
 #define LAB_DEFAULT_PAGES 1024u
 #define LAB_NIL 0xffffffffu          /* "no page" in a page index */
@@ -94,6 +91,7 @@
 #define LAB_GROW_BYTES ((size_t)4 << 20) /* one growth step, at least a page */
 #define LAB_BLOCK_PAGES (1u << LAB_MAX_ORDER)  /* pages of a max-order block */
 #define LAB_MAX_WATCHES 8
+#define LAB_SUM_LEVELS 5 /* summary levels over 2^26 bitmap words: 2^20, 2^14, 2^8, 4, 1 */
 #ifndef LAB_SLEEP_SLICE_MS /* the kernel self-test makes it long: a lost wake-up shows */
 #define LAB_SLEEP_SLICE_MS 10 /* a LAB_GFP_KERNEL sleeper looks again at least this often */
 #endif
@@ -137,6 +135,8 @@ struct lab_counters {
 	uint64_t waits;
 	uint64_t watch_events;
 	uint64_t block_contended;
+	uint64_t linear_searches; /* passes over the whole bitmap: the summary
+	                            came back short (racing, or no block) */
 };
 
 /*
@@ -226,6 +226,12 @@ struct lab_pool {
 	long wait_ms;
 	uint64_t *bits;             /* the free bitmap: bit i set = page i free in the store */
 	uint32_t nr_words;          /* words of bits[], for max_pages */
+	/* The summary over bits[] (summary.c): sum[0] is bits, sum[l + 1]
+	 * has a hint bit per word of sum[l], sum_n[l] words each; sum[sum_top]
+	 * is one word. */
+	uint64_t *sum[LAB_SUM_LEVELS + 1];
+	uint32_t sum_n[LAB_SUM_LEVELS + 1];
+	uint32_t sum_top;
 	unsigned char *caches;      /* LAB_CACHE_THREADS caches of cache_stride bytes
 	                               (each after its slot's block cache),
 	                               or &no_cache with stride 0 */
@@ -237,13 +243,13 @@ struct lab_pool {
 	unsigned char *mags;        /* nr_mags magazines of mag_stride bytes */
 	uint32_t mag_stride;
 	uint32_t nr_mags;           /* 0: no depot (a pool without caches) */
-	uint64_t ticket;            /* this init's ticket, also in the labyrinth_t */
 	uint8_t *state;             /* per page: LAB_PS_* */
 	size_t meta_len;            /* bytes of this metadata mapping */
 	size_t reserved_len;        /* bytes of address space reserved */
 	struct lab_pool *live_next; /* the registry of live pools (pool.c) */
 	struct lab_pool **live_prev;
 	struct lab_backing backing;
+	struct lab_node_pages node_pages; /* where the pages lie: init and growth */
 	struct lab_watch watches[LAB_MAX_WATCHES];
 	char name[LAB_NAME_MAX];
 
@@ -325,6 +331,8 @@ LAB_HIDDEN void lab_poison_check(struct lab_pool *p, uint32_t idx, uint32_t n,
 				  const char *call);
 LAB_HIDDEN void lab_report(const struct lab_pool *p, const char *call,
 			   const char *what, const void *addr);
+LAB_HIDDEN void lab_report_rule(const struct lab_pool *p, const char *call,
+				const char *what, const void *addr, const char *rule);
 
 /* fmt.c: a tiny async-signal-safe formatter (%s %u %lu %zu %x %lx %p %%) */
 LAB_HIDDEN size_t lab_fmt(char *buf, size_t size, const char *fmt, ...)

@@ -30,20 +30,44 @@ struct lab_backing {
 	size_t unit;        /* granule of mapping: 4 KiB, 2 MiB or 1 GiB */
 	unsigned int flags; /* LAB_POOL_* */
 	int thp;            /* transparent huge pages were requested */
+	int node;           /* LAB_POOL_NUMA: the NUMA node pages are bound to, else -1 */
 };
+
+/*
+ * NUMA.  lab_os_node_check(): 0 if node exists and has memory, else
+ * -EINVAL.  With b->node >= 0 (and the metadata's node), every mapping is
+ * bound to that node strictly before it is populated, and a node that
+ * cannot supply it fails with -ENOMEM: never a page on another node.
+ */
+int lab_os_node_check(unsigned int node);
+
+/* Pages of a pool counted by the node they lie on (labyrinth_dump). */
+#define LAB_NODE_SLOTS 16
+struct lab_node_pages {
+	uint32_t on[LAB_NODE_SLOTS]; /* pages on node 0 .. LAB_NODE_SLOTS - 1 */
+	uint32_t other;              /* pages on higher nodes */
+	uint32_t unknown;            /* pages the host cannot place (secret memory) */
+};
+
+/*
+ * Add the pages of page_size in [addr, addr + len) of a committed range to
+ * n, by node.  Slow: init and growth only, never the atomic path.
+ */
+void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
+			size_t page_size, struct lab_node_pages *n);
 
 /*
  * Choose and open the backing for a pool of page_size pages with pool flags
  * (LAB_POOL_*).  try_hugetlb_first: 2 MiB / 1 GiB pools without
  * LAB_POOL_HUGETLB try hugetlbfs and fall back to anonymous memory.
  */
-int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags);
+int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags, int node);
 void lab_os_backing_close(struct lab_backing *b);
 
 /* Reserve len bytes of address space aligned to align, inaccessible. */
-int lab_os_reserve(size_t len, size_t align, void **out);
+int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out);
 /* Return any range (reserved or committed) to the system. */
-void lab_os_release(void *addr, size_t len);
+void lab_os_release(struct lab_backing *b, void *addr, size_t len);
 
 /*
  * Make [addr, addr + len) of a reservation usable: map it with the backing
@@ -55,8 +79,9 @@ void lab_os_release(void *addr, size_t len);
  */
 int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int fallback);
 
-/* Allocator metadata: zeroed, populated, locked unless nolock. */
-int lab_os_meta_alloc(size_t len, int nolock, void **out);
+/* Allocator metadata: zeroed, populated, locked unless nolock; on node
+ * (strictly, before it is populated) when node >= 0. */
+int lab_os_meta_alloc(size_t len, int nolock, int node, void **out);
 void lab_os_meta_free(void *addr, size_t len);
 
 /*
@@ -85,12 +110,18 @@ struct lab_init_failure {
 	size_t pool_bytes;    /* bytes of pages init maps and locks */
 	size_t range_bytes;   /* address space reserved for max_pages */
 	unsigned int flags;   /* LAB_POOL_* */
+	size_t page_size;     /* bytes of one page */
+	/* metadata bytes of a pool of nr_pages pages (the core's layout), for
+	 * "how many pages would fit" */
+	size_t (*meta_bytes_for)(size_t nr_pages, unsigned int flags);
+	unsigned int node;    /* params.numa_node (with LAB_POOL_NUMA) */
 };
 
 /*
- * labyrinth_init fails with err: if the environment says LABYRINTH_VERBOSE=1,
- * write one line to the error stream naming the pool, the cause with its
- * numbers and the fix; nothing otherwise.
+ * labyrinth_init fails with err: keep one line naming the pool, the cause
+ * with its numbers and the fix for this thread's labyrinth_last_error(),
+ * and if the environment says LABYRINTH_VERBOSE=1, write it to the error
+ * stream too.
  */
 void lab_os_init_failed(const struct lab_init_failure *f, int err);
 

@@ -28,7 +28,9 @@
 #include <linux/debugfs.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nodemask.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/seq_file.h>
@@ -160,7 +162,7 @@ static void debug_remove(struct lab_pool *p)
  * directory here, and loses it in lab_os_backing_close(), which init's
  * failure path and destroy both call.
  */
-int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags)
+int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags, int node)
 {
 	/* No memfd_secret or hugetlbfs in the kernel: never a silent fallback. */
 	if (flags & (LAB_POOL_SECRET | LAB_POOL_HUGETLB))
@@ -172,6 +174,7 @@ int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int fl
 	b->unit = page_size;
 	b->flags = flags;
 	b->thp = 0;
+	b->node = node;
 	debug_add(container_of(b, struct lab_pool, backing));
 	return 0;
 }
@@ -195,12 +198,33 @@ void lab_os_backing_close(struct lab_backing *b)
  */
 #define LAB_VMALLOC_GFP (GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
-int lab_os_reserve(size_t len, size_t align, void **out)
+int lab_os_node_check(unsigned int node)
+{
+	return node < MAX_NUMNODES && node_state(node, N_MEMORY) ? 0 : -EINVAL;
+}
+
+/*
+ * LAB_POOL_NUMA: every page from node, strictly.  kvmalloc_node() hands
+ * its gfp to the page allocator (alloc_pages_node() for each vmalloc page,
+ * or the page allocator directly for a small range), and __GFP_THISNODE
+ * there takes no page from another node: it fails instead, without the
+ * OOM killer (__GFP_RETRY_MAYFAIL).  Small ranges come from kmalloc, which
+ * is page-aligned for sizes that are multiples of a page; kvfree() frees
+ * either kind.  Without the flag: vmalloc, NUMA_NO_NODE (any node).
+ */
+static void *node_alloc(size_t len, int node, gfp_t extra)
+{
+	return kvmalloc_node(len, LAB_VMALLOC_GFP | __GFP_THISNODE | extra, node);
+}
+
+int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 {
 	void *mem;
 
 	(void)align;
-	if (len >= PMD_SIZE && !(len & (PMD_SIZE - 1)))
+	if (b->node >= 0)
+		mem = node_alloc(len, b->node, 0);
+	else if (len >= PMD_SIZE && !(len & (PMD_SIZE - 1)))
 		mem = vmalloc_huge(len, LAB_VMALLOC_GFP);
 	else
 		mem = __vmalloc(len, LAB_VMALLOC_GFP);
@@ -210,10 +234,38 @@ int lab_os_reserve(size_t len, size_t align, void **out)
 	return 0;
 }
 
-void lab_os_release(void *addr, size_t len)
+void lab_os_release(struct lab_backing *b, void *addr, size_t len)
 {
+	(void)b;
 	(void)len;
-	vfree(addr);
+	kvfree(addr); /* vfree() for vmalloc memory */
+}
+
+/* The struct page behind a pool address (vmalloc, or kmalloc for a small
+ * range on a node). */
+static struct page *page_of(const void *addr)
+{
+	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
+}
+
+void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
+			size_t page_size, struct lab_node_pages *n)
+{
+	size_t off;
+	int nid;
+
+	(void)b;
+	for (off = 0; off + page_size <= len; off += page_size) {
+		struct page *pg = page_of((const char *)addr + off);
+
+		nid = pg ? page_to_nid(pg) : -1;
+		if (nid < 0)
+			n->unknown++;
+		else if (nid < LAB_NODE_SLOTS)
+			n->on[nid]++;
+		else
+			n->other++;
+	}
 }
 
 /* Already backed by lab_os_reserve(): growth is the core's accounting. */
@@ -227,9 +279,10 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 	return 0;
 }
 
-int lab_os_meta_alloc(size_t len, int nolock, void **out)
+int lab_os_meta_alloc(size_t len, int nolock, int node, void **out)
 {
-	void *mem = __vmalloc(len, LAB_VMALLOC_GFP | __GFP_ZERO);
+	void *mem = node >= 0 ? node_alloc(len, node, __GFP_ZERO) :
+				__vmalloc(len, LAB_VMALLOC_GFP | __GFP_ZERO);
 
 	(void)nolock; /* kernel memory is never swapped */
 	if (!mem)
@@ -241,7 +294,7 @@ int lab_os_meta_alloc(size_t len, int nolock, void **out)
 void lab_os_meta_free(void *addr, size_t len)
 {
 	(void)len;
-	vfree(addr);
+	kvfree(addr);
 }
 
 /* ---- sleeping and waking ---- */
@@ -357,14 +410,33 @@ size_t lab_os_base_page_size(void)
 	return PAGE_SIZE;
 }
 
+/* Free memory on a node, for the failure message. */
+static unsigned long node_free_kb(unsigned int nid)
+{
+	unsigned long pages = 0;
+	int z;
+
+	if (lab_os_node_check(nid))
+		return 0;
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		pages += zone_page_state(&NODE_DATA(nid)->node_zones[z], NR_FREE_PAGES);
+	return pages << (PAGE_SHIFT - 10);
+}
+
 /*
  * The kernel has no LABYRINTH_VERBOSE: a failing init says why through
  * dynamic debug (echo 'module labyrinth +p' > .../dynamic_debug/control).
  */
 void lab_os_init_failed(const struct lab_init_failure *f, int err)
 {
-	pr_debug("pool %s: labyrinth_init failed (%d): %s, %zu bytes of pages\n", f->pool, err,
-		 f->invalid ? f->invalid : "no memory", f->pool_bytes);
+	if (f->flags & LAB_POOL_NUMA)
+		pr_debug("pool %s: labyrinth_init failed (%d): %s, %zu bytes of pages on node %u "
+			 "(%lu kB free there)\n", f->pool, err, f->invalid ? f->invalid : "no memory",
+			 f->pool_bytes, f->node,
+			 node_free_kb(f->node));
+	else
+		pr_debug("pool %s: labyrinth_init failed (%d): %s, %zu bytes of pages\n", f->pool,
+			 err, f->invalid ? f->invalid : "no memory", f->pool_bytes);
 }
 
 /* ---- per-CPU cache slots ---- */
@@ -434,6 +506,7 @@ EXPORT_SYMBOL_GPL(labyrinth_free_pages);
 EXPORT_SYMBOL_GPL(labyrinth_free_page);
 EXPORT_SYMBOL_GPL(labyrinth_alloc_bulk);
 EXPORT_SYMBOL_GPL(labyrinth_free_bulk);
+EXPORT_SYMBOL_GPL(labyrinth_flush_cache);
 EXPORT_SYMBOL_GPL(labyrinth_void_alloc_page_gfp_atomic_exclusive);
 EXPORT_SYMBOL_GPL(labyrinth_page_size);
 EXPORT_SYMBOL_GPL(labyrinth_owns);

@@ -41,6 +41,11 @@ _Static_assert(LAB_EPERM == EPERM && LAB_EINTR == EINTR && LAB_EAGAIN == EAGAIN 
 #ifndef SYS_memfd_secret
 #define SYS_memfd_secret 447
 #endif
+#ifndef MPOL_BIND
+#define MPOL_BIND 2
+#endif
+#define NODE_BITS 1024 /* nodes a mask names: the kernel's MAX_NUMNODES at most */
+#define NODE_DIR "/sys/devices/system/node"
 
 /*
  * mlock and madvise go to the kernel directly: sanitizer runtimes
@@ -74,6 +79,9 @@ enum os_fail_op {
 	FAIL_HUGETLB,     /* mapping hugetlbfs pages */
 	FAIL_LOCK,        /* mlock, or secret memory over the memlock limit */
 	FAIL_META,        /* mapping the allocator's metadata */
+	FAIL_NODE,        /* the bound NUMA node has too little free memory */
+	FAIL_NODE_BIND,   /* mbind(2) refused */
+	FAIL_NODE_NONE,   /* numa_node is no node with memory */
 };
 
 /* initial-exec, like the core's TLS: no __tls_get_addr, which may allocate
@@ -84,6 +92,7 @@ static __thread struct {
 	size_t len;      /* bytes of the failed call */
 	size_t unit;     /* huge page size for FAIL_HUGETLB */
 	size_t meta_len; /* metadata bytes of the last init */
+	long long have;  /* FAIL_NODE: free bytes or huge pages the node had */
 } os_fail __attribute__((tls_model("initial-exec")));
 
 static void note_fail(enum os_fail_op op, int err, size_t len)
@@ -100,11 +109,199 @@ static int as_enomem(int err)
 	return (err == -EAGAIN || err == -EPERM) ? -ENOMEM : err;
 }
 
-int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags)
+/* ---- NUMA: binding a range to a node, and where its pages lie ---- */
+
+static long long read_number(const char *path, const char *key);
+
+/* Is node in a sysfs node list such as "0-1,3"? */
+static int list_has(const char *list, unsigned int node)
+{
+	const char *at = list;
+	char *end;
+
+	while (*at >= '0' && *at <= '9') {
+		unsigned long lo = strtoul(at, &end, 10), hi = lo;
+
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (node >= lo && node <= hi)
+			return 1;
+		at = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* The nodes that have memory, as sysfs lists them; "" when unknown. */
+static void nodes_with_memory(char *buf, size_t size)
+{
+	int fd = open(NODE_DIR "/has_memory", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
+int lab_os_node_check(unsigned int node)
+{
+	char list[256];
+
+	if (node >= NODE_BITS)
+		goto none;
+	if (access(NODE_DIR, F_OK) != 0 && errno == ENOENT) {
+		if (node == 0)
+			return 0; /* a kernel without NUMA: node 0 is all there is */
+		goto none;
+	}
+	nodes_with_memory(list, sizeof(list));
+	if (list_has(list, node))
+		return 0;
+none:
+	note_fail(FAIL_NODE_NONE, EINVAL, 0);
+	return -EINVAL;
+}
+
+/* A node mask with one bit, in the form mbind(2) and set_mempolicy(2) read. */
+struct node_mask {
+	unsigned long bits[NODE_BITS / (8 * sizeof(unsigned long))];
+};
+
+static void mask_of(struct node_mask *m, unsigned int node)
+{
+	memset(m, 0, sizeof(*m));
+	m->bits[node / (8 * sizeof(unsigned long))] = 1ul << (node % (8 * sizeof(unsigned long)));
+}
+
+/*
+ * Bind [addr, addr + len) to node, strictly (MPOL_BIND: the allocator
+ * takes no page from another node, it fails), before anything populates
+ * it.  A kernel without NUMA has node 0 only, which is the binding.
+ */
+static int bind_range(void *addr, size_t len, int node)
+{
+	struct node_mask m;
+
+	if (node < 0)
+		return 0;
+	mask_of(&m, (unsigned int)node);
+	if (syscall(SYS_mbind, addr, len, MPOL_BIND, m.bits, NODE_BITS + 1, 0) == 0)
+		return 0;
+	if (errno == ENOSYS && node == 0)
+		return 0;
+	note_fail(FAIL_NODE_BIND, errno, len);
+	return neg_errno();
+}
+
+/*
+ * Secret memory takes its pages from the faulting thread's policy, not
+ * the mapping's: bind the thread while it populates, then restore it.
+ */
+struct thread_policy {
+	int mode;
+	struct node_mask mask;
+	int bound;
+};
+
+static int thread_bind(struct thread_policy *old, int node)
+{
+	struct node_mask m;
+
+	old->bound = 0;
+	if (node < 0)
+		return 0;
+	if (syscall(SYS_get_mempolicy, &old->mode, old->mask.bits, NODE_BITS + 1, NULL, 0))
+		return errno == ENOSYS && node == 0 ? 0 : neg_errno();
+	mask_of(&m, (unsigned int)node);
+	if (syscall(SYS_set_mempolicy, MPOL_BIND, m.bits, NODE_BITS + 1)) {
+		note_fail(FAIL_NODE_BIND, errno, 0);
+		return neg_errno();
+	}
+	old->bound = 1;
+	return 0;
+}
+
+static void thread_unbind(const struct thread_policy *old)
+{
+	if (old->bound)
+		(void)syscall(SYS_set_mempolicy, old->mode, old->mask.bits, NODE_BITS + 1);
+}
+
+/*
+ * Can the bound node supply len bytes?  A strict binding that runs out
+ * while populating wakes the OOM killer (or, for huge pages, fails a
+ * fault), so ask first: the node's free huge pages of the unit, or its
+ * free memory.  -ENOMEM when it has too little, 0 otherwise.
+ */
+static int node_room(const struct lab_backing *b, size_t len)
+{
+	char path[128];
+	long long have;
+
+	if (b->node < 0)
+		return 0;
+	if (b->kind == LAB_BACKING_HUGETLB) {
+		(void)snprintf(path, sizeof(path), NODE_DIR "/node%d/hugepages/hugepages-%zukB/free_hugepages",
+			       b->node, b->unit >> 10);
+		have = read_number(path, NULL);
+		if (have < 0 || (unsigned long long)have * b->unit >= len)
+			return 0; /* unknown: the mapping itself will tell */
+	} else {
+		(void)snprintf(path, sizeof(path), NODE_DIR "/node%d/meminfo", b->node);
+		have = read_number(path, "MemFree:");
+		if (have < 0 || (unsigned long long)have * 1024 >= len)
+			return 0;
+		have *= 1024;
+	}
+	note_fail(FAIL_NODE, ENOMEM, len);
+	os_fail.unit = b->kind == LAB_BACKING_HUGETLB ? b->unit : 0; /* explain_node() */
+	os_fail.have = have;
+	return -ENOMEM;
+}
+
+/*
+ * move_pages(2) with no target nodes only reports where each page lies
+ * (or -errno for one it cannot see, such as secret memory).
+ */
+void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
+			size_t page_size, struct lab_node_pages *n)
+{
+	enum { CHUNK = 256 };
+	void *pages[CHUNK];
+	int status[CHUNK];
+	size_t total = len / page_size, done = 0, i, k;
+
+	(void)b;
+	while (done < total) {
+		k = total - done < CHUNK ? total - done : CHUNK;
+		for (i = 0; i < k; i++) {
+			pages[i] = (unsigned char *)(uintptr_t)addr + (done + i) * page_size;
+			status[i] = -1;
+		}
+		if (syscall(SYS_move_pages, 0, (unsigned long)k, pages, NULL, status, 0))
+			for (i = 0; i < k; i++)
+				status[i] = -1;
+		for (i = 0; i < k; i++) {
+			if (status[i] < 0)
+				n->unknown++;
+			else if (status[i] < LAB_NODE_SLOTS)
+				n->on[status[i]]++;
+			else
+				n->other++;
+		}
+		done += k;
+	}
+}
+
+/* ---- memory ---- */
+
+int lab_os_backing_open(struct lab_backing *b, size_t page_size, unsigned int flags, int node)
 {
 	b->fd = -1;
 	b->flags = flags;
 	b->thp = 0;
+	b->node = node;
 	if (flags & LAB_POOL_SECRET) {
 		long fd = syscall(SYS_memfd_secret, (unsigned long)O_CLOEXEC);
 
@@ -135,12 +332,13 @@ void lab_os_backing_close(struct lab_backing *b)
 	b->fd = -1;
 }
 
-int lab_os_reserve(size_t len, size_t align, void **out)
+int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 {
 	size_t span = len + align;
 	unsigned char *raw, *start;
 	size_t head;
 
+	(void)b; /* address space only: nothing lies on a node yet */
 	raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
 		note_fail(FAIL_RESERVE, errno, span);
@@ -156,8 +354,9 @@ int lab_os_reserve(size_t len, size_t align, void **out)
 	return 0;
 }
 
-void lab_os_release(void *addr, size_t len)
+void lab_os_release(struct lab_backing *b, void *addr, size_t len)
 {
+	(void)b;
 	munmap(addr, len);
 }
 
@@ -199,7 +398,13 @@ static void touch_range(unsigned char *addr, size_t len)
 static int lock_and_populate(struct lab_backing *b, void *addr, size_t len)
 {
 	if (b->kind == LAB_BACKING_SECRET) {
+		struct thread_policy old;
+		int err = thread_bind(&old, b->node);
+
+		if (err)
+			return err;
 		touch_range(addr, len);
+		thread_unbind(&old);
 		return 0;
 	}
 	if (!(b->flags & LAB_POOL_NOLOCK)) {
@@ -216,16 +421,17 @@ static int lock_and_populate(struct lab_backing *b, void *addr, size_t len)
 
 int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int fallback)
 {
-	void *got = map_range(b, addr, off, len);
-	int err;
+	int err = node_room(b, len);
 
-	if (got == MAP_FAILED) {
+	if (!err && map_range(b, addr, off, len) == MAP_FAILED) {
 		err = neg_errno();
 		/* secret memory counts against RLIMIT_MEMLOCK when mapped */
 		note_fail(b->kind == LAB_BACKING_HUGETLB ? FAIL_HUGETLB :
 			  b->kind == LAB_BACKING_SECRET && err == -EAGAIN ? FAIL_LOCK : FAIL_MAP,
 			  -err, len);
 		os_fail.unit = b->unit;
+	}
+	if (err) {
 		unreserve_commit(addr, len);
 		/* A 2 MiB / 1 GiB pool without LAB_POOL_HUGETLB and no reserved
 		 * huge pages: ordinary memory, aligned, with THP requested. */
@@ -238,6 +444,9 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 			err = -ENOMEM; /* no such huge page size on this machine */
 		return as_enomem(err);
 	}
+	err = bind_range(addr, len, b->node);
+	if (err)
+		goto fail;
 	if (sys_madvise(addr, len, MADV_DONTFORK) ||
 	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP))) {
 		err = neg_errno();
@@ -259,25 +468,36 @@ fail:
 	return err;
 }
 
-int lab_os_meta_alloc(size_t len, int nolock, void **out)
+int lab_os_meta_alloc(size_t len, int nolock, int node, void **out)
 {
+	/* Bound to a node: populated only once bound (mlock, or below). */
 	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			 MAP_PRIVATE | MAP_ANONYMOUS | (node < 0 ? MAP_POPULATE : 0), -1, 0);
+	struct lab_backing meta = { .kind = LAB_BACKING_ANON, .fd = -1, .node = node };
+	int err;
 
 	os_fail.meta_len = len;
 	if (mem == MAP_FAILED) {
 		note_fail(FAIL_META, errno, len);
 		return -ENOMEM;
 	}
+	err = node_room(&meta, len);
+	if (!err)
+		err = bind_range(mem, len, node);
+	if (err)
+		goto fail;
 	if (!nolock && sys_mlock(mem, len)) {
-		int err = as_enomem(neg_errno());
-
+		err = as_enomem(neg_errno());
 		note_fail(FAIL_LOCK, errno, len);
-		munmap(mem, len);
-		return err;
+		goto fail;
 	}
+	if (nolock && node >= 0 && sys_madvise(mem, len, MADV_POPULATE_WRITE))
+		touch_range(mem, len); /* kernels before 5.14 */
 	*out = mem;
 	return 0;
+fail:
+	munmap(mem, len);
+	return err;
 }
 
 void lab_os_meta_free(void *addr, size_t len)
@@ -399,23 +619,71 @@ static long long read_number(const char *path, const char *key)
 	return at ? strtoll(at + (key ? strlen(key) : 0), NULL, 10) : -1;
 }
 
+/* Bytes that locking len bytes takes from RLIMIT_MEMLOCK: whole pages. */
+static unsigned long long locked_bytes(size_t len)
+{
+	size_t unit = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + unit - 1) / unit * unit;
+}
+
+/*
+ * The most pages a pool (max_pages = nr_pages) of this page size could
+ * have with its metadata under room bytes of lockable memory, below the
+ * pages asked for; pages and metadata both grow with the count, so the
+ * answer is a binary search over the core's layout.
+ */
+static size_t pages_that_fit(const struct lab_init_failure *f, unsigned long long room)
+{
+	size_t lo = 0, hi = f->pool_bytes / f->page_size;
+
+	while (lo + 1 < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		unsigned long long need = (unsigned long long)mid * f->page_size +
+					  locked_bytes(f->meta_bytes_for(mid, f->flags));
+
+		if (need <= room)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* "; N pages would fit under the current limit" where the limit is
+ * finite, else nothing. */
+static void fit_text(char *s, size_t size, const struct lab_init_failure *f, long long locked)
+{
+	struct rlimit rl;
+	unsigned long long room;
+
+	s[0] = '\0';
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > (unsigned long long)locked ? rl.rlim_cur - (unsigned long long)locked : 0;
+	(void)snprintf(s, size, "; %zu pages of %zu bytes would fit under the current limit",
+		       pages_that_fit(f, room), f->page_size);
+}
+
 /* The cause and the fix of a memlock failure. */
 static int explain_lock(char *s, size_t size, const struct lab_init_failure *f)
 {
-	char lim[32];
+	char lim[32], fit[96];
 	long long locked = read_number("/proc/self/status", "VmLck:") * 1024;
-	unsigned long long need = (unsigned long long)f->pool_bytes + os_fail.meta_len;
+	unsigned long long need;
 
 	if (locked < 0)
 		locked = 0;
+	need = locked_bytes(f->pool_bytes) + locked_bytes(os_fail.meta_len);
+	fit_text(fit, sizeof(fit), f, locked);
 	return snprintf(s, size,
 			"cannot lock its memory: RLIMIT_MEMLOCK is %s, %lld bytes are locked "
 			"already, the pool needs %zu bytes of pages + %zu bytes of metadata "
-			"locked (the kernel said %s); fix: raise the limit to at least %llu KiB "
+			"locked (the kernel said %s)%s; fix: raise the limit to at least %llu KiB "
 			"(ulimit -l, LimitMEMLOCK= in a systemd unit, memlock in "
 			"/etc/security/limits.conf), give the process CAP_IPC_LOCK, or %s",
 			limit_text(RLIMIT_MEMLOCK, lim, sizeof(lim)), locked, f->pool_bytes,
-			os_fail.meta_len, strerror(os_fail.err),
+			os_fail.meta_len, strerror(os_fail.err), fit,
 			(unsigned long long)(locked + need + 1023) / 1024,
 			(f->flags & LAB_POOL_SECRET) ?
 				"use a smaller pool (secret memory is always locked)" :
@@ -445,13 +713,46 @@ static int explain_hugetlb(char *s, size_t size, const struct lab_init_failure *
 			(f->flags & LAB_POOL_HUGETLB) ? " or drop LAB_POOL_HUGETLB" : "");
 }
 
+/* The cause and the fix of a node that cannot supply the pool. */
+static int explain_node(char *s, size_t size, const struct lab_init_failure *f)
+{
+	size_t kb = os_fail.unit >> 10;
+
+	if (kb) /* huge pages */
+		return snprintf(s, size,
+				"node %u cannot supply the pool: it needs %zu huge pages of %zu kB "
+				"on node %u, the node has %lld free (" NODE_DIR "/node%u/hugepages/"
+				"hugepages-%zukB/free_hugepages); fix: reserve them on that node "
+				"(echo N > " NODE_DIR "/node%u/hugepages/hugepages-%zukB/nr_hugepages "
+				"as root), a smaller pool or another node",
+				f->node, (os_fail.len + os_fail.unit - 1) / os_fail.unit, kb, f->node,
+				os_fail.have, f->node, kb, f->node, kb);
+	return snprintf(s, size,
+			"node %u cannot supply the pool: it needs %zu bytes on node %u, the node "
+			"has %lld bytes free (MemFree in " NODE_DIR "/node%u/meminfo); fix: a "
+			"smaller pool, another node, or free memory on node %u",
+			f->node, os_fail.len, f->node, os_fail.have, f->node, f->node);
+}
+
 static int explain(char *s, size_t size, const struct lab_init_failure *f, int err)
 {
 	char lim[32];
 
+	if (f->invalid && os_fail.op == FAIL_NODE_NONE) {
+		char list[256];
+
+		nodes_with_memory(list, sizeof(list));
+		return snprintf(s, size, "%s: node %u (nodes with memory: %s); see "
+				"labyrinth_init(3)", f->invalid, f->node, *list ? list : "none listed");
+	}
 	if (f->invalid)
 		return snprintf(s, size, "%s; see labyrinth_init(3)", f->invalid);
 	switch (os_fail.op) {
+	case FAIL_NODE:
+		return explain_node(s, size, f);
+	case FAIL_NODE_BIND:
+		return snprintf(s, size, "mbind(2) to node %u refused (%s); fix: a kernel with "
+				"NUMA, or drop LAB_POOL_NUMA", f->node, strerror(os_fail.err));
 	case FAIL_LOCK:
 		return explain_lock(s, size, f);
 	case FAIL_HUGETLB:
@@ -486,22 +787,43 @@ static int explain(char *s, size_t size, const struct lab_init_failure *f, int e
 	}
 }
 
+/*
+ * This thread's last failed init, for labyrinth_last_error().  The
+ * default TLS model, unlike the core's initial-exec words: a kilobyte of
+ * static TLS could keep a program from dlopen()ing the library; the line
+ * is written only by a failing init, never on the atomic path.
+ */
+static __thread char last_error[1024];
+
+const char *labyrinth_last_error(void)
+{
+	return last_error[0] ? last_error : NULL;
+}
+
+/* The line: pool, cause with its numbers, fix (no newline). */
+static void describe_failure(char *line, size_t size, const struct lab_init_failure *f, int err)
+{
+	char name[24];
+	int n = snprintf(line, size, "labyrinth: pool '%s': init failed (%s): ", f->pool,
+			 err_name(err, name, sizeof(name)));
+
+	if (n > 0 && (size_t)n < size)
+		(void)explain(line + n, size - (size_t)n, f, err);
+}
+
 /* LABYRINTH_VERBOSE=1 (any value but empty or "0") turns the report on. */
 void lab_os_init_failed(const struct lab_init_failure *f, int err)
 {
 	const char *v = getenv("LABYRINTH_VERBOSE");
-	char line[1024], name[24];
-	int n;
+	char line[sizeof(last_error) + 1];
+	size_t n;
 
+	describe_failure(last_error, sizeof(last_error), f, err);
 	if (v && *v && strcmp(v, "0") != 0) {
-		n = snprintf(line, sizeof(line), "labyrinth: pool '%s': init failed (%s): ", f->pool,
-			     err_name(err, name, sizeof(name)));
-		if (n > 0 && (size_t)n < sizeof(line))
-			n += explain(line + n, sizeof(line) - (size_t)n, f, err);
-		if (n < 0 || (size_t)n >= sizeof(line) - 1)
-			n = (int)sizeof(line) - 2; /* cut: the line still ends */
+		n = strlen(last_error);
+		memcpy(line, last_error, n);
 		line[n++] = '\n';
-		lab_os_report(line, (size_t)n);
+		lab_os_report(line, n);
 	}
 	os_fail.op = FAIL_NONE;
 	os_fail.meta_len = 0;

@@ -37,6 +37,7 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	size_t max = pr->max_pages ? pr->max_pages : nr;
 
 	f->flags = pr->flags;
+	f->node = pr->numa_node;
 	if (ps != LAB_PAGE_4K && ps != LAB_PAGE_2M && ps != LAB_PAGE_1G)
 		f->invalid = "page_size is not 4096, LAB_PAGE_2M or LAB_PAGE_1G";
 	else if (pr->flags & ~LAB_POOL_ALL)
@@ -50,9 +51,12 @@ static int check_params(const struct labyrinth_params *pr, struct pool_geometry 
 	else if (max > LAB_MAX_PAGES || max > (SIZE_MAX >> (LAB_MAX_ORDER + 1)) / ps)
 		f->invalid = "max_pages is over the limit (0xfffffc00 pages, and the "
 			     "address range must fit)";
+	else if ((pr->flags & LAB_POOL_NUMA) && lab_os_node_check(pr->numa_node))
+		f->invalid = "numa_node is not a node with memory";
 	if (f->invalid)
 		return -LAB_EINVAL;
 	f->pool_bytes = nr * ps;
+	f->page_size = ps;
 	f->range_bytes = max * ps;
 	g->page_size = ps;
 	g->page_shift = log2_of(ps);
@@ -73,14 +77,20 @@ static size_t mapped_len(const struct lab_pool *p, uint32_t nr_total)
 	return round_up((size_t)nr_total << p->page_shift, p->backing.unit);
 }
 
-/* Map pages [from, to) (and the rest of their backing unit). */
+/* Map pages [from, to) (and the rest of their backing unit), and count
+ * the nodes they landed on. */
 static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fallback)
 {
 	size_t start = mapped_len(p, from), end = mapped_len(p, to);
+	int err = 0;
 
-	if (end == start)
-		return 0;
-	return lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
+	if (end != start)
+		err = lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
+	if (!err)
+		lab_os_count_nodes(&p->backing, lab_page_addr(p, from),
+				   (size_t)(to - from) << p->page_shift, p->page_size,
+				   &p->node_pages);
+	return err;
 }
 
 /* Hand the new pages [from, to) to the store. */
@@ -129,6 +139,7 @@ void lab_fork_child(void)
 	for (p = live_pools; p; p = p->live_next) {
 		p->magic = LAB_CORE_FORKED;
 		p->owner = NULL; /* lab_pool_of() refuses it */
+		lab_caches_disown(p); /* and the fast paths */
 	}
 	live_pools = NULL;
 	live_lock = 0;
@@ -167,78 +178,100 @@ static void live_remove(struct lab_pool *p)
 	lab_futex_unlock(&live_lock);
 }
 
-static int map_metadata(const struct pool_geometry *g, unsigned int flags,
-			struct lab_pool **out)
+/* Where each part of a pool's metadata lies, and its length. */
+struct meta_layout {
+	uint32_t words, cap, stride, batch, mag_stride, nr_mags;
+	size_t bits_off, state_off, caches_off, mags_off, len;
+};
+
+static void layout_metadata(const struct pool_geometry *g, unsigned int flags,
+			    struct meta_layout *l)
 {
 	/* Bits for whole max-order blocks: a block never straddles the end. */
-	uint32_t words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
-	size_t bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
+	l->words = (uint32_t)(round_up(g->max_pages, LAB_BLOCK_PAGES) / 64);
+	l->bits_off = round_up(sizeof(struct lab_pool), LAB_CACHELINE);
 	/* Aligned: the 64 pages of a bitmap word have one state line. */
-	size_t state_off = round_up(bits_off + (size_t)words * sizeof(uint64_t), LAB_CACHELINE);
-	size_t caches_off = round_up(state_off + g->max_pages, LAB_CACHELINE);
-	uint32_t cap, stride, slot, batch, mag_stride, nr_mags;
-	size_t len, mags_off;
-	struct lab_pool *p;
-	void *mem;
-	int err;
-
-	lab_cache_layout(g->nr_pages, flags, &cap, &stride);
+	l->state_off = round_up(l->bits_off + lab_bitmap_words(l->words) * sizeof(uint64_t),
+				LAB_CACHELINE);
+	l->caches_off = round_up(l->state_off + g->max_pages, LAB_CACHELINE);
+	lab_cache_layout(g->nr_pages, flags, &l->cap, &l->stride);
 	/* A batch is an eighth of the cache, at least 8 pages (half of a
 	 * tiny cache): small enough to keep a refill (the worst case of a
 	 * get) short, large enough that a producer and a consumer on two
 	 * CPUs meet on the shared words once per batch. */
-	batch = cap / 8 >= 8 ? cap / 8 : cap / 2 < 8 ? cap / 2 : 8;
+	l->batch = l->cap / 8 >= 8 ? l->cap / 8 : l->cap / 2 < 8 ? l->cap / 2 : 8;
 	/* The depot: magazines of a batch each, for up to a quarter of the
 	 * pool's pages (the rest of the free pages stay in the bitmap, where
 	 * blocks merge), and at least a few. */
-	nr_mags = cap ? g->max_pages / 4 / batch : 0;
-	if (cap && nr_mags < 4)
-		nr_mags = 4;
-	mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + batch * sizeof(uint32_t),
-				       LAB_CACHELINE);
-	mags_off = caches_off + (size_t)stride * LAB_CACHE_THREADS;
-	len = mags_off + (size_t)mag_stride * nr_mags;
-	err = lab_os_meta_alloc(len, (flags & LAB_POOL_NOLOCK) != 0, &mem);
+	l->nr_mags = l->cap ? g->max_pages / 4 / l->batch : 0;
+	if (l->cap && l->nr_mags < 4)
+		l->nr_mags = 4;
+	l->mag_stride = (uint32_t)round_up(sizeof(struct lab_mag) + l->batch * sizeof(uint32_t),
+					   LAB_CACHELINE);
+	l->mags_off = l->caches_off + (size_t)l->stride * LAB_CACHE_THREADS;
+	l->len = l->mags_off + (size_t)l->mag_stride * l->nr_mags;
+}
+
+/* Metadata bytes of a pool of nr_pages pages (max_pages = nr_pages), for
+ * a failed init's "how many pages would fit". */
+static size_t meta_bytes_for(size_t nr_pages, unsigned int flags)
+{
+	struct pool_geometry g = { .nr_pages = (uint32_t)nr_pages,
+				   .max_pages = (uint32_t)nr_pages };
+	struct meta_layout l;
+
+	layout_metadata(&g, flags, &l);
+	return l.len;
+}
+
+static int map_metadata(const struct pool_geometry *g, unsigned int flags, int node,
+			struct lab_pool **out)
+{
+	struct meta_layout l;
+	uint32_t slot;
+	struct lab_pool *p;
+	void *mem;
+	int err;
+
+	layout_metadata(g, flags, &l);
+	err = lab_os_meta_alloc(l.len, (flags & LAB_POOL_NOLOCK) != 0, node, &mem);
 	if (err)
 		return err;
 	p = mem;
-	p->meta_len = len;
-	p->bits = (uint64_t *)(void *)((unsigned char *)mem + bits_off);
-	p->nr_words = words;
-	p->state = (uint8_t *)mem + state_off;
+	p->meta_len = l.len;
+	p->bits = (uint64_t *)(void *)((unsigned char *)mem + l.bits_off);
+	p->nr_words = l.words;
+	lab_summary_init(p);
+	p->state = (uint8_t *)mem + l.state_off;
 	p->no_cache.busy = 1;
 	/* A slot's area starts with its block cache (lab_blk_of). */
-	p->caches = cap ? (unsigned char *)mem + caches_off + LAB_BLK_AREA :
+	p->caches = l.cap ? (unsigned char *)mem + l.caches_off + LAB_BLK_AREA :
 			  (unsigned char *)&p->no_cache;
-	p->cache_cap = cap;
-	p->cache_stride = stride;
+	p->cache_cap = l.cap;
+	p->cache_stride = l.stride;
 	/* Each thread's refills start in a different part of the bitmap. */
-	for (slot = 0; cap && slot < LAB_CACHE_THREADS; slot++)
-		((struct lab_cache *)(void *)(p->caches + (size_t)slot * stride))->cursor =
+	for (slot = 0; l.cap && slot < LAB_CACHE_THREADS; slot++)
+		((struct lab_cache *)(void *)(p->caches + (size_t)slot * l.stride))->cursor =
 			(uint32_t)(((uint64_t)slot * 0x9e3779b1u) % ((g->nr_pages + 63) / 64));
-	p->cache_batch = batch;
-	p->mags = (unsigned char *)mem + mags_off;
-	p->mag_stride = mag_stride;
-	p->nr_mags = nr_mags;
+	p->cache_batch = l.batch;
+	p->mags = (unsigned char *)mem + l.mags_off;
+	p->mag_stride = l.mag_stride;
+	p->nr_mags = l.nr_mags;
 	lab_depot_init(p);
 	*out = p;
 	return 0;
 }
 
-/* Tickets given so far: each init takes the next (never 0, never reused). */
-static uint64_t last_ticket;
-
 /* Each cache's copy of the pool's constants (its fast path reads only
- * its own cache), set before the pool is published. */
-static void init_caches(struct lab_pool *p, const labyrinth_t *lab)
+ * its own cache), set before the pool is published.  No cache is claimed
+ * yet (lab is NULL): each thread claims its own (cache.h lab_cache_own). */
+static void init_caches(struct lab_pool *p)
 {
 	uint32_t slot;
 
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		struct lab_cache *c = lab_cache_at(p, (int32_t)slot);
 
-		c->ticket = p->ticket;
-		c->lab = lab;
 		c->base = p->base;
 		c->state = p->state;
 		c->shift = p->page_shift;
@@ -253,7 +286,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	struct pool_geometry g;
 	struct lab_pool *p;
 	void *base;
-	int err;
+	int node, err;
 
 	if (!lab) {
 		f->invalid = "the labyrinth_t pointer is NULL";
@@ -270,7 +303,8 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	err = lab_os_atfork();
 	if (err)
 		return err;
-	err = map_metadata(&g, pr->flags, &p);
+	node = (pr->flags & LAB_POOL_NUMA) ? (int)pr->numa_node : -1;
+	err = map_metadata(&g, pr->flags, node, &p);
 	if (err)
 		return err;
 	p->page_size = g.page_size;
@@ -283,12 +317,12 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	p->wait_ms = pr->wait_ms;
 	copy_name(p->name, pr->name);
 
-	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags);
+	err = lab_os_backing_open(&p->backing, g.page_size, pr->flags, node);
 	if (err)
 		goto fail_meta;
 	p->reserved_len = (size_t)g.max_pages << g.page_shift;
 	p->reserved_len = round_up(p->reserved_len, p->backing.unit);
-	err = lab_os_reserve(p->reserved_len, g.page_size << LAB_MAX_ORDER, &base);
+	err = lab_os_reserve(&p->backing, p->reserved_len, g.page_size << LAB_MAX_ORDER, &base);
 	if (err)
 		goto fail_backing;
 	p->base = base;
@@ -297,19 +331,20 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 		goto fail_reserve;
 	add_pages(p, 0, g.nr_pages);
 
-	p->ticket = lab_fetch_add_relaxed(&last_ticket, 1) + 1;
-	init_caches(p, lab);
+	init_caches(p);
 	p->owner = lab;
 	p->magic = LAB_CORE_MAGIC;
 	live_add(p);
+	/* What the inline fast path reads, before the magic says LIVE. */
 	lab->lab_private_core = p;
-	lab_store_release(&lab_ticket_of(lab), p->ticket);
+	lab_store_relaxed(&lab_caches_of(lab), (void *)p->caches);
+	lab_store_relaxed(&lab_stride_of(lab), (uint64_t)p->cache_stride);
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_LIVE);
 	lab_publish_add(p); /* LABYRINTH_STATS=1 */
 	return 0;
 
 fail_reserve:
-	lab_os_release(base, p->reserved_len);
+	lab_os_release(&p->backing, base, p->reserved_len);
 fail_backing:
 	lab_os_backing_close(&p->backing);
 fail_meta:
@@ -321,7 +356,8 @@ int labyrinth_init(labyrinth_t *lab, const struct labyrinth_params *params)
 {
 	struct labyrinth_params defaults = { 0 };
 	const struct labyrinth_params *pr = params ? params : &defaults;
-	struct lab_init_failure f = { .pool = pr->name ? pr->name : "labyrinth" };
+	struct lab_init_failure f = { .pool = pr->name ? pr->name : "labyrinth",
+				       .meta_bytes_for = meta_bytes_for };
 	int err = init_pool(lab, pr, &f);
 
 	if (err)
@@ -352,12 +388,15 @@ int labyrinth_destroy(labyrinth_t *lab)
 	/* The backing first, while the pool is still whole: in the kernel it
 	 * takes the debugfs file away, so no reader meets a dying pool. */
 	lab_os_backing_close(&p->backing);
+	/* DEAD first: the fast path dereferences the caches only after it
+	 * read LIVE (labyrinth_fast.h). */
 	lab_store_release(&lab->lab_private_magic, LAB_MAGIC_DEAD);
-	lab_store_release(&lab_ticket_of(lab), 0);
+	lab_store_relaxed(&lab_caches_of(lab), NULL);
+	lab_store_relaxed(&lab_stride_of(lab), 0);
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
-	lab_os_release(p->base, p->reserved_len);
+	lab_os_release(&p->backing, p->base, p->reserved_len);
 	p->magic = 0;
 	lab_os_meta_free(p, p->meta_len);
 	return 0;
@@ -438,8 +477,9 @@ void lab_thread_exit(uintptr_t hook_value)
 {
 	int32_t slot = (int32_t)hook_value - 1;
 
-	lab_my_slot = LAB_SLOT_OFF; /* later calls of this thread: shared store */
-	lab_tls_forget();
+	/* OFF first: later calls of this thread (a handler, a destructor)
+	 * take the shared store, never a cache emptied below. */
+	lab_store_relaxed(&lab_my_slot, LAB_SLOT_OFF);
 	lab_signal_fence();
 	lab_for_each_live_pool(lab_cache_thread_exit, slot);
 	lab_slot_release(slot);

@@ -47,6 +47,8 @@ static struct {
 	uint64_t last_allocs[LAB_PUB_RECORDS];   /* at last_ms, for the rates */
 	uint64_t last_frees[LAB_PUB_RECORDS];
 	uint64_t last_ms[LAB_PUB_RECORDS];       /* 0: no earlier snapshot */
+	uint64_t ids[LAB_PUB_RECORDS];           /* each add takes the next id */
+	uint64_t last_id;
 	uint64_t unpublished;   /* live pools that found no free record */
 } pub;
 
@@ -90,7 +92,7 @@ static void write_record(uint32_t i, uint64_t now)
 	if (labyrinth_stats((labyrinth_t *)(uintptr_t)p->owner, &next.st))
 		return; /* cannot happen: destroy removes the pool first */
 	next.used = 1;
-	next.pool_id = p->ticket;
+	next.pool_id = pub.ids[i];
 	next.at_ms = now;
 	next.allocs_per_s = per_second(next.st.allocs, pub.last_allocs[i], now, pub.last_ms[i]);
 	next.frees_per_s = per_second(next.st.frees, pub.last_frees[i], now, pub.last_ms[i]);
@@ -189,6 +191,7 @@ void lab_publish_add(struct lab_pool *p)
 			pub.unpublished++;
 		} else {
 			pub.pools[i] = p;
+			pub.ids[i] = ++pub.last_id;
 			pub.last_ms[i] = 0;
 			write_record(i, lab_os_monotonic_ms()); /* visible at once */
 		}

@@ -33,7 +33,7 @@
 struct lab_pub_record {
 	uint32_t seq;          /* odd while the publisher writes the record */
 	uint32_t used;         /* 1: a live pool; 0: a free record */
-	uint64_t pool_id;      /* the pool's init ticket: tells a reused record apart */
+	uint64_t pool_id;      /* a new one at each init: tells a reused record apart */
 	uint64_t at_ms;        /* CLOCK_MONOTONIC time of this snapshot */
 	uint64_t allocs_per_s; /* allocs during the last period / its length */
 	uint64_t frees_per_s;  /* frees likewise */

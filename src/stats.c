@@ -79,6 +79,32 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
 	return 0;
 }
 
+/*
+ * Where the pages lie, as counted at init and at each growth (the atomic
+ * path never looks): "pool rx: numa bound to node 1, pages on node1 1024".
+ */
+static size_t node_line(const struct lab_pool *p, char *line, size_t size)
+{
+	const struct lab_node_pages *n = &p->node_pages;
+	size_t len;
+	unsigned int i;
+
+	if (p->backing.node >= 0)
+		len = lab_fmt(line, size, "pool %s: numa bound to node %u, pages on", p->name,
+			      (unsigned int)p->backing.node);
+	else
+		len = lab_fmt(line, size, "pool %s: numa not bound, pages on", p->name);
+	for (i = 0; i < LAB_NODE_SLOTS; i++)
+		if (n->on[i] || (int)i == p->backing.node)
+			len += lab_fmt(line + len, size - len, " node%u %u", i, n->on[i]);
+	if (n->other)
+		len += lab_fmt(line + len, size - len, " node%u+ %u", LAB_NODE_SLOTS, n->other);
+	if (n->unknown)
+		len += lab_fmt(line + len, size - len, " unknown %u", n->unknown);
+	len += lab_fmt(line + len, size - len, "\n");
+	return len;
+}
+
 int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n), void *ctx)
 {
 	struct labyrinth_stats st;
@@ -114,6 +140,13 @@ int lab_dump(struct lab_pool *p, void (*emit)(void *ctx, const char *s, size_t n
 		      (unsigned long)st.bad_frees, (unsigned long)st.grows,
 		      (unsigned long)st.waits, (unsigned long)st.watch_events,
 		      (unsigned long)st.block_contended);
+	emit(ctx, line, len);
+	len = node_line(p, line, sizeof(line));
+	emit(ctx, line, len);
+	/* Searches that read the whole bitmap: the summary came back short
+	 * (a racing hint clear, or no free block at all). */
+	len = lab_fmt(line, sizeof(line), "pool %s: linear searches %lu\n", p->name,
+		      (unsigned long)lab_load_relaxed(&p->count.linear_searches));
 	emit(ctx, line, len);
 	/* buddyinfo: "Node 0, zone Normal  n0 n1 ..." becomes one line a size,
 	 * under a header of the orders, column for column. */
@@ -245,6 +278,7 @@ int labyrinth_check(labyrinth_t *lab)
 	struct lab_pool *p = lab_pool_of(lab);
 	uint32_t total, nr_free, i, w, len, in_bitmap = 0, marked_free = 0, inuse = 0, cached = 0;
 	uint32_t granted = 0, depot = 0, full;
+	unsigned int level;
 	struct labyrinth_stats st;
 	int32_t slot;
 	int err;
@@ -277,6 +311,9 @@ int labyrinth_check(labyrinth_t *lab)
 	}
 	if (in_bitmap != nr_free)
 		return check_failed(p, "free bits differ from the free count", in_bitmap, nr_free);
+	w = lab_summary_unhinted(p, &level);
+	if (w != LAB_NIL)
+		return check_failed(p, "summary misses a word with free pages", level, w);
 	/* Every slot: one past slots_seen holding anything is a bug too. */
 	for (slot = 0; p->cache_cap && slot < LAB_CACHE_THREADS; slot++) {
 		const struct lab_cache *c = lab_cache_at(p, slot);

@@ -13,6 +13,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,15 @@ static inline int check_done(void)
 	printf("%d passed, %d failed\n", check_passed, check_failed);
 	fflush(stdout);
 	return check_failed ? 1 : 0;
+}
+
+/* A xorshift step: the tests' repeatable pseudo-random numbers. */
+static inline uint64_t check_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
 }
 
 /* Pool stats, or a failed check. */

@@ -14,7 +14,7 @@ layer_of() {
 	atomics.h|platform.h|internal.h|fmt.c|debug.c|platform_linux.c|platform_kernel.c|publish_format.h) echo 0 ;;
 	watch.h|watch.c|publish.h|publish.c) echo 1 ;;
 	page.h) echo 2 ;;
-	store.h|store.c|buddy.c) echo 3 ;;
+	store.h|store.c|buddy.c|summary.c) echo 3 ;;
 	depot.h|depot.c) echo 4 ;;
 	cache.h|cache.c) echo 5 ;;
 	pool.h|pool.c) echo 6 ;;

@@ -6,10 +6,15 @@
 # examples have the dump's fields, and every page renders with `man -l`
 # without a warning.
 #
-# Usage: tests/man_pages.sh SOURCE_DIR [liblabyrinth.so]
+# The figures the library computes (metadata bytes, cache batches, the
+# sample failure message's numbers) come from tests/man_figures, run here,
+# so that no page types a number the code may change.
+#
+# Usage: tests/man_pages.sh SOURCE_DIR [liblabyrinth.so [man_figures]]
 set -u
-src=${1:?usage: man_pages.sh SOURCE_DIR [liblabyrinth.so]}
+src=${1:?usage: man_pages.sh SOURCE_DIR [liblabyrinth.so [man_figures]]}
 lib=${2:-}
+figures=${3:-}
 src=$(cd "$src" && pwd) || exit 1
 exported=""
 last=""
@@ -106,6 +111,34 @@ for part in MAJOR MINOR PATCH; do
 	check_all "LAB_VERSION_$part" "$(define "$hdr" LAB_VERSION_$part)" \
 		"#define LAB_VERSION_$part \([0-9]*\)"
 done
+
+# --- the figures the library computes (tests/man_figures) ------------------
+# in the man pages and the README alike
+if [ -n "$figures" ]; then
+	out=$("$figures" 2>&1)
+	[ $? = 0 ] && ok || bad "man_figures failed: $out"
+	fig() { echo "$out" | sed -n "s/^$1 //p"; }
+	for v in batch_1024 batch_4096 meta_default rx_meta rx_kib rx_fit; do
+		case "$(fig $v)" in
+		'' | -1 | *[!0-9]*) bad "man_figures gave no $v: $out" ;;
+		*) ok ;;
+		esac
+	done
+	pages="$man3/*.3 $man7 $src/README.md"
+	check_all "a cache's batch in a pool of 1024 pages" "$(fig batch_1024)" \
+		'\([0-9]*\) pages *in a pool of 1024 pages'
+	check_all "a cache's batch in a pool of 4096 pages" "$(fig batch_4096)" \
+		'\([0-9]*\) pages *in a pool of 4096 pages'
+	check_all "the metadata of a default pool" "$(fig meta_default)" \
+		'\([0-9]*\) bytes *altogether *for a default pool'
+	check_all "the sample message's metadata bytes" "$(fig rx_meta)" \
+		'pages + \([0-9]*\) bytes of metadata'
+	check_all "the sample message's limit to set" "$(fig rx_kib)" \
+		'raise the limit to at *least \([0-9]*\) KiB'
+	check_all "the sample message's pages that fit" "$(fig rx_fit)" \
+		'\([0-9]*\) pages *of 4096 *bytes would fit'
+	pages="$man3/*.3 $man7"
+fi
 
 # --- dump examples: the counters of src/stats.c and the order header --------
 counters=$(sed -n '/"pool %s: allocs/,/\\n"/p' "$src/src/stats.c" | grep -o '[a-z_]* %lu' |

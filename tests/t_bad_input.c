@@ -81,8 +81,12 @@ static void init_rejects(void)
 	p.max_pages = 1000;
 	CHECK_EQ(labyrinth_init(&lab, &p), -EINVAL);
 
-	/* unknown flags, one bit at a time above the known ones */
-	for (i = 5; i < 32; i++) {
+	/* unknown flags, one bit at a time: every bit but the known ones */
+	for (i = 0; i < 32; i++) {
+		if ((1u << i) & (LAB_POOL_SECRET | LAB_POOL_HUGETLB | LAB_POOL_DUMPABLE |
+				 LAB_POOL_NOLOCK | LAB_POOL_DEBUG | LAB_POOL_NUMA |
+				 LAB_POOL_NOCACHE))
+			continue;
 		memset(&p, 0, sizeof(p));
 		p.nr_pages = 4;
 		p.flags = 1u << i;

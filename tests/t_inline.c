@@ -6,8 +6,8 @@
  * rejects, the inline path rejects the same way, pool unchanged (a copy
  * of a labyrinth_t, a destroyed pool, a double free, an address inside a
  * page or past the pool, the wrong order); switching between pools on one
- * thread never hands out a page of the wrong pool, and a signal handler's
- * switch of the thread's pair shows in its sequence lock; a garbage
+ * thread never hands out a page of the wrong pool, and a signal handler
+ * that uses another pool leaves the fast path serving both; a garbage
  * labyrinth_t gets EINVAL; function pointers still reach the library; and
  * the soname loaded is the header's LAB_ABI_VERSION.
  */
@@ -129,8 +129,8 @@ static void test_misuse(labyrinth_t *lab)
 	CHECK_EQ(labyrinth_check(lab), 0);
 }
 
-/* A copy of a live labyrinth_t carries its ticket: the inline path must
- * still refuse it, as the library does. */
+/* A copy of a live labyrinth_t says LIVE and points at the pool's caches:
+ * the inline path must still refuse it, as the library does. */
 static void test_copy(labyrinth_t *lab)
 {
 	labyrinth_t copy;
@@ -196,7 +196,7 @@ static void test_destroyed(void)
 	void *page;
 
 	init_pool(&lab, "doomed");
-	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC); /* the fast path now knows it */
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC); /* its cache claimed now */
 	REQUIRE(page != NULL, "page");
 	CHECK_EQ(labyrinth_free_page(&lab, page), 0);
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
@@ -209,9 +209,9 @@ static void test_destroyed(void)
 	CHECK_EQ(labyrinth_free_page(NULL, page), -EINVAL);
 }
 
-/* A garbage labyrinth_t (every byte 0xff: its ticket word equals "no
- * ticket"), on a thread that never called the library and on one that
- * did: EINVAL, never a crash. */
+/* A garbage labyrinth_t (every byte 0xff: a negative stride, a wild
+ * caches pointer), on a thread that never called the library and on one
+ * that did: EINVAL, never a crash. */
 static void *garbage_calls(void *arg)
 {
 	labyrinth_t junk;
@@ -238,10 +238,10 @@ static void test_garbage(labyrinth_t *lab)
 	CHECK_EQ(labyrinth_free_page(lab, page), 0);
 }
 
-/* The fast path's (ticket, cache) pair changes under a sequence lock: a
- * signal handler that switches it to another pool between two reads of
- * an interrupted fast path shows as a new, even generation, so that the
- * interrupted reader never trusts a cache it did not read with its key. */
+/* The fast path finds a cache from the pool and the thread's slot: a
+ * signal handler that uses another pool leaves the slot as it was, and
+ * afterwards the fast path serves both pools (each finds its own claimed
+ * cache), the thread's pool without a trip through the library. */
 static labyrinth_t *handler_pool;
 static void use_other_pool(int sig)
 {
@@ -257,24 +257,24 @@ static void use_other_pool(int sig)
 
 static void test_handler_switch(labyrinth_t *a, labyrinth_t *b)
 {
-	uint32_t gen;
-	uint64_t key;
+	int32_t slot;
 	void *page;
 
 	page = labyrinth_alloc_page(a, LAB_GFP_ATOMIC);
 	CHECK_EQ(labyrinth_free_page(a, page), 0);
-	gen = __atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED);
-	key = __atomic_load_n(&labyrinth_fast_tls.key, __ATOMIC_RELAXED);
-	CHECK_EQ(key, a->lab_private_reserved[0]);
-	CHECK_EQ(gen & 1, 0);
+	slot = __atomic_load_n(&labyrinth_fast_slot, __ATOMIC_RELAXED);
+	CHECK(slot >= 0, "no slot after a call: %d", (int)slot);
+	CHECK(labyrinth__fast_cache(a) != NULL, "the fast path does not serve a");
 	handler_pool = b;
 	REQUIRE(signal(SIGUSR1, use_other_pool) != SIG_ERR, "signal");
 	raise(SIGUSR1);
-	CHECK(__atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED) != gen,
-	      "a handler's switch left the generation as it was");
-	CHECK_EQ(__atomic_load_n(&labyrinth_fast_tls.gen, __ATOMIC_RELAXED) & 1, 0);
-	CHECK_EQ(__atomic_load_n(&labyrinth_fast_tls.key, __ATOMIC_RELAXED),
-		 b->lab_private_reserved[0]);
+	CHECK_EQ(__atomic_load_n(&labyrinth_fast_slot, __ATOMIC_RELAXED), slot);
+	CHECK(labyrinth__fast_cache(a) != NULL, "a handler's pool took a's fast path away");
+	CHECK(labyrinth__fast_cache(b) != NULL, "the handler's pool has no fast path");
+	CHECK(labyrinth__fast_cache(a) != labyrinth__fast_cache(b), "one cache for two pools");
+	CHECK(labyrinth__inline_alloc(a, LAB_GFP_ATOMIC, &page), "inline alloc from a missed");
+	CHECK(labyrinth_owns(a, page), "a's page");
+	CHECK(labyrinth__inline_free(a, page), "inline free to a missed");
 	signal(SIGUSR1, SIG_DFL);
 }
 

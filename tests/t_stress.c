@@ -1,7 +1,10 @@
-/* Description: threads, bulk calls, cross-thread hand-offs and a SIGUSR1 storm whose handler allocates on the same pool: no page is ever handed out twice, stamps survive, the pool balances. */
+/* Description: threads, bulk calls, cross-thread hand-offs and a SIGUSR1 storm whose handler allocates on the same pool (or, with LAB_STRESS_POOLS, on any of several pools, each thread using them all in turn): no page is ever handed out twice, stamps survive, every pool balances. */
 /*
  * Usage: t_stress [THREADS] [SECONDS] [POOL_PAGES]   (defaults 32, 3, 512;
- * LAB_STRESS_SECONDS sets the default duration, LAB_STRESS_SEED the seed).
+ * LAB_STRESS_SECONDS sets the default duration, LAB_STRESS_SEED the seed,
+ * LAB_STRESS_POOLS the number of pools, 1 to 8, each of POOL_PAGES: every
+ * allocation picks one at random, every free goes to the page's own, the
+ * handler uses another pool than the interrupted thread's last one).
  *
  * Every worker runs a deterministic pseudo-random mix (xorshift, one stream
  * per thread) of single ATOMIC / NOWAIT / ZERO allocations and frees,
@@ -53,10 +56,15 @@ struct worker {
 	unsigned long ops, allocs, failed, frees, handoffs, adopted;
 };
 
-static labyrinth_t pool;
-static uintptr_t map_lo;   /* lowest pool page */
-static size_t map_pages;   /* pages covered by owner[] */
-static _Atomic uint32_t *owner;
+#define MAX_POOLS 8u
+static labyrinth_t pools[MAX_POOLS];
+static unsigned int nr_pools = 1;
+/* Per pool: its owner map, one atomic word per page. */
+static struct {
+	uintptr_t lo;      /* lowest pool page */
+	size_t pages;      /* pages covered by owner[] */
+	_Atomic uint32_t *owner;
+} maps[MAX_POOLS];
 static _Atomic(void *) slots[NR_SLOTS];
 static atomic_int stop_workers, stop_storm;
 static unsigned int nr_workers;
@@ -68,6 +76,7 @@ static _Atomic uintptr_t first_bad_page;
 static atomic_ulong sig_handled, sig_allocs, sig_failed, sig_sent;
 
 static _Thread_local uint32_t my_id;
+static _Thread_local unsigned int my_last_pool; /* the worker's last allocation's */
 static _Thread_local uint64_t sig_gen;
 static _Thread_local void *sig_stash; /* a page a handler on this thread kept */
 static _Thread_local uint64_t sig_stash_gen;
@@ -91,18 +100,35 @@ static void note_bad(atomic_ulong *counter, const void *page)
 	atomic_compare_exchange_strong(&first_bad_page, &none, (uintptr_t)page);
 }
 
-/* ---- the owner map ---- */
+/* ---- the pools and the owner maps ---- */
+
+/* The pool that owns page (pool 0 if none: the free then fails, counted). */
+static unsigned int pool_index(const void *page)
+{
+	unsigned int k;
+
+	for (k = 0; k < nr_pools; k++)
+		if (labyrinth_owns(&pools[k], page) == 1)
+			return k;
+	return 0;
+}
+
+static labyrinth_t *pool_of(const void *page)
+{
+	return &pools[pool_index(page)];
+}
 
 static _Atomic uint32_t *owner_word(const void *page)
 {
 	uintptr_t a = (uintptr_t)page;
+	unsigned int k = pool_index(page);
 
-	if (a < map_lo || (a - map_lo) % PAGE || (a - map_lo) / PAGE >= map_pages ||
-	    labyrinth_owns(&pool, page) != 1) {
+	if (a < maps[k].lo || (a - maps[k].lo) % PAGE || (a - maps[k].lo) / PAGE >= maps[k].pages ||
+	    labyrinth_owns(&pools[k], page) != 1) {
 		note_bad(&fail_range, page);
 		return NULL;
 	}
-	return &owner[(a - map_lo) / PAGE];
+	return &maps[k].owner[(a - maps[k].lo) / PAGE];
 }
 
 /* The page was just allocated by id: nobody else may hold it. */
@@ -204,7 +230,7 @@ static void free_stash(uint32_t hid)
 	sig_stash = NULL;
 	verify(page, hid, sig_stash_gen);
 	pass(page, hid, 0);
-	if (labyrinth_free_page(&pool, page) != 0)
+	if (labyrinth_free_page(pool_of(page), page) != 0)
 		note_bad(&fail_free, page);
 }
 
@@ -219,6 +245,9 @@ static void on_sigusr1(int sig)
 {
 	int saved = errno;
 	uint32_t hid = HANDLER_ID_BASE + my_id;
+	/* Several pools: another one than the interrupted thread's last. */
+	labyrinth_t *pool = &pools[(my_last_pool + 1 + (unsigned int)(sig_gen % 7) %
+				    (nr_pools > 1 ? nr_pools - 1 : 1)) % nr_pools];
 	void *pg[3] = { NULL, NULL, NULL };
 	uint64_t gen[3] = { 0, 0, 0 };
 	unsigned int k, i, got = 0, want = 0;
@@ -228,13 +257,13 @@ static void on_sigusr1(int sig)
 	k = 1 + (unsigned int)(sig_gen % 3);
 	keep = (sig_gen & 4) != 0;
 	if (k == 3) {
-		got = labyrinth_alloc_bulk(&pool, LAB_GFP_ATOMIC, pg, 3);
+		got = labyrinth_alloc_bulk(pool, LAB_GFP_ATOMIC, pg, 3);
 		if (got < 3)
 			atomic_fetch_add(&sig_failed, 3 - got);
 	} else {
 		for (i = 0; i < k; i++) {
 			errno = 0;
-			pg[got] = labyrinth_void_alloc_page_gfp_atomic_exclusive(&pool);
+			pg[got] = labyrinth_void_alloc_page_gfp_atomic_exclusive(pool);
 			if (pg[got]) {
 				got++;
 			} else {
@@ -268,11 +297,11 @@ static void on_sigusr1(int sig)
 		want++;
 	}
 	if (k == 3) {
-		if (labyrinth_free_bulk(&pool, pg, got) != want)
+		if (labyrinth_free_bulk(pool, pg, got) != want)
 			note_bad(&fail_free, NULL);
 	} else {
 		for (i = 0; i < got; i++)
-			if (pg[i] && labyrinth_free_page(&pool, pg[i]) != 0)
+			if (pg[i] && labyrinth_free_page(pool, pg[i]) != 0)
 				note_bad(&fail_free, pg[i]);
 	}
 	sig_gen += got == 0; /* vary the next count even when the pool is empty */
@@ -311,6 +340,13 @@ static void *drop(struct wstate *s, unsigned int i)
 	return page;
 }
 
+/* The pool an allocation uses: one of them at random. */
+static labyrinth_t *pick_pool(uint64_t r)
+{
+	my_last_pool = (unsigned int)(r >> 40) % nr_pools;
+	return &pools[my_last_pool];
+}
+
 static void alloc_one(struct wstate *s, uint64_t r)
 {
 	static const lab_gfp_t kinds[8] = {
@@ -319,13 +355,14 @@ static void alloc_one(struct wstate *s, uint64_t r)
 		LAB_GFP_ATOMIC | LAB_GFP_NOWARN, LAB_GFP_NOWAIT | LAB_GFP_ZERO,
 	};
 	lab_gfp_t gfp = kinds[(r >> 8) & 7];
+	labyrinth_t *pool = pick_pool(r);
 	void *page;
 
 	errno = 0;
 	if (gfp == LAB_GFP_ATOMIC && (r & 0x10000))
-		page = labyrinth_void_alloc_page_gfp_atomic_exclusive(&pool);
+		page = labyrinth_void_alloc_page_gfp_atomic_exclusive(pool);
 	else
-		page = labyrinth_alloc_page(&pool, gfp);
+		page = labyrinth_alloc_page(pool, gfp);
 	if (!page) {
 		s->w->failed++;
 		if (errno != ENOMEM)
@@ -346,7 +383,7 @@ static void alloc_bulk(struct wstate *s, uint64_t r)
 		gfp |= LAB_GFP_ZERO;
 	if (want > s->w->hold_max - s->n)
 		want = s->w->hold_max - s->n;
-	got = labyrinth_alloc_bulk(&pool, gfp, pages, want);
+	got = labyrinth_alloc_bulk(pick_pool(r), gfp, pages, want);
 	if (got > want) {
 		note_bad(&fail_range, NULL);
 		got = want;
@@ -360,7 +397,7 @@ static void alloc_bulk(struct wstate *s, uint64_t r)
 static void free_one(struct wstate *s, void *page)
 {
 	pass(page, s->w->id, 0);
-	if (labyrinth_free_page(&pool, page) != 0)
+	if (labyrinth_free_page(pool_of(page), page) != 0)
 		note_bad(&fail_free, page);
 	s->w->frees++;
 }
@@ -401,6 +438,24 @@ static void release_one(struct wstate *s, uint64_t r)
 	free_one(s, page);
 }
 
+/* labyrinth_free_bulk for each pool's pages of pages[k] (NULLs with the
+ * first pool's), which hold nonnull pages. */
+static void free_bulk_by_pool(void **pages, unsigned int k, unsigned int nonnull)
+{
+	void *mine[BULK_MAX + 2];
+	unsigned int p, i, n, done = 0;
+
+	for (p = 0; p < nr_pools; p++) {
+		for (i = n = 0; i < k; i++)
+			if (pages[i] ? pool_index(pages[i]) == p : p == 0)
+				mine[n++] = pages[i];
+		if (n)
+			done += labyrinth_free_bulk(&pools[p], mine, n);
+	}
+	if (done != nonnull)
+		note_bad(&fail_free, NULL);
+}
+
 static void free_bulk(struct wstate *s, uint64_t r)
 {
 	void *pages[BULK_MAX + 2];
@@ -417,8 +472,7 @@ static void free_bulk(struct wstate *s, uint64_t r)
 		if (i == 0 && (r & 0x4000))
 			pages[k++] = NULL; /* skipped, as a free of NULL is */
 	}
-	if (labyrinth_free_bulk(&pool, pages, k) != nonnull)
-		note_bad(&fail_free, NULL);
+	free_bulk_by_pool(pages, k, nonnull);
 	s->w->frees += nonnull;
 }
 
@@ -519,11 +573,11 @@ static unsigned long parse_arg(const char *s, const char *what, unsigned long lo
 
 int main(int argc, char **argv)
 {
-	unsigned int nthreads = 32, npages = 512, i;
+	unsigned int nthreads = 32, npages = 512, i, p;
 	double seconds = 3.0, t0, elapsed;
 	uint64_t seed = 0x1abe1f2e3d4c5b6aull;
 	struct labyrinth_params prm = { 0 };
-	struct labyrinth_stats st;
+	struct labyrinth_stats st, sum;
 	struct worker *ws;
 	struct sigaction sa;
 	pthread_t storm;
@@ -549,36 +603,42 @@ int main(int argc, char **argv)
 		seconds = (double)parse_arg(argv[2], "SECONDS", 1, 86400);
 	if (argc > 3)
 		npages = (unsigned int)parse_arg(argv[3], "POOL_PAGES", RESERVE + 1, 1u << 24);
-	printf("t_stress: %u threads, %.1f s, %u pages (reserve %u), seed %#llx\n", nthreads,
-	       seconds, npages, RESERVE, (unsigned long long)seed);
+	if ((env = getenv("LAB_STRESS_POOLS")) && *env)
+		nr_pools = (unsigned int)parse_arg(env, "LAB_STRESS_POOLS", 1, MAX_POOLS);
+	printf("t_stress: %u threads, %.1f s, %u pool(s) of %u pages (reserve %u), seed %#llx\n",
+	       nthreads, seconds, nr_pools, npages, RESERVE, (unsigned long long)seed);
 
 	prm.name = "stress";
 	prm.nr_pages = npages;
 	prm.reserve_pages = RESERVE;
-	REQUIRE(labyrinth_init(&pool, &prm) == 0, "init a %u-page pool", npages);
-	REQUIRE(labyrinth_page_size(&pool) == PAGE, "4 KiB pages");
-
-	/* Take every page once to find the range the owner map must cover. */
 	all = calloc(npages + 1, sizeof(*all));
 	REQUIRE(all != NULL, "calloc");
-	CHECK_EQ(labyrinth_alloc_bulk(&pool, LAB_GFP_ATOMIC, all, npages), npages);
-	for (i = 0; i < npages && all[i]; i++) {
-		if ((uintptr_t)all[i] < lo)
-			lo = (uintptr_t)all[i];
-		if ((uintptr_t)all[i] > hi)
-			hi = (uintptr_t)all[i];
+	for (p = 0; p < nr_pools; p++) {
+		REQUIRE(labyrinth_init(&pools[p], &prm) == 0, "init a %u-page pool", npages);
+		REQUIRE(labyrinth_page_size(&pools[p]) == PAGE, "4 KiB pages");
+
+		/* Take every page once to find the range the owner map must cover. */
+		lo = UINTPTR_MAX;
+		hi = 0;
+		CHECK_EQ(labyrinth_alloc_bulk(&pools[p], LAB_GFP_ATOMIC, all, npages), npages);
+		for (i = 0; i < npages && all[i]; i++) {
+			if ((uintptr_t)all[i] < lo)
+				lo = (uintptr_t)all[i];
+			if ((uintptr_t)all[i] > hi)
+				hi = (uintptr_t)all[i];
+		}
+		REQUIRE(i == npages && hi >= lo && (hi - lo) / PAGE < (size_t)npages * 64,
+			"pool pages within a sane span");
+		maps[p].lo = lo;
+		maps[p].pages = (hi - lo) / PAGE + 1;
+		maps[p].owner = calloc(maps[p].pages, sizeof(*maps[p].owner));
+		REQUIRE(maps[p].owner != NULL, "calloc owner map");
+		for (i = 0; i < npages; i++)
+			CHECK(claim(all[i], MAIN_ID), "initial page %u distinct", i);
+		for (i = 0; i < npages; i++)
+			pass(all[i], MAIN_ID, 0);
+		CHECK_EQ(labyrinth_free_bulk(&pools[p], all, npages), npages);
 	}
-	REQUIRE(i == npages && hi >= lo && (hi - lo) / PAGE < (size_t)npages * 64,
-		"pool pages within a sane span");
-	map_lo = lo;
-	map_pages = (hi - lo) / PAGE + 1;
-	owner = calloc(map_pages, sizeof(*owner));
-	REQUIRE(owner != NULL, "calloc owner map");
-	for (i = 0; i < npages; i++)
-		CHECK(claim(all[i], MAIN_ID), "initial page %u distinct", i);
-	for (i = 0; i < npages; i++)
-		pass(all[i], MAIN_ID, 0);
-	CHECK_EQ(labyrinth_free_bulk(&pool, all, npages), npages);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigusr1;
@@ -596,7 +656,7 @@ int main(int argc, char **argv)
 		ws[i].id = i;
 		ws[i].seed = (z ^ (z >> 31)) | 1;
 		/* Together the workers may hold more than the pool: it runs dry. */
-		ws[i].hold_max = 2 * npages / nthreads + 4;
+		ws[i].hold_max = 2 * npages * nr_pools / nthreads + 4;
 		if (ws[i].hold_max > MAX_HELD)
 			ws[i].hold_max = MAX_HELD;
 		REQUIRE(pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) == 0,
@@ -632,7 +692,7 @@ int main(int argc, char **argv)
 		if (!read_stamp(page, &prev, &gen))
 			note_bad(&fail_stamp, page);
 		pass(page, prev, 0);
-		CHECK_EQ(labyrinth_free_page(&pool, page), 0);
+		CHECK_EQ(labyrinth_free_page(pool_of(page), page), 0);
 		frees++;
 		drained++;
 	}
@@ -659,45 +719,62 @@ int main(int argc, char **argv)
 	CHECK(ops > 0 && allocs > 0 && handoffs > 0 && adopted > 0, "the workers made progress");
 	CHECK(atomic_load(&sig_handled) > 0, "the handler ran (%lu signals sent)",
 	      atomic_load(&sig_sent));
-	for (i = 0; i < map_pages; i++)
-		if (atomic_load(&owner[i]) != 0)
-			bad++;
+	for (p = 0; p < nr_pools; p++)
+		for (i = 0; i < maps[p].pages; i++)
+			if (atomic_load(&maps[p].owner[i]) != 0)
+				bad++;
 	CHECK(bad == 0, "%lu pages still marked owned", bad);
 
-	st = check_stats(&pool);
+	/* Each pool balances; their sums are the workers' and handlers'. */
+	memset(&sum, 0, sizeof(sum));
+	for (p = 0; p < nr_pools; p++) {
+		st = check_stats(&pools[p]);
 #define STAT_EQ(field, want) \
-	CHECK(st.field == (uint64_t)(want), "stats." #field " = %llu, expected %llu", \
+	CHECK(st.field == (uint64_t)(want), "pool %u: stats." #field " = %llu, expected %llu", p, \
 	      (unsigned long long)st.field, (unsigned long long)(want))
-	STAT_EQ(pages_total, npages);
-	STAT_EQ(pages_free, npages);
-	STAT_EQ(pages_inuse, 0);
-	STAT_EQ(frees, st.allocs);
-	/* Every page the workers and handlers got, plus main's first sweep. */
-	STAT_EQ(allocs, npages + allocs + atomic_load(&sig_allocs));
-	STAT_EQ(frees, npages + frees + atomic_load(&sig_allocs));
+		STAT_EQ(pages_total, npages);
+		STAT_EQ(pages_free, npages);
+		STAT_EQ(pages_inuse, 0);
+		STAT_EQ(frees, st.allocs);
+		STAT_EQ(bad_frees, 0);
+		CHECK(nr_pools == 1 || st.allocs > npages, "pool %u was not used", p);
+		CHECK_EQ(labyrinth_check(&pools[p]), 0);
+		sum.allocs += st.allocs;
+		sum.frees += st.frees;
+		sum.alloc_failed += st.alloc_failed;
+	}
+	st = sum;
+	p = 0;
+	/* Every page the workers and handlers got, plus main's first sweeps. */
+	STAT_EQ(allocs, (uint64_t)npages * nr_pools + allocs + atomic_load(&sig_allocs));
+	STAT_EQ(frees, (uint64_t)npages * nr_pools + frees + atomic_load(&sig_allocs));
 	STAT_EQ(alloc_failed, failed + atomic_load(&sig_failed));
-	STAT_EQ(bad_frees, 0);
 #undef STAT_EQ
-	CHECK_EQ(labyrinth_check(&pool), 0);
 
 	/* Afterwards a single thread sees the exact counts again. */
-	for (i = 0; i < npages + 1; i++)
-		all[i] = NULL;
-	CHECK_EQ(labyrinth_alloc_bulk(&pool, LAB_GFP_NOWAIT, all, npages), npages - RESERVE);
-	CHECK_EQ(labyrinth_alloc_bulk(&pool, LAB_GFP_ATOMIC, all + npages - RESERVE, RESERVE + 1),
-		 RESERVE);
-	bad = 0;
-	for (i = 0; i < npages; i++)
-		bad += !all[i] || !claim(all[i], MAIN_ID);
-	CHECK(bad == 0, "%lu of %u pages missing or not distinct after the storm", bad, npages);
-	for (i = 0; i < npages; i++)
-		if (all[i])
-			pass(all[i], MAIN_ID, 0);
-	CHECK_EQ(labyrinth_free_bulk(&pool, all, npages), npages);
-	CHECK_EQ(labyrinth_check(&pool), 0);
-	CHECK_EQ(labyrinth_destroy(&pool), 0);
+	for (p = 0; p < nr_pools; p++) {
+		labyrinth_t *pool = &pools[p];
+
+		for (i = 0; i < npages + 1; i++)
+			all[i] = NULL;
+		CHECK_EQ(labyrinth_alloc_bulk(pool, LAB_GFP_NOWAIT, all, npages), npages - RESERVE);
+		CHECK_EQ(labyrinth_alloc_bulk(pool, LAB_GFP_ATOMIC, all + npages - RESERVE,
+					      RESERVE + 1),
+			 RESERVE);
+		bad = 0;
+		for (i = 0; i < npages; i++)
+			bad += !all[i] || !claim(all[i], MAIN_ID);
+		CHECK(bad == 0, "pool %u: %lu of %u pages missing or not distinct after the storm",
+		      p, bad, npages);
+		for (i = 0; i < npages; i++)
+			if (all[i])
+				pass(all[i], MAIN_ID, 0);
+		CHECK_EQ(labyrinth_free_bulk(pool, all, npages), npages);
+		CHECK_EQ(labyrinth_check(pool), 0);
+		CHECK_EQ(labyrinth_destroy(pool), 0);
+		free(maps[p].owner);
+	}
 	free(all);
-	free(owner);
 	free(ws);
 	return check_done();
 }

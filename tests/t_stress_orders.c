@@ -1,7 +1,10 @@
 /* Description: mixed-order blocks under threads, cross-thread frees and a signal storm whose
- * handler allocates blocks too: an owner map proves no page is ever in two blocks at once. */
+ * handler allocates blocks too (with LAB_STRESS_POOLS, from another of several pools than the
+ * one its thread used last): an owner map proves no page is ever in two blocks at once. */
 /*
- * Usage: t_stress_orders [THREADS] [SECONDS] [POOL_PAGES]  (defaults 4, 2, 2048).
+ * Usage: t_stress_orders [THREADS] [SECONDS] [POOL_PAGES]  (defaults 4, 2, 2048;
+ * LAB_STRESS_POOLS=N, 1 to 8: N pools of POOL_PAGES, each block from one
+ * at random, every free to the block's own pool).
  * Each worker allocates blocks of orders 0..6 (mostly small) with ATOMIC or
  * NOWAIT, claims every page of each block in an owner map (a CAS from 0 to
  * its id, so a page in two live blocks is caught), stamps the first and
@@ -29,12 +32,16 @@
 struct block {
 	unsigned char *addr;
 	unsigned int order;
+	unsigned int pool;
 };
 
-static labyrinth_t pool;
-static unsigned char *base;
+#define MAX_POOLS 8u
+static labyrinth_t pools[MAX_POOLS];
+static unsigned int nr_pools = 1;
+static unsigned char *bases[MAX_POOLS];
 static size_t nr_pages;
-static _Atomic uint32_t *owner;
+static _Atomic uint32_t *owners[MAX_POOLS];
+static _Thread_local unsigned int last_pool; /* of this worker's last block */
 static _Atomic uint64_t slots[NR_SLOTS]; /* addr | order, 0 = empty */
 static atomic_int stop;
 static atomic_ulong failures, handled, blocks_done;
@@ -48,9 +55,22 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
+/* The pool that owns addr (0 if none: then the owner map says so). */
+static unsigned int pool_index(const void *addr)
+{
+	unsigned int k;
+
+	for (k = 0; k < nr_pools; k++)
+		if (labyrinth_owns(&pools[k], addr) == 1)
+			return k;
+	return 0;
+}
+
 /* Claim (from 0 to id) or release (from id to 0) every page of a block. */
 static void own(const struct block *b, uint32_t from, uint32_t to)
 {
+	unsigned char *base = bases[b->pool];
+	_Atomic uint32_t *owner = owners[b->pool];
 	size_t first = (size_t)(b->addr - base) / PAGE, i;
 
 	if (b->addr < base || first + (1u << b->order) > nr_pages ||
@@ -90,10 +110,12 @@ static uint64_t tag(const struct block *b)
 	return (uint64_t)(uintptr_t)b->addr ^ b->order;
 }
 
-static bool take(struct block *b, lab_gfp_t gfp, unsigned int order, uint32_t id)
+static bool take(struct block *b, lab_gfp_t gfp, unsigned int order, uint32_t id,
+		 unsigned int pool)
 {
-	b->addr = labyrinth_alloc_pages(&pool, gfp, order);
+	b->addr = labyrinth_alloc_pages(&pools[pool], gfp, order);
 	b->order = order;
+	b->pool = pool;
 	if (!b->addr)
 		return false;
 	own(b, 0, id);
@@ -105,7 +127,7 @@ static void give(struct block *b, uint32_t id)
 {
 	verify(b, tag(b));
 	own(b, id, 0);
-	if (labyrinth_free_pages(&pool, b->addr, b->order) != 0)
+	if (labyrinth_free_pages(&pools[b->pool], b->addr, b->order) != 0)
 		atomic_fetch_add(&failures, 1);
 }
 
@@ -116,7 +138,9 @@ static void on_signal(int sig)
 	struct block b;
 
 	(void)sig;
-	if (take(&b, LAB_GFP_ATOMIC, (unsigned int)(xorshift(&seed) % 3), 0xffff))
+	/* another pool than the interrupted worker's last (with several) */
+	if (take(&b, LAB_GFP_ATOMIC, (unsigned int)(xorshift(&seed) % 3), 0xffff,
+		 (last_pool + 1) % nr_pools))
 		give(&b, 0xffff);
 	atomic_fetch_add(&handled, 1);
 	errno = saved;
@@ -139,8 +163,9 @@ static void *worker(void *arg)
 	while (!atomic_load(&stop)) {
 		r = xorshift(&seed);
 		if (n < HELD && (r & 1)) {
+			last_pool = (unsigned int)(r >> 48) % nr_pools;
 			if (take(&held[n], (r & 2) ? LAB_GFP_ATOMIC : LAB_GFP_NOWAIT,
-				 pick_order(r >> 8), id))
+				 pick_order(r >> 8), id, last_pool))
 				n++;
 		} else if (n) {
 			i = (unsigned int)((r >> 8) % n);
@@ -152,8 +177,9 @@ static void *worker(void *arg)
 				v = atomic_exchange(&slots[s], v);
 				if (v) { /* adopt the block that was there */
 					struct block b = { (unsigned char *)(uintptr_t)(v & ~0xfull),
-							   (unsigned int)(v & 0xf) };
+							   (unsigned int)(v & 0xf), 0 };
 
+					b.pool = pool_index(b.addr);
 					own(&b, 0x8000, id);
 					give(&b, id);
 				}
@@ -178,21 +204,27 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec start, t;
 	struct labyrinth_stats st;
-	unsigned int i, k;
+	unsigned int i, k, q;
+	const char *env = getenv("LAB_STRESS_POOLS");
 	void *p;
 
 	REQUIRE(threads >= 1 && threads <= MAX_THREADS, "THREADS 1..%u", MAX_THREADS);
 	REQUIRE(pr.nr_pages % 1024 == 0, "POOL_PAGES a multiple of 1024");
-	pr.flags = nolock_unless_lockable(pr.name, pr.nr_pages * PAGE);
-	REQUIRE(labyrinth_init(&pool, &pr) == 0, "init");
+	if (env && *env)
+		nr_pools = (unsigned int)atoi(env);
+	REQUIRE(nr_pools >= 1 && nr_pools <= MAX_POOLS, "LAB_STRESS_POOLS 1..%u", MAX_POOLS);
+	pr.flags = nolock_unless_lockable(pr.name, pr.nr_pages * PAGE * nr_pools);
 	nr_pages = pr.nr_pages;
-	p = labyrinth_alloc_pages(&pool, LAB_GFP_ATOMIC, 0);
-	base = p;
-	labyrinth_free_page(&pool, p);
-	while (labyrinth_owns(&pool, base - PAGE))
-		base -= PAGE;
-	owner = calloc(nr_pages, sizeof(*owner));
-	REQUIRE(owner != NULL, "calloc");
+	for (q = 0; q < nr_pools; q++) {
+		REQUIRE(labyrinth_init(&pools[q], &pr) == 0, "init");
+		p = labyrinth_alloc_pages(&pools[q], LAB_GFP_ATOMIC, 0);
+		bases[q] = p;
+		labyrinth_free_page(&pools[q], p);
+		while (labyrinth_owns(&pools[q], bases[q] - PAGE))
+			bases[q] -= PAGE;
+		owners[q] = calloc(nr_pages, sizeof(*owners[q]));
+		REQUIRE(owners[q] != NULL, "calloc");
+	}
 	sigemptyset(&sa.sa_mask);
 	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
 
@@ -214,26 +246,30 @@ int main(int argc, char **argv)
 
 		if (v) {
 			struct block b = { (unsigned char *)(uintptr_t)(v & ~0xfull),
-					   (unsigned int)(v & 0xf) };
+					   (unsigned int)(v & 0xf), 0 };
 
+			b.pool = pool_index(b.addr);
 			own(&b, 0x8000, 1);
 			give(&b, 1);
 		}
 	}
-	printf("%u threads, %.1f s: %lu blocks done, %lu signals handled\n", threads, seconds,
-	       atomic_load(&blocks_done), atomic_load(&handled));
+	printf("%u threads, %u pool(s), %.1f s: %lu blocks done, %lu signals handled\n", threads,
+	       nr_pools, seconds, atomic_load(&blocks_done), atomic_load(&handled));
 	CHECK_EQ(atomic_load(&failures), 0);
-	st = check_stats(&pool);
-	CHECK_EQ(st.pages_inuse, 0);
-	CHECK_EQ(st.allocs, st.frees);
-	CHECK_EQ(st.bad_frees, 0);
-	CHECK_EQ(labyrinth_check(&pool), 0);
-	for (k = 0; k < nr_pages; k++)
-		CHECK(atomic_load(&owner[k]) == 0, "page %u still owned", k);
-	/* Everything merged back: every max-order block can be had. */
-	for (k = 0; k < nr_pages / 1024; k++)
-		CHECK(labyrinth_alloc_pages(&pool, LAB_GFP_NOWAIT, LAB_MAX_ORDER) != NULL,
-		      "max-order block %u after the run", k);
+	for (q = 0; q < nr_pools; q++) {
+		st = check_stats(&pools[q]);
+		CHECK_EQ(st.pages_inuse, 0);
+		CHECK_EQ(st.allocs, st.frees);
+		CHECK_EQ(st.bad_frees, 0);
+		CHECK(st.allocs > 0, "pool %u unused", q);
+		CHECK_EQ(labyrinth_check(&pools[q]), 0);
+		for (k = 0; k < nr_pages; k++)
+			CHECK(atomic_load(&owners[q][k]) == 0, "pool %u page %u still owned", q, k);
+		/* Everything merged back: every max-order block can be had. */
+		for (k = 0; k < nr_pages / 1024; k++)
+			CHECK(labyrinth_alloc_pages(&pools[q], LAB_GFP_NOWAIT, LAB_MAX_ORDER) != NULL,
+			      "pool %u: max-order block %u after the run", q, k);
+	}
 	CHECK(atomic_load(&blocks_done) > 1000, "too little work done: %lu",
 	      atomic_load(&blocks_done));
 	return check_done();

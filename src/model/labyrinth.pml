@@ -12,7 +12,9 @@
  *     -DDEPOT=1 -DSLEEPER=0 (+ handler)          2.0 M states    6 s   0.7 GB
  *     -DDEPOT=1 -DHANDLER=0 (+ sleeper)         22.3 M states   70 s   1.5 GB
  *     -DTRADE=1 (2 threads trading + handler)    0.8 M states    2 s   0.7 GB
- *     (spin.sh runs these four: 4 min 43 s with the compiles)
+ *     -DSUMMARY=1 (2 threads, the summary tree) 22.2 M states   24 s   1.5 GB
+ *         (2026-12-06)
+ *     (spin.sh runs these five: about 5 min 10 s with the compiles)
  *     -DSLEEPER=0 -DBLOCKS=1 (+ handler)        12.8 M states   30 s   1.1 GB
  *     -DHANDLER=0 -DSLEEPER=1 -DBLOCKS=1        13.0 M states   34 s   1.1 GB
  *     -DDEPOT=1 (the handler and the sleeper): does not fit.  Exhaustive,
@@ -24,7 +26,7 @@
  *         sleeps.
  *     -DGFP_ALL=1 (every gfp left to Spin)     ~140 M states (bitstate
  *         estimate before the depot): needs ~6 GB with COLLAPSE
- *     spin.sh --mutants: the ten mutants, each caught, 65 s in all.
+ *     spin.sh --mutants: the twelve mutants, each caught.
 
  * What is modelled, each step named after the C it stands for:
  *
@@ -70,6 +72,10 @@
  *               TRADE=1: the depot under its three callers alone (see
  *               "Callers"): both stacks' pops are split into the load of
  *               head and next and the CAS, so that ABA can happen.
+ *   summary.c   (SUMMARY=1, alone) the hint tree over the bitmap that
+ *               store.c's searches follow: mark, emptied (clear, then
+ *               recheck), lab_summary_next, and lab_store_claim's passes
+ *               (summary, then linear); see "SUMMARY" near the end.
  *   slow.c      lab_alloc_slow for LAB_GFP_KERNEL: take_or_grow (no growth:
  *               max_pages == nr_pages), take_or_sleep (waiters counter,
  *               free_seq futex word, wait forever: wait_ms < 0),
@@ -164,6 +170,10 @@
  *                      (-DTRADE=1: P8)
  *   NO_DRAIN           lab_take_count never drains the depot
  *                      (-DDEPOT=1 -DSLEEPER=0: P7)
+ *   SUMMARY_NO_RECHECK summary.c emptied() clears a hint without reading
+ *                      the word again (-DSUMMARY=1: S1)
+ *   SUMMARY_MARK_FIRST lab_store_set_bits sets the hint before the bit
+ *                      (-DSUMMARY=1: S1)
  * The C code's tag argument is in depot.c.
 
  * Not modelled: weak memory (Spin interleaves sequentially consistent
@@ -216,6 +226,10 @@
                                is empty); both stacks' pops split into load and CAS,
                                the scenario where ABA can happen (see "Depot") */
 #endif
+#ifndef SUMMARY
+#define SUMMARY 0           /* 1: the search's summary tree (summary.c) alone under
+                               racing claims, frees and searches (see "SUMMARY") */
+#endif
 #if TRADE
 #undef DEPOT
 #define DEPOT 1
@@ -261,6 +275,12 @@
 #endif
 #ifndef MUTANT_NO_DRAIN
 #define MUTANT_NO_DRAIN 0   /* depot.c lab_take_count: no lab_depot_drain_one, return false */
+#endif
+#ifndef MUTANT_SUMMARY_NO_RECHECK
+#define MUTANT_SUMMARY_NO_RECHECK 0 /* summary.c emptied: clear the hint, no second look at the word */
+#endif
+#ifndef MUTANT_SUMMARY_MARK_FIRST
+#define MUTANT_SUMMARY_MARK_FIRST 0 /* store.c lab_store_set_bits: the hint before the fetch_or */
 #endif
 #define NMAGS 2             /* magazines (of BATCH = 1 page each) */
 #ifndef RESERVE
@@ -1453,6 +1473,273 @@ end_idle:                                           /* the signal may never come
 }
 #endif
 
+#if SUMMARY
+/* ---- SUMMARY: store.c's search over summary.c's hint tree ----------------
+ *
+ * The summary of which bitmap words hold free pages (summary.c) under
+ * claims and frees that race with searches; the rest of the pool is left
+ * out (no caches, no depot, no handler: the summary is written only by
+ * store.c's claims and gives, and buddy.c's, which do the same steps).
+ * The tree here has fanout 2 instead of 64, and two levels above the
+ * bitmap, so that both of summary.c's loops go up more than one level:
+ *
+ *   sm[0..3]  the bitmap: 4 words of 2 pages (pages 0..7)
+ *   sm[4..5]  level 1: bit j of sm[4 + k] is the hint of bitmap word 2k + j
+ *   sm[6]     level 2 (the top): bit j is the hint of sm[4 + j]
+ *
+ * Callers: the pool starts with pages 0 and 1 (word 0) held by T0 and
+ * T1, page 6 (word 3) free or not (Spin's choice: with two pages for two
+ * threads, a hint being cleared can hide the only free page, and the
+ * linear pass runs), the rest held for ever.  Each thread frees its
+ * page (lab_store_give: fetch_or, mark(), then nr_free), allocates one
+ * (count take, then lab_store_claim from a cursor Spin picks: summary
+ * passes, a linear pass when they come back short), frees it, allocates
+ * again and frees.  Every shared access is its own step.
+ *
+ * Properties:
+ *   S1 the summary invariant (S) of summary.c - every nonzero word of a
+ *      level has its hint set in the level above - in every state where
+ *      no thread is inside mark() after its fetch_or on the bitmap or
+ *      inside emptied() after its clear (monitor; inop[]).
+ *   S2 no miss: a summary pass from word 0 that comes back with nothing,
+ *      by a claimer whose pages the count promised, only happens when the
+ *      other thread was inside an operation when the pass started or wrote
+ *      the bitmap or a hint during it (dirty[]).
+ *   S3 termination and no page lost: both threads end (P5's invalid end
+ *      states); then the bitmap holds the free count's pages, and (S) holds.
+ * Mutants: SUMMARY_NO_RECHECK, emptied() clears a hint and does not read
+ * the word again (S1 fails: a free that saw the hint still set before the
+ * clear is left unhinted); SUMMARY_MARK_FIRST, a give sets the hint before
+ * the bit (S1 fails: a clearer between the two reads the word still zero).
+ */
+#define S_TOP 2
+#define SB(l) ((l) == 0 -> 0 : ((l) == 1 -> 4 : 6))  /* p->sum[l] */
+#define SN(l) ((l) == 0 -> 4 : ((l) == 1 -> 2 : 1))  /* p->sum_n[l] */
+#define SLOW(x) ((((x) & 1) != 0) -> 0 : 1)          /* __builtin_ctzll of a nonzero word */
+#define HINT(l, x) ((sm[SB((l) + 1) + (x) / 2] >> ((x) % 2)) & 1)
+#define S_OK(l, x) (sm[SB(l) + (x)] == 0 || HINT(l, x) == 1)
+#define S_INV (S_OK(0, 0) && S_OK(0, 1) && S_OK(0, 2) && S_OK(0, 3) && S_OK(1, 0) && S_OK(1, 1))
+#define S_POP(x) (((x) & 1) + (((x) >> 1) & 1))
+#define S_SETBITS (S_POP(sm[0]) + S_POP(sm[1]) + S_POP(sm[2]) + S_POP(sm[3]))
+
+byte sm[7];
+byte s_free;                /* p->nr_free */
+byte s_first;               /* ghost: free pages at the start */
+byte s_promised;            /* ghost: taken from s_free, bits not claimed yet */
+bool inop[2];               /* ghost: inside mark() after a give's fetch_or, or emptied() */
+bool dirty[2];              /* ghost: the other thread was inside, or wrote sm[] */
+byte s_done;
+
+#define S_WROTE dirty[1 - me] = 1
+
+/* summary.c mark(p, ml, mi): the hints above entry mi of level ml, while
+ * they were clear (load, then fetch_or). */
+inline S_MARK()
+{
+	do
+	:: ml < S_TOP ->
+		hb = 1 << (mi % 2);
+		if
+		:: (sm[SB(ml + 1) + mi / 2] & hb) != 0 -> break
+		:: else -> atomic { sm[SB(ml + 1) + mi / 2] = sm[SB(ml + 1) + mi / 2] | hb; S_WROTE }
+		fi;
+		ml++;
+		mi = mi / 2
+	:: else -> break
+	od
+}
+
+/* summary.c emptied(p, el, ei): fetch_and the hint clear, read the word
+ * again, mark() it back if it is nonzero; up while the word above is
+ * left zero. */
+inline S_EMPTIED()
+{
+	do
+	:: el < S_TOP ->
+		hb = 1 << (ei % 2);
+		atomic {
+			old = sm[SB(el + 1) + ei / 2];
+			sm[SB(el + 1) + ei / 2] = old & (3 - hb);
+			S_WROTE;
+			inop[me] = 1
+		}
+#if !MUTANT_SUMMARY_NO_RECHECK
+		if
+		:: sm[SB(el) + ei] != 0 -> ml = el; mi = ei; S_MARK(); break
+		:: else
+		fi;
+#endif
+		if
+		:: (old & (3 - hb)) != 0 -> break
+		:: else -> el++; ei = ei / 2
+		fi
+	:: else -> break
+	od;
+	inop[me] = 0
+}
+
+/* summary.c lab_summary_next(p, from): sw = the first hinted word >= from
+ * (or NONE); stale hints met on the way down are cleared. */
+inline S_NEXT()
+{
+	l = 0;
+	i = from;
+	do
+	:: true ->
+		m = 0;
+		do
+		:: l < S_TOP && i < SN(l) ->
+			m = sm[SB(l + 1) + i / 2] & ((i % 2) == 0 -> 3 : 2);
+			if
+			:: m != 0 -> break
+			:: else -> l++; i = i / 2 + 1
+			fi
+		:: else -> break
+		od;
+		if
+		:: m == 0 -> sw = NONE; break
+		:: else
+		fi;
+		i = (i / 2) * 2 + SLOW(m);
+		do
+		:: l > 0 ->
+			v = sm[SB(l) + i];
+			if
+			:: v == 0 -> break
+			:: else -> i = i * 2 + SLOW(v); l--
+			fi
+		:: else -> break
+		od;
+		if
+		:: l == 0 -> sw = i; break
+		:: else -> el = l; ei = i; S_EMPTIED(); i++
+		fi
+	od
+}
+
+/* store.c claim_word(p, sw, 1, ...): CAS the lowest bit away (a failed
+ * CAS that finds the word empty gives up on it); a CAS that empties the
+ * word calls lab_summary_emptied. */
+inline S_CLAIM_WORD()
+{
+	atomic {
+		if
+		:: sm[sw] != 0 ->
+			page = sw * 2 + SLOW(sm[sw]);
+			sm[sw] = sm[sw] & (3 - (1 << SLOW(sm[sw])));
+			s_promised--;
+			got = 1;
+			S_WROTE
+		:: else
+		fi
+	}
+	if
+	:: got && sm[sw] == 0 -> el = 0; ei = sw; S_EMPTIED()  /* (rest == 0: one step with the CAS in C) */
+	:: else
+	fi
+}
+
+/* depot.c lab_store_take: the count, then store.c lab_store_claim. */
+inline S_ALLOC()
+{
+	atomic { s_free > 0 -> s_free--; s_promised++ }
+	if
+	:: from = 0
+	:: from = 1
+	:: from = 2
+	:: from = 3
+	fi;
+	got = 0;
+	lap = 0;
+	do
+	:: got -> break
+	:: !got && (lap < 2 || lap % 2 == 1) ->         /* a summary pass */
+		S_NEXT();
+		if
+		:: sw == NONE ->
+			assert(lap == 0 || dirty[me]);           /* S2 */
+			lap++;
+			from = 0;
+			dirty[me] = inop[1 - me]
+		:: else ->
+			v = sm[sw];
+			if
+			:: v == 0 -> el = 0; ei = sw; S_EMPTIED(); from = sw + 1
+			:: else -> S_CLAIM_WORD(); from = sw + 1
+			fi
+		fi
+	:: !got && lap >= 2 && lap % 2 == 0 ->          /* a linear pass */
+		sw = 0;
+		do
+		:: sw < 4 && !got ->
+			if
+			:: sm[sw] != 0 -> ml = 0; mi = sw; S_MARK(); S_CLAIM_WORD()
+			:: else
+			fi;
+			sw++
+		:: else -> break
+		od;
+		lap++;
+		dirty[me] = inop[1 - me]
+	od
+}
+
+/* store.c lab_store_give(p, &page, 1): fetch_or, mark(), nr_free. */
+inline S_FREE()
+{
+#if MUTANT_SUMMARY_MARK_FIRST
+	ml = 0;
+	mi = page / 2;
+	S_MARK();
+#endif
+	atomic { sm[page / 2] = sm[page / 2] | (1 << (page % 2)); S_WROTE; inop[me] = 1 }
+#if !MUTANT_SUMMARY_MARK_FIRST
+	ml = 0;
+	mi = page / 2;
+	S_MARK();
+#endif
+	inop[me] = 0;
+	s_free++
+}
+
+proctype sthread(byte me; byte page)
+{
+	byte l, i, m, v, sw, el, ei, ml, mi, hb, old, from, lap;
+	bool got;
+
+	S_FREE(); S_ALLOC(); S_FREE(); S_ALLOC(); S_FREE();
+	s_done++
+}
+
+active proctype smonitor()
+{
+end_watch:
+	atomic { !inop[0] && !inop[1] && !(S_INV) -> assert(S_INV) }    /* S1 */
+}
+
+init
+{
+	atomic {
+		if
+		:: sm[3] = 1;       /* page 6 free */
+			sm[5] = 2;  /* its hint at level 1 (word 3 = bit 1 of sm[5]) */
+			sm[6] = 2;  /* and at level 2 (sm[5] = bit 1 of sm[6]) */
+			s_free = 1
+		:: s_free = 0       /* or not: two pages for two threads, so that a
+		                       hint being cleared can hide the only free one */
+		fi;
+		s_first = s_free;
+		run sthread(0, 0);
+		run sthread(1, 1)
+	}
+	s_done == 2;
+	assert(S_INV && s_promised == 0);                               /* S3 */
+	assert(S_SETBITS == s_free && s_free == s_first + 2);
+	assert(done == 0)   /* the rest of the pool's model is not run (and done,
+	                       never read otherwise, would clash with pan's own) */
+}
+#else /* !SUMMARY */
+
 /* P3, in every state. */
 #define INVARIANT (SETBITS >= nr_free + promised && \
 		   avail == nr_free + CACHED + transit + dpages + dtrans && \
@@ -1511,3 +1798,4 @@ init
 		od
 	}
 }
+#endif /* SUMMARY */

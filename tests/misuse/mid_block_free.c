@@ -1,4 +1,4 @@
-/* Description: freeing the second page of an allocated order-2 block: -EINVAL, the block stays allocated, one line "invalid free of page <block + 1 page>". */
+/* Description: freeing the second page of an allocated order-2 block: -EINVAL, the block stays allocated, one line "invalid free of page <block + 1 page>: not a block start". */
 #include "misuse.h"
 
 int main(int argc, char **argv)

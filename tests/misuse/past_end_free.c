@@ -1,4 +1,4 @@
-/* Description: freeing the page-aligned address just past the pool's last page (reserved for growth, not a page yet): -EINVAL, one line "invalid free of page <addr>". */
+/* Description: freeing the page-aligned address just past the pool's last page (reserved for growth, not a page yet): -EINVAL, one line "invalid free of page <addr>: outside the pool". */
 #include "misuse.h"
 
 #include <stdint.h>

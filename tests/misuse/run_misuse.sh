@@ -38,12 +38,12 @@ RC[double_free_block]=-114; ERR[double_free_block]="$free double free of page @a
 RC[double_free_bulk]=1;    ERR[double_free_bulk]="$pre labyrinth_free_bulk: double free of page @addr@"
 RC[double_free_racing]=-114; ERR[double_free_racing]="$free double free of page @addr@"
 MODES[double_free_racing]=debug # a racing double free is caught "at least in LAB_POOL_DEBUG"
-RC[wild_free]=-22;         ERR[wild_free]="$free invalid free of page @addr@"
-RC[past_end_free]=-22;     ERR[past_end_free]="$free invalid free of page @addr@"
-RC[unaligned_free]=-22;    ERR[unaligned_free]="$free invalid free of page @addr@"
-RC[wrong_pool_free]=-22;   ERR[wrong_pool_free]="$free invalid free of page @addr@"
-RC[wrong_order_free]=-22;  ERR[wrong_order_free]="$free invalid free of page @addr@"
-RC[mid_block_free]=-22;    ERR[mid_block_free]="$free invalid free of page @addr@"
+RC[wild_free]=-22;         ERR[wild_free]="$free invalid free of page @addr@: outside the pool"
+RC[past_end_free]=-22;     ERR[past_end_free]="$free invalid free of page @addr@: outside the pool"
+RC[unaligned_free]=-22;    ERR[unaligned_free]="$free invalid free of page @addr@: not page-aligned"
+RC[wrong_pool_free]=-22;   ERR[wrong_pool_free]="$free invalid free of page @addr@: outside the pool"
+RC[wrong_order_free]=-22;  ERR[wrong_order_free]="$free invalid free of page @addr@: wrong order: allocated as order 2, freed as order 1"
+RC[mid_block_free]=-22;    ERR[mid_block_free]="$free invalid free of page @addr@: not a block start"
 RC[write_after_free]=0;    ERR[write_after_free]="$alloc_page write after free in page @addr@"
 RC[write_after_free_block]=0
 ERR[write_after_free_block]="$alloc write after free in page @page1@

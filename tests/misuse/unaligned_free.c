@@ -1,4 +1,4 @@
-/* Description: freeing an allocated page's address plus 64: -EINVAL, the page stays allocated, one line "invalid free of page <addr + 64>". */
+/* Description: freeing an allocated page's address plus 64: -EINVAL, the page stays allocated, one line "invalid free of page <addr + 64>: not page-aligned". */
 #include "misuse.h"
 
 int main(int argc, char **argv)

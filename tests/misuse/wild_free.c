@@ -1,4 +1,4 @@
-/* Description: freeing a page-aligned address that is not in the pool: -EINVAL, the pool unchanged, one line "invalid free of page <addr>". */
+/* Description: freeing a page-aligned address that is not in the pool: -EINVAL, the pool unchanged, one line "invalid free of page <addr>: outside the pool". */
 #include "misuse.h"
 
 static unsigned char wild[2 * 4096] __attribute__((aligned(4096)));

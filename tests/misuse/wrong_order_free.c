@@ -1,4 +1,4 @@
-/* Description: freeing an order-2 block as order 1: -EINVAL, the block stays allocated, one line "invalid free of page <block>". */
+/* Description: freeing an order-2 block as order 1: -EINVAL, the block stays allocated, one line "invalid free of page <block>: wrong order: allocated as order 2, freed as order 1". */
 #include "misuse.h"
 
 int main(int argc, char **argv)

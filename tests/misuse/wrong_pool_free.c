@@ -1,4 +1,4 @@
-/* Description: freeing a page of pool 'other' into pool 'misuse': -EINVAL, both pools unchanged, one line naming pool 'misuse' and the page. */
+/* Description: freeing a page of pool 'other' into pool 'misuse': -EINVAL, both pools unchanged, one line naming pool 'misuse', the page and the rule broken ("outside the pool"). */
 #include "misuse.h"
 
 int main(int argc, char **argv)

@@ -1,0 +1,51 @@
+# Shared by the scripts that boot Debian's kernels under qemu
+# (scripts/test-kernel.sh, scripts/test-numa.sh).  POSIX sh, sourced; the
+# sourcing script sets $here to the repository's root.
+
+# The ABI of the installed linux-headers-amd64 (e.g. 6.1.0-57) in $abi and
+# its exact package version in $kver: images and modules must match them.
+lab_kernel_versions() {
+	meta=$(sh "$here/kernel/headers.sh") ||
+		{ echo "cannot read the ABI of linux-headers-amd64's dependency" >&2; return 1; }
+	abi=${meta% *}
+	kver=${meta#* }
+}
+
+# lab_kernel_fetch NAME IMG CACHE: linux-image-NAME (version $kver) into
+# IMG, unpacked, never installed (/boot untouched); the .deb kept in CACHE/debs.
+lab_kernel_fetch() {
+	[ -f "$2/boot/vmlinuz-$1" ] && return 0
+	echo "== fetching linux-image-$1 $kver"
+	mkdir -p "$3/debs"
+	# A fresh machine may have installed the headers with lists since gone.
+	(cd "$3/debs" && { apt-get download "linux-image-$1=$kver" 2>/dev/null ||
+		{ apt-get update -qq && apt-get download "linux-image-$1=$kver"; } ||
+		apt-get download "linux-image-$1"; }) || return 1
+	rm -rf "$2" && mkdir -p "$2"
+	dpkg-deb --fsys-tarfile "$3/debs"/linux-image-"$1"_*.deb |
+		tar -x -C "$2" --wildcards "./boot/vmlinuz-$1" \
+			"./lib/modules/$1/kernel/drivers/misc/pvpanic/*"
+}
+
+# lab_console_verdict LOG RC TIMEOUT DOCS: the reasons a boot failed, on
+# stdout ("" when it passed).  LOG is the console without carriage returns
+# and time stamps; RC qemu's exit code under timeout(1); DOCS the number of
+# KTAP documents expected, each with its plan and that many results, all ok.
+lab_console_verdict() {
+	[ "$2" = 124 ] && printf ' time-out after %ss;' "$3"
+	[ "$2" != 0 ] && [ "$2" != 124 ] && printf ' qemu exited %s (a panic with pvpanic);' "$2"
+	# Panics, BUGs (sleeping in atomic context, scheduling while atomic,
+	# lockups), warnings, RCU stalls, hung tasks, any stack dump.
+	grep -qE 'Kernel panic|BUG:|Oops|WARNING:|general protection|Call Trace|scheduling while atomic|rcu.*detected.*stall|self-detected stall|blocked for more than|soft lockup|hard LOCKUP|Out of memory' "$1" &&
+		printf ' the kernel complained;'
+	grep -q 'labyrinth-test: no pvpanic' "$1" && printf ' pvpanic did not load;'
+	grep -q '^labyrinth-test: done' "$1" || printf ' init did not finish;'
+	awk -v want="$4" '
+		/^KTAP version 1$/ { if (docs && (got != plan || plan < 1)) bad = 1; docs++; plan = -1; got = 0; next }
+		/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
+		/^ok [0-9]+ / { got++; next }
+		/^not ok [0-9]+ / { got++; bad = 1; next }
+		END { if (docs && (got != plan || plan < 1)) bad = 1; if (docs != want) bad = 1; exit bad }
+	' "$1" || printf ' KTAP: a case not ok, or a plan missing or short;'
+	return 0
+}
