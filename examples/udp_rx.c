@@ -908,6 +908,7 @@ static void parse_options(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		usage(stderr);
 		exit(2);
 	}
 	if (!low_set)

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		usage(stderr);
 		return 2;
 	}
 	memset(&dst, 0, sizeof(dst));

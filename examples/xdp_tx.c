@@ -145,8 +145,11 @@ static void parse_options(int argc, char **argv)
 		}
 	}
 	if (optind < argc || !opt.ifname) {
-		fprintf(stderr, "%s: %s\n", prog, optind < argc ? "unexpected argument" :
-			"which interface? (-i IFNAME)");
+		if (optind < argc)
+			fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		else
+			fprintf(stderr, "%s: which interface? (-i IFNAME)\n", prog);
+		usage(stderr);
 		exit(2);
 	}
 }
