@@ -964,15 +964,16 @@ int lab_os_publish_open(size_t len, void **mem, uint64_t *pid, uint64_t *start_t
 	if (n < 0 || (size_t)n >= sizeof(pub_path))
 		return -ENAMETOOLONG;
 	/* An earlier process of the same pid may have left its file behind:
-	 * take it over if it is this user's (never through a symlink), make
-	 * it readable by this user only, and empty it.  Another user's file
-	 * is left alone. */
+	 * take it over if it is this user's plain file with no other name
+	 * (never through a symlink, never a hard link: emptying a link would
+	 * empty the file it names elsewhere), make it readable by this user
+	 * only, and empty it.  Anything else is left alone. */
 	fd = open(pub_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST)
 		fd = open(pub_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return neg_errno();
-	if (fstat(fd, &st) || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) || st.st_uid != geteuid() || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		close(fd);
 		return -EPERM;
 	}

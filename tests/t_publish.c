@@ -2,8 +2,9 @@
  * the process: the figures read from outside equal the publisher's own, the rates are the
  * counters' growth over the last period, a destroyed pool's record and an exited process's
  * file go at once, a SIGKILLed publisher's file (or one whose pid was reused) is found
- * stale and removed, a process without the variable publishes nothing, and a fork child
- * publishes apart from its parent. */
+ * stale and removed, a process without the variable publishes nothing, a hard link in the
+ * file's name is never taken over (emptied), and a fork child publishes apart from its
+ * parent. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -432,6 +433,55 @@ static void test_reused_pid(struct top_proc *tp)
 	CHECK(access(path, F_OK) != 0, "a stale file was not removed");
 }
 
+/* ---- a hard link in the file's name: never emptied ---- */
+
+static void linked_child(int in, int out)
+{
+	labyrinth_t lab = { 0 };
+
+	if (get_byte(in) != 'g')
+		_exit(12);
+	if (labyrinth_init(&lab, &(struct labyrinth_params){ .name = "top-linked" }))
+		_exit(10); /* publishing off is no reason for init to fail */
+	put(out, "R", 1);
+	if (get_byte(in) != 'x')
+		_exit(13);
+	labyrinth_destroy(&lab);
+}
+
+/* A hard link named as the publisher's file, to another file of the same
+ * user (who can always make one; another user can where
+ * fs.protected_hardlinks is 0): the publisher must not take it over, or it
+ * empties and resizes the other file. */
+static void test_hard_link(void)
+{
+	static const char text[] = "a file of this user's, not a statistics file\n";
+	char path[128], victim[128], back[sizeof(text)];
+	struct child c;
+	int fd;
+
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fd = open(victim, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE(fd >= 0 && write(fd, text, sizeof(text)) == (ssize_t)sizeof(text), "%s: %s",
+		victim, strerror(errno));
+	close(fd);
+	start_child(&c, "1", linked_child);
+	path_of(c.pid, path, sizeof(path));
+	REQUIRE(link(victim, path) == 0, "link %s: %s", path, strerror(errno));
+	put(c.to, "g", 1);
+	CHECK_EQ(get_byte(c.from), 'R');
+	fd = open(victim, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, back, sizeof(back)) == (ssize_t)sizeof(text) &&
+	      memcmp(back, text, sizeof(text)) == 0 && lseek(fd, 0, SEEK_END) == sizeof(text),
+	      "the publisher took over a hard link and emptied %s", victim);
+	if (fd >= 0)
+		close(fd);
+	put(c.to, "x", 1);
+	CHECK_EQ(finish_child(&c), 0);
+	unlink(path);
+	unlink(victim);
+}
+
 /* ---- fork: the file is the parent's ---- */
 
 /* The grandchild starts a thread after a fork of a threaded process, which
@@ -588,6 +638,7 @@ int main(int argc, char **argv)
 	test_no_variable();
 	test_crash(tp);
 	test_reused_pid(tp);
+	test_hard_link();
 	if (FORK_CASE)
 		test_fork(tp);
 	else
