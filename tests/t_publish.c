@@ -433,6 +433,37 @@ static void test_reused_pid(struct top_proc *tp)
 	CHECK(access(path, F_OK) != 0, "a stale file was not removed");
 }
 
+/* A record whose name fills its field with no NUL (a file written by
+ * something else than the library): read back as a string of at most
+ * LAB_PUB_NAME_MAX - 1 characters, never past the field. */
+static void test_unterminated_name(struct top_proc *tp)
+{
+	struct {
+		struct lab_pub_header h;
+		struct lab_pub_record r;
+	} file = { .h = { .magic = LAB_PUB_MAGIC, .version = LAB_PUB_VERSION,
+			  .nr_records = LAB_PUB_RECORDS,
+			  .record_size = sizeof(struct lab_pub_record), .period_ms = 1000,
+			  .pid = (uint64_t)getpid() } };
+	char path[128];
+	int fd;
+
+	memset(&file.r, 'A', sizeof(file.r)); /* no NUL anywhere after the name either */
+	file.r.seq = 2;
+	file.r.used = 1;
+	path_of(getpid(), path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, LAB_PUB_FILE_SIZE) == 0 &&
+		pwrite(fd, &file, sizeof(file), 0) == (ssize_t)sizeof(file), "%s: %s", path,
+		strerror(errno));
+	close(fd);
+	CHECK(top_read_file(path, tp) == 0 && tp->nr_pools == 1, "read %s", path);
+	CHECK(memchr(tp->pools[0].name, '\0', LAB_PUB_NAME_MAX) != NULL,
+	      "a pool name without its NUL");
+	CHECK_EQ(strlen(tp->pools[0].name), LAB_PUB_NAME_MAX - 1);
+	unlink(path);
+}
+
 /* ---- a hard link in the file's name: never emptied ---- */
 
 static void linked_child(int in, int out)
@@ -639,6 +670,7 @@ int main(int argc, char **argv)
 	test_crash(tp);
 	test_reused_pid(tp);
 	test_hard_link();
+	test_unterminated_name(tp);
 	if (FORK_CASE)
 		test_fork(tp);
 	else

@@ -110,8 +110,8 @@ static void read_records(struct lab_pub_header *h, struct top_proc *out)
 	for (i = 0; i < LAB_PUB_RECORDS; i++) {
 		got = lab_pub_read_record(lab_pub_record_at(h, i), &out->pools[out->nr_pools],
 					  READ_TRIES);
-		if (got > 0)
-			out->nr_pools++;
+		if (got > 0) /* the name as a string, whatever the file holds */
+			out->pools[out->nr_pools++].name[LAB_PUB_NAME_MAX - 1] = '\0';
 		else if (got < 0)
 			out->torn++;
 	}
