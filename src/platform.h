@@ -46,7 +46,8 @@ int lab_os_node_check(unsigned int node);
 struct lab_node_pages {
 	uint32_t on[LAB_NODE_SLOTS]; /* pages on node 0 .. LAB_NODE_SLOTS - 1 */
 	uint32_t other;              /* pages on higher nodes */
-	uint32_t unknown;            /* pages the host cannot place (secret memory) */
+	uint32_t unknown;            /* pages the host cannot place (no NUMA; secret
+	                                memory on kernels whose move_pages refuses it) */
 };
 
 /*
