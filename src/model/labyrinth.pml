@@ -853,7 +853,8 @@ inline phases()
 		n = cnt[t]; PUSH_TOP(); busy[t] = 0; idx = 0;
 		ph = P_DONE; sh = sh || split
 	:: ph == F_OR && !sh ->
-		/* lab_store_give(p, &idx, 1): lab_fetch_or_release(&p->bits[w], mask) */
+		/* lab_store_give(p, &idx, 1): lab_store_set_bits, a seq_cst
+		 * fetch_or of bits[w] (its summary hint is the SUMMARY part's) */
 		w = idx / WBITS; mask = 1 << (idx % WBITS);
 		to_store(W_OWN(me));
 		bits[w] = bits[w] | mask;
@@ -881,7 +882,7 @@ inline phases()
 		ph = L_FIRST; sh = sh || split
 	:: ph == L_OR && !sh ->
 		/* lab_store_give(p, c->pages + count - n, n, wake):
-		 * lab_fetch_or_release(&p->bits[w], mask) for the run of pages
+		 * lab_store_set_bits (a seq_cst fetch_or of bits[w]) for the run of pages
 		 * from i on in one word */
 		w = cpg[t * CAP + i] / WBITS; mask = 0;
 		do
