@@ -77,19 +77,34 @@ static size_t mapped_len(const struct lab_pool *p, uint32_t nr_total)
 	return round_up((size_t)nr_total << p->page_shift, p->backing.unit);
 }
 
+/* Add pages counted by node to the pool's counts: one writer at a time
+ * (init, or growth under the slow lock) while labyrinth_dump may read
+ * them on another thread, so relaxed atomic words. */
+static void add_node_pages(struct lab_node_pages *to, const struct lab_node_pages *add)
+{
+	unsigned int i;
+
+	for (i = 0; i < LAB_NODE_SLOTS; i++)
+		lab_store_relaxed(&to->on[i], lab_load_relaxed(&to->on[i]) + add->on[i]);
+	lab_store_relaxed(&to->other, lab_load_relaxed(&to->other) + add->other);
+	lab_store_relaxed(&to->unknown, lab_load_relaxed(&to->unknown) + add->unknown);
+}
+
 /* Map pages [from, to) (and the rest of their backing unit), and count
  * the nodes they landed on. */
 static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fallback)
 {
 	size_t start = mapped_len(p, from), end = mapped_len(p, to);
+	struct lab_node_pages counted = { { 0 }, 0, 0 };
 	int err = 0;
 
 	if (end != start)
 		err = lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
-	if (!err)
+	if (!err) {
 		lab_os_count_nodes(&p->backing, lab_page_addr(p, from),
-				   (size_t)(to - from) << p->page_shift, p->page_size,
-				   &p->node_pages);
+				   (size_t)(to - from) << p->page_shift, p->page_size, &counted);
+		add_node_pages(&p->node_pages, &counted);
+	}
 	return err;
 }
 

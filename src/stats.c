@@ -85,9 +85,15 @@ int labyrinth_stats(labyrinth_t *lab, struct labyrinth_stats *st)
  */
 static size_t node_line(const struct lab_pool *p, char *line, size_t size)
 {
-	const struct lab_node_pages *n = &p->node_pages;
+	struct lab_node_pages snap, *n = &snap;
 	size_t len;
 	unsigned int i;
+
+	/* a growth may be adding to them meanwhile (pool.c add_node_pages) */
+	for (i = 0; i < LAB_NODE_SLOTS; i++)
+		snap.on[i] = lab_load_relaxed(&p->node_pages.on[i]);
+	snap.other = lab_load_relaxed(&p->node_pages.other);
+	snap.unknown = lab_load_relaxed(&p->node_pages.unknown);
 
 	if (p->backing.node >= 0)
 		len = lab_fmt(line, size, "pool %s: numa bound to node %u, pages on", p->name,

@@ -1,8 +1,10 @@
-/* Description: LAB_GFP_KERNEL grows the pool up to max_pages (NOWAIT/ATOMIC never grow), then waits up to wait_ms for a freed page, which reaches the sleeper. */
+/* Description: LAB_GFP_KERNEL grows the pool up to max_pages (NOWAIT/ATOMIC never grow), then waits up to wait_ms for a freed page, which reaches the sleeper; labyrinth_dump, run meanwhile on another thread, counts every grown page on a node. */
 #include "check.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +121,95 @@ static void growth(void)
 }
 
 /* KERNEL grows rather than take the reserve. */
+/* The pages the dump's node line counts ("pages on node0 N ... unknown
+ * N"), all nodes together; -1 without the line. */
+static long dump_node_pages(labyrinth_t *lab)
+{
+	char *text = NULL, *at, *end;
+	size_t len = 0;
+	long sum = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	REQUIRE(f != NULL, "open_memstream");
+	CHECK_EQ(labyrinth_dump(lab, f), 0);
+	fclose(f);
+	at = text ? strstr(text, "pages on") : NULL;
+	if (!at) {
+		free(text);
+		return -1;
+	}
+	end = strchr(at, '\n');
+	for (at += strlen("pages on"); at < end;) {
+		at += strspn(at, " ");
+		at += strcspn(at, " \n"); /* "nodeN", "nodeN+" or "unknown" */
+		sum += strtol(at, &at, 10);
+	}
+	free(text);
+	return sum;
+}
+
+static atomic_int growing, dumps;
+
+/* labyrinth_dump over and over while another thread grows the pool: the
+ * node counts that growth adds are read meanwhile (the grower waits for a
+ * dump before each growth step, so the two overlap). */
+static void *dump_loop(void *arg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	REQUIRE(f != NULL, "open_memstream");
+	while (atomic_load_explicit(&growing, memory_order_relaxed)) {
+		CHECK_EQ(labyrinth_dump(arg, f), 0);
+		rewind(f);
+		atomic_fetch_add_explicit(&dumps, 1, memory_order_relaxed);
+	}
+	fclose(f);
+	free(text);
+	return NULL;
+}
+
+/* Until the dump thread has finished one more dump. */
+static void wait_for_a_dump(void)
+{
+	int seen = atomic_load_explicit(&dumps, memory_order_relaxed);
+
+	while (atomic_load_explicit(&dumps, memory_order_relaxed) - seen < 2)
+		sched_yield();
+}
+
+/* Growth while a dump runs; after it, the dump counts every page on some
+ * node (or unknown): pages_total in all. */
+static void dump_while_growing(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "grow-dump", .nr_pages = NR, .max_pages = MAX };
+	unsigned int n = 0;
+	pthread_t t;
+	void *pg;
+
+	p.flags = nolock_unless_lockable(p.name, (size_t)MAX * 4096);
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
+	CHECK_EQ(dump_node_pages(&lab), NR);
+	atomic_store_explicit(&growing, 1, memory_order_relaxed);
+	REQUIRE(pthread_create(&t, NULL, dump_loop, &lab) == 0, "pthread_create");
+	while (n < MAX) {
+		if (n >= NR && (n - NR) % 1024 == 0)
+			wait_for_a_dump(); /* the pool is full: this allocation grows it */
+		if (!(pg = labyrinth_alloc_page(&lab, LAB_GFP_KERNEL)))
+			break;
+		pages[n++] = pg;
+	}
+	atomic_store_explicit(&growing, 0, memory_order_relaxed);
+	pthread_join(t, NULL);
+	CHECK_EQ(n, MAX);
+	CHECK_EQ(check_stats(&lab).pages_total, MAX);
+	CHECK_EQ(dump_node_pages(&lab), MAX);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages, n), n);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+}
+
 static void grow_keeps_reserve(void)
 {
 	labyrinth_t lab = { 0 };
@@ -411,6 +502,7 @@ int main(void)
 	signal(SIGALRM, on_alarm);
 	alarm(120);
 	growth();
+	dump_while_growing();
 	grow_keeps_reserve();
 	waiting();
 	interrupted();
