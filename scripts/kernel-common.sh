@@ -2,6 +2,18 @@
 # (scripts/test-kernel.sh, scripts/test-numa.sh).  POSIX sh, sourced; the
 # sourcing script sets $here to the repository's root.
 
+# lab_kernel_deps PKGS [--check]: with --check, exit 0 when every package
+# of PKGS is installed, else 1; without it, install them
+# (scripts/install-deps.sh).
+lab_kernel_deps() {
+	if [ "${2:-}" = --check ]; then
+		for p in $1; do dpkg -s "$p" >/dev/null 2>&1 || exit 1; done
+		exit 0
+	fi
+	# shellcheck disable=SC2086 # one argument per package
+	sh "$here/scripts/install-deps.sh" $1
+}
+
 # The ABI of the installed linux-headers-amd64 (e.g. 6.1.0-57) in $abi and
 # its exact package version in $kver: images and modules must match them.
 lab_kernel_versions() {

@@ -23,13 +23,8 @@ smp=${LAB_KERNEL_SMP:-2} # more CPUs: slower under TCG, but more caches (the bud
 kcflags="-DLAB_SLEEP_SLICE_MS=2000"
 pkgs="linux-headers-amd64 linux-headers-rt-amd64 qemu-system-x86 busybox-static cpio"
 
-if [ "${1:-}" = --check ]; then
-	for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || exit 1; done
-	exit 0
-fi
-sh "$here/scripts/install-deps.sh" $pkgs
-
 . "$here/scripts/kernel-common.sh"
+lab_kernel_deps "$pkgs" "${1:-}"
 lab_kernel_versions || exit 1
 mkdir -p "$cache/debs"
 fail=0

@@ -26,13 +26,8 @@ build=${BUILD:-$here/build}
 timeout_s=${LAB_NUMA_TIMEOUT:-300}
 pkgs="linux-headers-amd64 qemu-system-x86 busybox-static cpio"
 
-if [ "${1:-}" = --check ]; then
-	for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || exit 1; done
-	exit 0
-fi
-sh "$here/scripts/install-deps.sh" $pkgs
-
 . "$here/scripts/kernel-common.sh"
+lab_kernel_deps "$pkgs" "${1:-}"
 lab_kernel_versions
 name=$abi-amd64
 img=$cache/img-$name
