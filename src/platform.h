@@ -54,8 +54,8 @@ struct lab_node_pages {
  * Add the pages of page_size in [addr, addr + len) of a committed range to
  * n, by node.  Slow: init and growth only, never the atomic path.
  */
-void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
-			size_t page_size, struct lab_node_pages *n);
+void lab_os_count_nodes(const void *addr, size_t len, size_t page_size,
+			struct lab_node_pages *n);
 
 /*
  * Choose and open the backing for a pool of page_size pages with pool flags
@@ -68,7 +68,7 @@ void lab_os_backing_close(struct lab_backing *b);
 /* Reserve len bytes of address space aligned to align, inaccessible. */
 int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out);
 /* Return any range (reserved or committed) to the system. */
-void lab_os_release(struct lab_backing *b, void *addr, size_t len);
+void lab_os_release(void *addr, size_t len);
 
 /*
  * Make [addr, addr + len) of a reservation usable: map it with the backing

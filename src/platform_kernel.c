@@ -234,9 +234,8 @@ int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 	return 0;
 }
 
-void lab_os_release(struct lab_backing *b, void *addr, size_t len)
+void lab_os_release(void *addr, size_t len)
 {
-	(void)b;
 	(void)len;
 	kvfree(addr); /* vfree() for vmalloc memory */
 }
@@ -248,13 +247,12 @@ static struct page *page_of(const void *addr)
 	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
 }
 
-void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
-			size_t page_size, struct lab_node_pages *n)
+void lab_os_count_nodes(const void *addr, size_t len, size_t page_size,
+			struct lab_node_pages *n)
 {
 	size_t off;
 	int nid;
 
-	(void)b;
 	for (off = 0; off + page_size <= len; off += page_size) {
 		struct page *pg = page_of((const char *)addr + off);
 

@@ -262,17 +262,16 @@ static int node_room(const struct lab_backing *b, size_t len)
 
 /*
  * move_pages(2) with no target nodes only reports where each page lies
- * (or -errno for one it cannot see, such as secret memory).
+ * (or -errno for one it cannot see: secret memory on some kernels).
  */
-void lab_os_count_nodes(const struct lab_backing *b, const void *addr, size_t len,
-			size_t page_size, struct lab_node_pages *n)
+void lab_os_count_nodes(const void *addr, size_t len, size_t page_size,
+			struct lab_node_pages *n)
 {
 	enum { CHUNK = 256 };
 	void *pages[CHUNK];
 	int status[CHUNK];
 	size_t total = len / page_size, done = 0, i, k;
 
-	(void)b;
 	while (done < total) {
 		k = total - done < CHUNK ? total - done : CHUNK;
 		for (i = 0; i < k; i++) {
@@ -354,9 +353,8 @@ int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 	return 0;
 }
 
-void lab_os_release(struct lab_backing *b, void *addr, size_t len)
+void lab_os_release(void *addr, size_t len)
 {
-	(void)b;
 	munmap(addr, len);
 }
 

@@ -101,8 +101,8 @@ static int commit_pages(struct lab_pool *p, uint32_t from, uint32_t to, int fall
 	if (end != start)
 		err = lab_os_commit(&p->backing, p->base + start, start, end - start, fallback);
 	if (!err) {
-		lab_os_count_nodes(&p->backing, lab_page_addr(p, from),
-				   (size_t)(to - from) << p->page_shift, p->page_size, &counted);
+		lab_os_count_nodes(lab_page_addr(p, from), (size_t)(to - from) << p->page_shift,
+				   p->page_size, &counted);
 		add_node_pages(&p->node_pages, &counted);
 	}
 	return err;
@@ -359,7 +359,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	return 0;
 
 fail_reserve:
-	lab_os_release(&p->backing, base, p->reserved_len);
+	lab_os_release(base, p->reserved_len);
 fail_backing:
 	lab_os_backing_close(&p->backing);
 fail_meta:
@@ -411,7 +411,7 @@ int labyrinth_destroy(labyrinth_t *lab)
 	lab->lab_private_core = NULL;
 	live_remove(p);
 	lab_watch_close_all(p);
-	lab_os_release(&p->backing, p->base, p->reserved_len);
+	lab_os_release(p->base, p->reserved_len);
 	p->magic = 0;
 	lab_os_meta_free(p, p->meta_len);
 	return 0;
