@@ -786,10 +786,13 @@ static int explain(char *s, size_t size, const struct lab_init_failure *f, int e
 }
 
 /*
- * This thread's last failed init, for labyrinth_last_error().  The
- * default TLS model, unlike the core's initial-exec words: a kilobyte of
- * static TLS could keep a program from dlopen()ing the library; the line
- * is written only by a failing init, never on the atomic path.
+ * This thread's last failed init, for labyrinth_last_error(); written only
+ * by a failing init, never on the atomic path.  Declared with the default
+ * TLS model, but the core's initial-exec words make the library
+ * STATIC_TLS, so its whole TLS block, this kilobyte included (readelf -l:
+ * a 0x438-byte TLS segment), is static TLS all the same: a dlopen() needs
+ * that much of the static TLS surplus (glibc 2.36 loads it even with
+ * glibc.rtld.optional_static_tls=0).
  */
 static __thread char last_error[1024];
 
