@@ -81,17 +81,16 @@ processes started with LABYRINTH_STATS=1, watched from outside).")
 
 # labyrinth-dpdk: the DPDK mempool driver "labyrinth" (liblabyrinth_dpdk),
 # <labyrinth_dpdk.h>, its man pages and docs/dpdk.md; only where DPDK was
-# found (dpdk/CMakeLists.txt), with Depends on the DPDK libraries it links.
+# found (dpdk/CMakeLists.txt).  dpkg-shlibdeps names the DPDK packages
+# (librte-*) and libc6 from its DT_NEEDED, as for the tools.
 set(lab_components runtime dev tools)
 if(TARGET labyrinth_dpdk)
   list(APPEND CPACK_COMPONENTS_ALL dpdk)
   list(APPEND lab_components dpdk)
   set(CPACK_DEBIAN_DPDK_PACKAGE_NAME labyrinth-dpdk)
   set(CPACK_DEBIAN_DPDK_PACKAGE_SECTION libs)
+  set(CPACK_DEBIAN_DPDK_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_DPDK_PACKAGE_DEPENDS "${lab_dep}")
-  if(LAB_DPDK_DEB_DEPENDS)
-    set(CPACK_DEBIAN_DPDK_PACKAGE_DEPENDS "${lab_dep}, ${LAB_DPDK_DEB_DEPENDS}")
-  endif()
   set(CPACK_DEBIAN_DPDK_PACKAGE_SUGGESTS "dpdk-dev, libdpdk-dev")
   set(CPACK_COMPONENT_DPDK_DESCRIPTION
 "page pools that never sleep on their atomic path - DPDK mempool driver
