@@ -614,6 +614,8 @@ int main(int argc, char **argv)
 	all = calloc(npages + 1, sizeof(*all));
 	REQUIRE(all != NULL, "calloc");
 	for (p = 0; p < nr_pools; p++) {
+		/* each pool probes what is left of RLIMIT_MEMLOCK after the ones before it */
+		prm.flags = nolock_unless_lockable(prm.name, (size_t)npages * PAGE);
 		REQUIRE(labyrinth_init(&pools[p], &prm) == 0, "init a %u-page pool", npages);
 		REQUIRE(labyrinth_page_size(&pools[p]) == PAGE, "4 KiB pages");
 
