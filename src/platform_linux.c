@@ -787,14 +787,14 @@ static int explain(char *s, size_t size, const struct lab_init_failure *f, int e
 
 /*
  * This thread's last failed init, for labyrinth_last_error(); written only
- * by a failing init, never on the atomic path.  Declared with the default
- * TLS model, but the core's initial-exec words make the library
- * STATIC_TLS, so its whole TLS block, this kilobyte included (readelf -l:
- * a 0x438-byte TLS segment), is static TLS all the same: a dlopen() needs
- * that much of the static TLS surplus (glibc 2.36 loads it even with
- * glibc.rtld.optional_static_tls=0).
+ * by a failing init, never on the atomic path.  Initial-exec, like the
+ * rest of the library's TLS: accessed with the default model it went
+ * through __tls_get_addr, which under ASan maps a page of its own, and a
+ * failed init must leave the process's mappings as they were (t_memlock).
+ * The library is STATIC_TLS anyway (readelf -l: a 0x438-byte TLS
+ * segment), so a dlopen() needs that much of the static TLS surplus.
  */
-static __thread char last_error[1024];
+static __thread char last_error[1024] __attribute__((tls_model("initial-exec")));
 
 const char *labyrinth_last_error(void)
 {
