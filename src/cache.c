@@ -336,37 +336,6 @@ LAB_NOINLINE bool lab_cache_gate(struct lab_pool *p, struct lab_cache *c, lab_gf
 }
 
 /*
- * The pages src[n] marked allocated and their addresses into out[]: a
- * leaf with no call, four pages a step (two stores each, no check: the
- * loop is store-bound, and its own counting would double its cost).
- */
-static inline __attribute__((always_inline)) void
-pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const uint32_t *src, void **out,
-	uint32_t n)
-{
-	uint32_t i = 0;
-
-	for (; i + 4 <= n; i += 4) {
-		uint32_t a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];
-
-		lab_store_relaxed(&state[a], (uint8_t)(LAB_PS_HEAD | 0));
-		lab_store_relaxed(&state[b], (uint8_t)(LAB_PS_HEAD | 0));
-		lab_store_relaxed(&state[c], (uint8_t)(LAB_PS_HEAD | 0));
-		lab_store_relaxed(&state[d], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = base + ((size_t)a << shift);
-		out[i + 1] = base + ((size_t)b << shift);
-		out[i + 2] = base + ((size_t)c << shift);
-		out[i + 3] = base + ((size_t)d << shift);
-	}
-	for (; i < n; i++) {
-		uint32_t pg = src[i];
-
-		lab_store_relaxed(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = base + ((size_t)pg << shift);
-	}
-}
-
-/*
  * Hand up to n pages of the cache out to a bulk allocation: each marked
  * allocated and its address stored in out[], in one pass over the top of
  * the LIFO.  Returns how many.
@@ -401,9 +370,9 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	 * constant. */
 	src = c->pages + count - have;
 	if (shift == 12)
-		pop_run(base, 12, state, src, out, have);
+		lab_pop_run(base, 12, state, src, out, have);
 	else
-		pop_run(base, shift, state, src, out, have);
+		lab_pop_run(base, shift, state, src, out, have);
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
 	return have;
@@ -431,65 +400,19 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	return n;
 }
 
-/*
- * Page addr of a pool with total pages at base marked free and its index
- * into *out, if it is an allocated single page; else false.
- */
-static inline __attribute__((always_inline)) bool
-free_one(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
-	 const void *addr, uint32_t *out)
-{
-	uintptr_t pg = lab_page_number(base, shift, addr);
-
-	if (pg >= total || lab_load_relaxed(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))
-		return false;
-	lab_store_relaxed(&state[pg], (uint8_t)LAB_PS_FREE);
-	*out = (uint32_t)pg;
-	return true;
-}
-
-/*
- * The leading pages of pages[n] that are allocated single pages of a pool
- * with total pages at base: marked free, their indexes into out[].
- * Returns how many.  A leaf with no call, so that base, shift, state and
- * the pointers stay in registers (the byte stores may alias anything);
- * four pages a step, each checked after the one before it is marked (a
- * page twice in pages[] stops the run at its second entry).
- */
-static inline __attribute__((always_inline)) uint32_t
-free_run(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
-	 void *const *pages, uint32_t *out, uint32_t n)
-{
-	void *const *q = pages, *const *end = pages + n;
-
-	for (; end - q >= 4; q += 4, out += 4) {
-		if (!free_one(base, shift, state, total, q[0], &out[0]))
-			return (uint32_t)(q - pages);
-		if (!free_one(base, shift, state, total, q[1], &out[1]))
-			return (uint32_t)(q - pages) + 1;
-		if (!free_one(base, shift, state, total, q[2], &out[2]))
-			return (uint32_t)(q - pages) + 2;
-		if (!free_one(base, shift, state, total, q[3], &out[3]))
-			return (uint32_t)(q - pages) + 3;
-	}
-	for (; q < end; q++, out++)
-		if (!free_one(base, shift, state, total, q[0], out))
-			break;
-	return (uint32_t)(q - pages);
-}
-
-/* free_run for 4 KiB pages, the common case, with the shift a constant;
- * each a function of its own, whose loop gets every register. */
+/* lab_free_run (labyrinth_fast.h) for 4 KiB pages, the common case, with
+ * the shift a constant; each a function of its own, whose loop gets every
+ * register. */
 static LAB_NOINLINE uint32_t free_run_4k(const unsigned char *base, uint8_t *state, uint32_t total,
 					 void *const *pages, uint32_t *out, uint32_t n)
 {
-	return free_run(base, 12, state, total, pages, out, n);
+	return lab_free_run(base, 12, state, total, pages, out, n);
 }
 
 static LAB_NOINLINE uint32_t free_run_any(const unsigned char *base, uint32_t shift, uint8_t *state,
 					  uint32_t total, void *const *pages, uint32_t *out, uint32_t n)
 {
-	return free_run(base, shift, state, total, pages, out, n);
+	return lab_free_run(base, shift, state, total, pages, out, n);
 }
 
 /*

@@ -49,6 +49,8 @@
 #define lab_fast_free    labyrinth__fast_free
 #define lab_fast_cache   labyrinth__fast_cache
 #define lab_page_number  labyrinth__page_number
+#define lab_pop_run      labyrinth__pop_run
+#define lab_free_run     labyrinth__free_run
 #include "platform.h"
 
 #define LAB_HIDDEN __attribute__((visibility("hidden")))
