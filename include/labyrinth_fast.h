@@ -217,6 +217,131 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
 	return 1;
 }
 
+/*
+ * Bulk: the pages src[n] marked allocated and their addresses into out[],
+ * four pages a step (two stores each and no check: the loop is
+ * store-bound).  Pass a constant shift where there is one: a variable
+ * shift costs three times a constant's.
+ */
+static __inline__ __attribute__((always_inline)) void
+labyrinth__pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const uint32_t *src,
+		   void **out, uint32_t n)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		uint32_t a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];
+
+		LAB_FAST_STORE(&state[a], (uint8_t)(LAB_PS_HEAD | 0));
+		LAB_FAST_STORE(&state[b], (uint8_t)(LAB_PS_HEAD | 0));
+		LAB_FAST_STORE(&state[c], (uint8_t)(LAB_PS_HEAD | 0));
+		LAB_FAST_STORE(&state[d], (uint8_t)(LAB_PS_HEAD | 0));
+		out[i] = base + ((size_t)a << shift);
+		out[i + 1] = base + ((size_t)b << shift);
+		out[i + 2] = base + ((size_t)c << shift);
+		out[i + 3] = base + ((size_t)d << shift);
+	}
+	for (; i < n; i++) {
+		uint32_t pg = src[i];
+
+		LAB_FAST_STORE(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));
+		out[i] = base + ((size_t)pg << shift);
+	}
+}
+
+/* Page addr of a pool with total pages at base marked free and its index
+ * into *out, if it is an allocated single page; else 0. */
+static __inline__ __attribute__((always_inline)) int
+labyrinth__free_one(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
+		    const void *addr, uint32_t *out)
+{
+	uintptr_t pg = labyrinth__page_number(base, shift, addr);
+
+	if (pg >= total || LAB_FAST_LOAD(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))
+		return 0;
+	LAB_FAST_STORE(&state[pg], (uint8_t)LAB_PS_FREE);
+	*out = (uint32_t)pg;
+	return 1;
+}
+
+/*
+ * Bulk: the leading pages of pages[n] that are allocated single pages of
+ * a pool with total pages at base, marked free, their indexes into out[];
+ * how many.  Four pages a step, each checked after the one before it is
+ * marked (a page twice in pages[] stops the run at its second entry).
+ */
+static __inline__ __attribute__((always_inline)) uint32_t
+labyrinth__free_run(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
+		    void *const *pages, uint32_t *out, uint32_t n)
+{
+	void *const *q = pages, *const *end = pages + n;
+
+	for (; end - q >= 4; q += 4, out += 4) {
+		if (!labyrinth__free_one(base, shift, state, total, q[0], &out[0]))
+			return (uint32_t)(q - pages);
+		if (!labyrinth__free_one(base, shift, state, total, q[1], &out[1]))
+			return (uint32_t)(q - pages) + 1;
+		if (!labyrinth__free_one(base, shift, state, total, q[2], &out[2]))
+			return (uint32_t)(q - pages) + 2;
+		if (!labyrinth__free_one(base, shift, state, total, q[3], &out[3]))
+			return (uint32_t)(q - pages) + 3;
+	}
+	for (; q < end; q++, out++)
+		if (!labyrinth__free_one(base, shift, state, total, q[0], out))
+			break;
+	return (uint32_t)(q - pages);
+}
+
+/*
+ * Fast path, bulk allocation: n pages off the top of cache c into
+ * pages[], all marked allocated, in one busy window; or 0 (busy, fewer
+ * than n cached, a reserve or watch to judge, pages not of 4 KiB: the
+ * library does those, partly from the cache).
+ */
+static __inline__ __attribute__((always_inline)) int
+labyrinth__fast_alloc_bulk(struct labyrinth__cache *c, void **pages, uint32_t n)
+{
+	uint32_t count;
+
+	if (LAB_FAST_UNLIKELY(c->shift != 12) || !labyrinth__cache_enter(c))
+		return 0;
+	count = LAB_FAST_LOAD(&c->count);
+	if (LAB_FAST_UNLIKELY(count < n || (LAB_FAST_LOAD(&c->flags) & LAB_CF_GATE))) {
+		labyrinth__cache_leave(c);
+		return 0;
+	}
+	count -= n;
+	labyrinth__pop_run(c->base, 12, c->state, LAB_FAST_PAGES(c) + count, pages, n);
+	LAB_FAST_STORE(&c->count, count);
+	labyrinth__cache_leave(c);
+	return 1;
+}
+
+/*
+ * Fast path, bulk free: the leading pages of pages[n] that are allocated
+ * single pages, as far as the cache's grant has room, marked free and
+ * pushed on cache c in one busy window; how many (0 when busy, a
+ * LAB_GFP_KERNEL sleeper waits or pages are not of 4 KiB).  The library
+ * does the rest.
+ */
+static __inline__ __attribute__((always_inline)) uint32_t
+labyrinth__fast_free_bulk(struct labyrinth__cache *c, void *const *pages, uint32_t n)
+{
+	uint32_t count, room, done;
+
+	if (LAB_FAST_UNLIKELY(c->shift != 12 || (LAB_FAST_LOAD(&c->flags) & LAB_CF_WAITERS)) ||
+	    !labyrinth__cache_enter(c))
+		return 0;
+	count = LAB_FAST_LOAD(&c->count);
+	room = c->grant - count;
+	done = labyrinth__free_run(c->base, 12, c->state, c->limit, pages, LAB_FAST_PAGES(c) + count,
+				   n < room ? n : room);
+	LAB_FAST_STORE(&c->count, count + done);
+	LAB_FAST_STORE(&c->frees, c->frees + done);
+	labyrinth__cache_leave(c);
+	return done;
+}
+
 #ifndef __KERNEL__
 /*
  * User space: the fast paths find this thread's cache in a pool from the
@@ -365,6 +490,30 @@ labyrinth_inline_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 	return !order && labyrinth__inline_free(lab, addr) ? 0 : (labyrinth_free_pages)(lab, addr, order);
 }
 
+/* Bulk calls: the whole call from the thread's cache, else the library
+ * (which does the same checks again, and everything else). */
+static __inline__ __attribute__((always_inline)) unsigned int
+labyrinth_inline_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages, unsigned int n)
+{
+	struct labyrinth__cache *c = labyrinth__fast_cache(lab);
+
+	if (LAB_FAST_LIKELY(c != NULL && labyrinth__gfp_plain(gfp) && pages != NULL &&
+			    labyrinth__fast_alloc_bulk(c, pages, n)))
+		return n;
+	return (labyrinth_alloc_bulk)(lab, gfp, pages, n);
+}
+
+static __inline__ __attribute__((always_inline)) unsigned int
+labyrinth_inline_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
+{
+	struct labyrinth__cache *c = labyrinth__fast_cache(lab);
+	unsigned int done = c != NULL && pages != NULL ? labyrinth__fast_free_bulk(c, pages, n) : 0;
+
+	if (LAB_FAST_LIKELY(done == n))
+		return n;
+	return done + (labyrinth_free_bulk)(lab, pages + done, n - done);
+}
+
 #define labyrinth_alloc_page(lab, gfp)  labyrinth_inline_alloc_page((lab), (gfp))
 #define labyrinth_alloc_pages(lab, gfp, order) \
 	labyrinth_inline_alloc_pages((lab), (gfp), (order))
@@ -372,6 +521,9 @@ labyrinth_inline_free_pages(labyrinth_t *lab, void *addr, unsigned int order)
 #define labyrinth_free_page(lab, addr)  labyrinth_inline_free_page((lab), (addr))
 #define labyrinth_free_pages(lab, addr, order) \
 	labyrinth_inline_free_pages((lab), (addr), (order))
+#define labyrinth_alloc_bulk(lab, gfp, pages, n) \
+	labyrinth_inline_alloc_bulk((lab), (gfp), (pages), (n))
+#define labyrinth_free_bulk(lab, pages, n) labyrinth_inline_free_bulk((lab), (pages), (n))
 #endif /* inline entry points */
 #endif /* !__KERNEL__ */
 

@@ -449,6 +449,8 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	if (c && p->cache_cap)
 		i = lab_cache_free_bulk(p, c, pages, n);
 	lab_unpin();
+	if (lab_likely(i == n))
+		return n;
 	freed = i;
 	/* The pages were allocated before this call: the pool's size now
 	 * covers them all.  A debug pool takes free_check's CAS instead. */
@@ -480,7 +482,8 @@ unsigned int labyrinth_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 			batched = 0;
 		}
 	}
-	give_back(p, idx, batched);
+	if (batched)
+		give_back(p, idx, batched);
 	return freed + batched;
 }
 

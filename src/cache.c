@@ -346,8 +346,8 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 	/* Locals: the state stores (bytes) may alias anything, and the
 	 * compiler would reload these from the pool at every page. */
 	unsigned char *base = p->base;
-	size_t size = (size_t)1 << p->page_shift;
-	uint32_t count, have, i;
+	uint32_t shift = p->page_shift;
+	uint32_t count, have;
 	const uint32_t *src;
 	uint8_t *state = p->state;
 
@@ -365,15 +365,14 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		if (have)
 			lab_cache_gate(p, c, gfp, have);
 	}
-	/* The top `have` entries, oldest first: a forward loop the compiler
-	 * keeps in registers (the hot page goes out last, still in cache). */
+	/* The top `have` entries, oldest first (the hot page goes out last,
+	 * still in cache); 4 KiB pages, the common case, with the shift a
+	 * constant. */
 	src = c->pages + count - have;
-	for (i = 0; i < have; i++) {
-		uint32_t pg = src[i];
-
-		lab_store_relaxed(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = base + (size_t)pg * size;
-	}
+	if (shift == 12)
+		lab_pop_run(base, 12, state, src, out, have);
+	else
+		lab_pop_run(base, shift, state, src, out, have);
 	lab_store_relaxed(&c->count, count - have);
 	lab_cache_leave(c);
 	return have;
@@ -401,27 +400,19 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 	return n;
 }
 
-/*
- * The leading pages of pages[n] that are allocated single pages of a pool
- * with total pages at base: marked free, their indexes into out[].
- * Returns how many.  A leaf with no call, so that base, shift, state and
- * the pointers stay in registers (the byte stores may alias anything).
- */
-static inline __attribute__((always_inline)) uint32_t
-free_run(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
-	 void *const *pages, uint32_t *out, uint32_t n)
+/* lab_free_run (labyrinth_fast.h) for 4 KiB pages, the common case, with
+ * the shift a constant; each a function of its own, whose loop gets every
+ * register. */
+static LAB_NOINLINE uint32_t free_run_4k(const unsigned char *base, uint8_t *state, uint32_t total,
+					 void *const *pages, uint32_t *out, uint32_t n)
 {
-	uint32_t i;
+	return lab_free_run(base, 12, state, total, pages, out, n);
+}
 
-	for (i = 0; i < n; i++) {
-		uintptr_t pg = lab_page_number(base, shift, pages[i]);
-
-		if (pg >= total || lab_load_relaxed(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))
-			break;
-		lab_store_relaxed(&state[pg], (uint8_t)LAB_PS_FREE);
-		out[i] = (uint32_t)pg;
-	}
-	return i;
+static LAB_NOINLINE uint32_t free_run_any(const unsigned char *base, uint32_t shift, uint8_t *state,
+					  uint32_t total, void *const *pages, uint32_t *out, uint32_t n)
+{
+	return lab_free_run(base, shift, state, total, pages, out, n);
 }
 
 /*
@@ -448,13 +439,12 @@ uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c, void *cons
 			break;
 		if (room > n - done)
 			room = n - done;
-		/* 4 KiB pages, the common case, with the shift a constant. */
 		if (p->page_shift == 12)
-			got = free_run(p->base, 12, p->state, total, pages + done,
-				       c->pages + count + done, room);
+			got = free_run_4k(p->base, p->state, total, pages + done,
+					  c->pages + count + done, room);
 		else
-			got = free_run(p->base, p->page_shift, p->state, total, pages + done,
-				       c->pages + count + done, room);
+			got = free_run_any(p->base, p->page_shift, p->state, total, pages + done,
+					   c->pages + count + done, room);
 		done += got;
 		if (got < room)
 			break;

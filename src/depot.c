@@ -142,8 +142,8 @@ bool lab_depot_put(struct lab_pool *p, const uint32_t *pages)
 bool lab_depot_drain_one(struct lab_pool *p)
 {
 	/* zeroed: the analyzer cannot tell that depot_unload fills all
-	 * cache_batch of them (a rare path: 128 bytes) */
-	uint32_t pages[LAB_CACHE_MAX / 8 > 8 ? LAB_CACHE_MAX / 8 : 8] = { 0 };
+	 * cache_batch of them (a rare path: 256 bytes) */
+	uint32_t pages[LAB_BATCH_MAX] = { 0 };
 
 	if (!p->nr_mags || !depot_reserve(p))
 		return false;

@@ -52,6 +52,8 @@
 #define lab_fast_free    labyrinth__fast_free
 #define lab_fast_cache   labyrinth__fast_cache
 #define lab_page_number  labyrinth__page_number
+#define lab_pop_run      labyrinth__pop_run
+#define lab_free_run     labyrinth__free_run
 #include "platform.h"
 
 #define LAB_HIDDEN __attribute__((visibility("hidden")))
@@ -100,7 +102,7 @@
  * Per-thread caches: at most LAB_CACHE_THREADS threads at a time get a
  * cache in each pool (later threads use the shared store directly); a
  * cache holds at most min(LAB_CACHE_MAX, nr_pages / LAB_CACHE_SHARE) pages
- * and moves a batch of an eighth of that (at least 8 pages, or half of a
+ * and moves a batch of a quarter of that (at least 8 pages, or half of a
  * cache of fewer than 16) to or from
  * the shared store at a time.  All caches of a pool together hold at most
  * nr_total / LAB_CACHE_FRACTION pages, whatever the number of threads: a
@@ -113,6 +115,9 @@
 #define LAB_SLOT_BUSY (-2) /* being assigned: a nested handler must not */
 #define LAB_SLOT_OFF  (-3) /* no cache for this thread (none free, or exiting) */
 #define LAB_CACHE_MAX 256u
+/* A refill or flush moves a batch: a quarter of the cache (pool.c). */
+#define LAB_CACHE_BATCH_PART 4u
+#define LAB_BATCH_MAX (LAB_CACHE_MAX / LAB_CACHE_BATCH_PART > 8 ? LAB_CACHE_MAX / LAB_CACHE_BATCH_PART : 8)
 #define LAB_CACHE_SHARE 16u
 #define LAB_CACHE_FRACTION 8u
 #define LAB_NAME_MAX 32

@@ -210,11 +210,15 @@ static void layout_metadata(const struct pool_geometry *g, unsigned int flags,
 				LAB_CACHELINE);
 	l->caches_off = round_up(l->state_off + g->max_pages, LAB_CACHELINE);
 	lab_cache_layout(g->nr_pages, flags, &l->cap, &l->stride);
-	/* A batch is an eighth of the cache, at least 8 pages (half of a
+	/* A batch is a quarter of the cache, at least 8 pages (half of a
 	 * tiny cache): small enough to keep a refill (the worst case of a
 	 * get) short, large enough that a producer and a consumer on two
-	 * CPUs meet on the shared words once per batch. */
-	l->batch = l->cap / 8 >= 8 ? l->cap / 8 : l->cap / 2 < 8 ? l->cap / 2 : 8;
+	 * CPUs meet on the shared words once per batch (a quarter, not an
+	 * eighth: producer -> consumer 1.44e8 -> 1.81e8 pages/s, the depot's
+	 * three atomics and its line moves paid half as often; the p99.99
+	 * of a get 70 -> 80 ns, the floor's 30). */
+	l->batch = l->cap / LAB_CACHE_BATCH_PART >= 8 ? l->cap / LAB_CACHE_BATCH_PART :
+		   l->cap / 2 < 8 ? l->cap / 2 : 8;
 	/* The depot: magazines of a batch each, for up to a quarter of the
 	 * pool's pages (the rest of the free pages stay in the bitmap, where
 	 * blocks merge), and at least a few. */

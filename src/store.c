@@ -84,9 +84,20 @@ static uint32_t claim_word(struct lab_pool *p, uint32_t w, uint32_t n, uint32_t 
 	uint32_t took;
 
 	while (v) {
-		for (rest = v, took = got; took < n && rest; took++) {
-			pages[took] = w * 64 + (uint32_t)__builtin_ctzll(rest);
-			rest &= rest - 1;
+		if (v == ~0ull && n - got >= 64) {
+			/* A whole free word for a batch of 64 or more, the
+			 * common refill: its indexes in a row, no bit scan. */
+			uint32_t *dst = pages + got, k;
+
+			for (k = 0; k < 64; k++)
+				dst[k] = w * 64 + k;
+			took = got + 64;
+			rest = 0;
+		} else {
+			for (rest = v, took = got; took < n && rest; took++) {
+				pages[took] = w * 64 + (uint32_t)__builtin_ctzll(rest);
+				rest &= rest - 1;
+			}
 		}
 		if (lab_cas_weak_acquire(&p->bits[w], &v, rest)) {
 			if (!rest)

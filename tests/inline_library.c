@@ -36,3 +36,13 @@ int lib_free_pages(labyrinth_t *lab, void *page, unsigned int order)
 {
 	return labyrinth_free_pages(lab, page, order);
 }
+
+unsigned int lib_alloc_bulk(labyrinth_t *lab, lab_gfp_t gfp, void **pages, unsigned int n)
+{
+	return labyrinth_alloc_bulk(lab, gfp, pages, n);
+}
+
+unsigned int lib_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
+{
+	return labyrinth_free_bulk(lab, pages, n);
+}

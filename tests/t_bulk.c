@@ -138,6 +138,33 @@ int main(void)
 	check_pages(&lab, pages, n, NR + 16);
 	CHECK_EQ(labyrinth_free_bulk(&lab, pages, n), NR);
 
+	/* A page twice in one call, at each position of the first 9 (the
+	 * cache's loop takes pages four at a time): its second entry is a
+	 * double free (-EALREADY, counted), every other page freed once, and
+	 * the pool hands each page out once afterwards. */
+	for (i = 1; i < 9; i++) {
+		void *twice[10];
+		unsigned int j;
+
+		REQUIRE(labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, twice, 9) == 9, "9 pages");
+		memmove(twice + i + 1, twice + i, (9 - i) * sizeof(void *));
+		twice[i] = twice[i / 2]; /* an entry before it */
+		st0 = check_stats(&lab);
+		CHECK_EQ(labyrinth_free_bulk(&lab, twice, 10), 9);
+		st = check_stats(&lab);
+		CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
+		CHECK_EQ(st.frees, st0.frees + 9);
+		CHECK_EQ(st.pages_inuse, st0.pages_inuse - 9);
+		CHECK_EQ(labyrinth_check(&lab), 0);
+		for (j = 0; j < 10; j++)
+			CHECK_EQ(labyrinth_free_page(&lab, twice[j]), -EALREADY);
+	}
+	poison_array(pages, NR + 16);
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, pages, NR + 16);
+	CHECK_EQ(n, NR);
+	check_pages(&lab, pages, n, NR + 16);
+	CHECK_EQ(labyrinth_free_bulk(&lab, pages, n), NR);
+
 	/* bulk and single calls mix: a single page out, bulk for the rest */
 	one = labyrinth_alloc_page(&lab, LAB_GFP_NOWAIT);
 	REQUIRE(one != NULL, "one page");

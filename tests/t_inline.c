@@ -5,7 +5,8 @@
  * paths in both directions with exact counts; every misuse the library
  * rejects, the inline path rejects the same way, pool unchanged (a copy
  * of a labyrinth_t, a destroyed pool, a double free, an address inside a
- * page or past the pool, the wrong order); switching between pools on one
+ * page or past the pool, the wrong order, in single and bulk calls);
+ * switching between pools on one
  * thread never hands out a page of the wrong pool, and a signal handler
  * that uses another pool leaves the fast path serving both; a garbage
  * labyrinth_t gets EINVAL; function pointers still reach the library; and
@@ -76,6 +77,69 @@ static void test_crossing(labyrinth_t *lab)
 	st = check_stats(lab);
 	CHECK_EQ(st.pages_inuse, st0.pages_inuse);
 	CHECK_EQ(st.frees, st0.frees + 128);
+	CHECK_EQ(labyrinth_check(lab), 0);
+}
+
+/* Bulk calls: inline alloc, library free and the other way round, exact
+ * counts; a bulk free that stops inline (a double free, an address inside
+ * a page, a page past the cache's room) is finished by the library with
+ * the same answers as the library's own call. */
+static void test_bulk(labyrinth_t *lab)
+{
+	struct labyrinth_stats st0 = check_stats(lab), st;
+	void *a[48], *b[48], *mixed[6];
+	unsigned int i, j;
+
+	/* Calls of 4 pages, which the cache (16 pages here) serves inline
+	 * whole when it holds them, and of 48, which it cannot. */
+	for (i = 0; i < 48; i += 4) {
+		CHECK_EQ(labyrinth_alloc_bulk(lab, LAB_GFP_ATOMIC, a + i, 4), 4);
+		CHECK_EQ(lib_alloc_bulk(lab, LAB_GFP_NOWAIT, b + i, 4), 4);
+	}
+	for (i = 0; i < 48; i++) {
+		CHECK(labyrinth_owns(lab, a[i]) && labyrinth_owns(lab, b[i]), "owned");
+		for (j = 0; j < 48; j++)
+			CHECK(a[i] != b[j] && (i == j || (a[i] != a[j] && b[i] != b[j])),
+			      "page out twice");
+	}
+	st = check_stats(lab);
+	CHECK_EQ(st.pages_inuse, st0.pages_inuse + 96);
+	CHECK_EQ(st.allocs, st0.allocs + 96);
+	for (i = 0; i < 48; i += 4) {
+		CHECK_EQ(lib_free_bulk(lab, a + i, 4), 4);
+		CHECK_EQ(labyrinth_free_bulk(lab, b + i, 4), 4);
+	}
+	st = check_stats(lab);
+	CHECK_EQ(st.pages_inuse, st0.pages_inuse);
+	CHECK_EQ(st.frees, st0.frees + 96);
+	CHECK_EQ(labyrinth_alloc_bulk(lab, LAB_GFP_ATOMIC, a, 48), 48);
+	CHECK_EQ(labyrinth_free_bulk(lab, a, 48), 48);
+
+	/* Misuse in the middle: both paths free the same pages, reject the
+	 * same entries, and count the same. */
+	for (i = 0; i < 2; i++) {
+		REQUIRE(labyrinth_alloc_bulk(lab, LAB_GFP_ATOMIC, mixed, 4) == 4, "4 pages");
+		mixed[4] = mixed[1];                 /* a double free */
+		mixed[5] = (char *)mixed[2] + 64;    /* inside a page */
+		st0 = check_stats(lab);
+		CHECK_EQ(i ? lib_free_bulk(lab, mixed, 6) : labyrinth_free_bulk(lab, mixed, 6), 4);
+		st = check_stats(lab);
+		CHECK_EQ(st.bad_frees, st0.bad_frees + 2);
+		CHECK_EQ(st.frees, st0.frees + 4);
+		CHECK_EQ(st.pages_inuse, st0.pages_inuse - 4);
+	}
+	/* More than the cache's grant has room for: the library takes the rest. */
+	{
+		static void *many[PAGES];
+		unsigned int n = labyrinth_alloc_bulk(lab, LAB_GFP_NOWAIT, many, PAGES);
+
+		CHECK(n >= PAGES / 2, "only %u pages", n);
+		st0 = check_stats(lab);
+		CHECK_EQ(labyrinth_free_bulk(lab, many, n), n);
+		st = check_stats(lab);
+		CHECK_EQ(st.frees, st0.frees + n);
+		CHECK_EQ(st.pages_inuse, st0.pages_inuse - n);
+	}
 	CHECK_EQ(labyrinth_check(lab), 0);
 }
 
@@ -298,6 +362,7 @@ int main(void)
 	test_macros();
 	test_crossing(&a);
 	test_misuse(&a);
+	test_bulk(&a);
 	test_copy(&a);
 	test_two_pools(&a, &b);
 	test_function_pointers(&b);
