@@ -241,7 +241,14 @@ static void dec_params(struct in *in, struct labyrinth_params *p, bool *bad, boo
 		else
 			p->max_pages = 1 + u8(in) % (eff - 1);
 		break;
-	case 3: p->flags |= 1u << (5 + u8(in) % 27); break;
+	case 3: { /* a flag bit the library does not know */
+		unsigned int bit = 5 + u8(in) % 27;
+
+		while ((1u << bit) & (LAB_POOL_NUMA | LAB_POOL_NOCACHE))
+			bit++;
+		p->flags |= 1u << bit;
+		break;
+	}
 	case 4: p->flags |= LAB_POOL_SECRET | LAB_POOL_HUGETLB; break;
 	case 5: *null_lab = true; *bad = false; break;
 	default: p->page_size = 12345; p->reserve_pages = eff; break;
