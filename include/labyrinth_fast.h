@@ -509,7 +509,9 @@ labyrinth_inline_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	struct labyrinth__cache *c = labyrinth__fast_cache(lab);
 	unsigned int done = c != NULL && pages != NULL ? labyrinth__fast_free_bulk(c, pages, n) : 0;
 
-	if (LAB_FAST_LIKELY(done == n))
+	/* c: an invalid pool serves nothing, not even n == 0 (the library
+	 * says EINVAL) */
+	if (LAB_FAST_LIKELY(c != NULL && done == n))
 		return n;
 	return done + (labyrinth_free_bulk)(lab, pages + done, n - done);
 }

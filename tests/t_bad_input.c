@@ -124,6 +124,14 @@ static void dead_pool_calls(labyrinth_t *lab, void *foreign, const char *what)
 	CHECK_EQ(labyrinth_free_pages(lab, foreign, 0), -EINVAL);
 	errno = 0;
 	CHECK(labyrinth_free_bulk(lab, pages, 4) == 0, "%s: free_bulk freed", what);
+	/* zero pages: still EINVAL, inline or not (the fuzzer found the inline
+	 * bulk free returning 0 with errno untouched) */
+	errno = 0;
+	CHECK(labyrinth_free_bulk(lab, pages, 0) == 0 && errno == EINVAL,
+	      "%s: free_bulk of 0 pages errno %d", what, errno);
+	errno = 0;
+	CHECK(labyrinth_alloc_bulk(lab, LAB_GFP_ATOMIC, pages, 0) == 0 && errno == EINVAL,
+	      "%s: alloc_bulk of 0 pages errno %d", what, errno);
 	CHECK_EQ(labyrinth_destroy(lab), -EINVAL);
 	CHECK_EQ(labyrinth_stats(lab, &st), -EINVAL);
 	CHECK_EQ(labyrinth_check(lab), -EINVAL);
