@@ -513,6 +513,8 @@ labyrinth_inline_free_bulk(labyrinth_t *lab, void **pages, unsigned int n)
 	 * says EINVAL) */
 	if (LAB_FAST_LIKELY(c != NULL && done == n))
 		return n;
+	if (!done) /* pages may be NULL (n == 0): no arithmetic on it */
+		return (labyrinth_free_bulk)(lab, pages, n);
 	return done + (labyrinth_free_bulk)(lab, pages + done, n - done);
 }
 
