@@ -12,15 +12,12 @@
 set -eu
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-pkg=labyrinth-dkms
+pkgs=labyrinth-dkms
 fail() { echo "check-dkms: FAIL: $*" >&2; exit 1; }
-if [ "$(id -u)" != 0 ]; then
-	echo "check-dkms: needs root (apt-get install/purge, dkms); not run" >&2
-	exit 77
-fi
-if dpkg-query -W -f='${Status}' $pkg 2>/dev/null | grep -q 'ok installed'; then
-	fail "$pkg is already installed; this check removes it afterwards: apt-get purge $pkg first"
-fi
+me=check-dkms
+. "$src/scripts/package-common.sh"
+lab_pkg_need_root "apt-get install/purge, dkms"
+lab_pkg_refuse_installed $pkgs
 debarch=$(dpkg --print-architecture)
 sh "$src/scripts/install-deps.sh" dkms "linux-headers-$debarch"
 meta=$(sh "$src/kernel/headers.sh") || fail "cannot read the ABI of linux-headers-$debarch's dependency"
@@ -30,27 +27,19 @@ ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$build/dkms/dkms.conf")
 [ -n "$ver" ] || fail "no PACKAGE_VERSION in $build/dkms/dkms.conf (configure $build first)"
 [ -z "$(dkms status -m labyrinth 2>/dev/null)" ] ||
 	fail "DKMS already has labyrinth: $(dkms status -m labyrinth); dkms remove it first"
-apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o DPkg::Lock::Timeout=600 "$@"; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-dkms.XXXXXX")
-installed=0
-cleanup() {
-	[ $installed = 1 ] && apt_get purge $pkg >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+lab_pkg_session dkms
 
 # Only this package, into a directory of its own (check-package.sh owns
 # $build/packages).
 (cd "$build" && cpack -G DEB -D CPACK_COMPONENTS_ALL=dkms -B "$tmp/packages" >"$tmp/cpack.log" 2>&1) ||
 	{ cat "$tmp/cpack.log"; fail "cpack -G DEB (dkms)"; }
-deb=$(ls "$tmp"/packages/${pkg}_*.deb 2>/dev/null | head -1)
-[ -n "$deb" ] || fail "no ${pkg}_*.deb from cpack"
+deb=$(ls "$tmp"/packages/${pkgs}_*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || fail "no ${pkgs}_*.deb from cpack"
 echo "check-dkms: $(basename "$deb"): Depends: $(dpkg-deb -f "$deb" Depends)"
 [ "$(dpkg-deb -f "$deb" Architecture)" = all ] || fail "$deb is not Architecture: all"
 installed=1
 apt_get install "$deb" >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get install $deb"; }
-dpkg-query -L $pkg >"$tmp/files"
+dpkg-query -L $pkgs >"$tmp/files"
 [ -f "/usr/src/labyrinth-$ver/dkms.conf" ] || fail "no /usr/src/labyrinth-$ver/dkms.conf"
 dkms status -m labyrinth -v "$ver" | grep -q . || fail "the package did not add labyrinth/$ver to DKMS"
 
@@ -80,7 +69,7 @@ grep -q 'warning:' "$tmp/consumer.log" && { cat "$tmp/consumer.log"; fail "compi
 	fail "labyrinth_consumer.ko does not depend on labyrinth"
 echo "check-dkms: examples/kernel-consumer builds against /usr/include/labyrinth/kernel and $symvers"
 
-apt_get purge $pkg >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkg"; }
+apt_get purge $pkgs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkgs"; }
 installed=0
 left=""
 while read -r f; do

@@ -18,32 +18,18 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 pkgs="liblabyrinth2 liblabyrinth-dev labyrinth-tools"
 fail() { echo "check-package: FAIL: $*" >&2; exit 1; }
 . "$src/scripts/cmake_consumer.sh"
-if [ "$(id -u)" != 0 ]; then
-	echo "check-package: needs root (apt-get install/purge); not run" >&2
-	exit 77
-fi
-for p in $pkgs; do
-	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
-		fail "$p is already installed; this check removes it afterwards: apt-get purge $p first"
-	fi
-done
-apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o DPkg::Lock::Timeout=600 "$@"; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/labyrinth-package.XXXXXX")
-installed=0
-cleanup() {
-	[ $installed = 1 ] && apt_get purge $pkgs >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+me=check-package
+. "$src/scripts/package-common.sh"
+lab_pkg_need_root "apt-get install/purge"
+lab_pkg_refuse_installed $pkgs
+lab_pkg_session package
 
 rm -rf "$build/packages"
 (cd "$build" && cpack -G DEB >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log"; fail "cpack -G DEB"; }
 # labyrinth-dpdk exists where the build found DPDK (docs/dpdk.md)
 if ls "$build"/packages/labyrinth-dpdk_*.deb >/dev/null 2>&1; then
+	lab_pkg_refuse_installed labyrinth-dpdk
 	pkgs="$pkgs labyrinth-dpdk"
-	dpkg-query -W -f='${Status}' labyrinth-dpdk 2>/dev/null | grep -q 'ok installed' &&
-		fail "labyrinth-dpdk is already installed; this check removes it afterwards: apt-get purge labyrinth-dpdk first"
 fi
 debs=""
 for p in $pkgs; do

@@ -61,3 +61,31 @@ lab_console_verdict() {
 	' "$1" || printf ' KTAP: a case not ok, or a plan missing or short;'
 	return 0
 }
+
+# lab_initramfs_base ROOT IMG NAME APPLET...: ROOT made anew, with busybox
+# and links to it for each APPLET in bin/, the kernel NAME's pvpanic modules
+# (from its unpacked image IMG) in m/, and the mount points; then
+# lab_init_start writes the start of ROOT/init.
+lab_initramfs_base() {
+	_root=$1 _img=$2 _name=$3
+	shift 3
+	rm -rf "$_root" && mkdir -p "$_root/bin" "$_root/m" "$_root/proc" "$_root/sys" "$_root/dev" "$_root/tmp"
+	cp /bin/busybox "$_root/bin/busybox"
+	for _a in "$@"; do ln -s busybox "$_root/bin/$_a"; done
+	cp "$_img/lib/modules/$_name/kernel/drivers/misc/pvpanic/pvpanic.ko" \
+	   "$_img/lib/modules/$_name/kernel/drivers/misc/pvpanic/pvpanic-pci.ko" "$_root/m/"
+}
+
+# lab_init_start ROOT: ROOT/init's first lines, the file systems and pvpanic
+# (loaded first: without it qemu would exit 0 on a panic too); the caller
+# appends the rest and makes it executable.
+lab_init_start() {
+	cat >"$1/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
+insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvpanic"
+EOF
+}

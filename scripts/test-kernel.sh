@@ -58,21 +58,11 @@ for fl in $flavours; do
 
 	# The initramfs: busybox, the modules, an init that loads them in order.
 	root=$cache/initramfs-$name
-	rm -rf "$root" && mkdir -p "$root/bin" "$root/m" "$root/proc" "$root/sys" "$root/dev"
-	cp /bin/busybox "$root/bin/busybox"
-	for a in sh mount insmod poweroff cat echo; do ln -s busybox "$root/bin/$a"; done
-	cp "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic.ko" \
-	   "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic-pci.ko" \
-	   "$installed" "$mod/labyrinth_selftest.ko" "$mod/labyrinth_nic.ko" \
+	lab_initramfs_base "$root" "$img" "$name" sh mount insmod poweroff cat echo
+	cp "$installed" "$mod/labyrinth_selftest.ko" "$mod/labyrinth_nic.ko" \
 	   "$consumer/labyrinth_consumer.ko" "$root/m/"
-	cat >"$root/init" <<'EOF'
-#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-# pvpanic first: without it qemu would exit 0 on a panic too.
-insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvpanic"
+	lab_init_start "$root"
+	cat >>"$root/init" <<'EOF'
 insmod /m/labyrinth.ko
 insmod /m/labyrinth_selftest.ko
 insmod /m/labyrinth_nic.ko

@@ -47,7 +47,7 @@ echo "== test-numa: the user-space tests, static"
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" >/dev/null
 cmake --build "$build" --target labyrinth_static -j 2 >/dev/null
 root=$cache/initramfs-numa
-rm -rf "$root" && mkdir -p "$root/bin" "$root/m" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
+lab_initramfs_base "$root" "$img" "$name" sh mount insmod poweroff cat echo grep sed
 cc=${CC:-cc}
 for t in tests/t_numa.c examples/numa_rx.c examples/nic_demo.c; do
 	out=$root/bin/$(basename "$t" .c)
@@ -56,18 +56,9 @@ for t in tests/t_numa.c examples/numa_rx.c examples/nic_demo.c; do
 		"$build/liblabyrinth.a" -o "$out"
 done
 
-cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod poweroff cat echo grep sed; do ln -s busybox "$root/bin/$a"; done
-cp "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic.ko" \
-   "$img/lib/modules/$name/kernel/drivers/misc/pvpanic/pvpanic-pci.ko" \
-   "$mod/labyrinth.ko" "$mod/labyrinth_selftest.ko" "$root/m/"
-cat >"$root/init" <<'EOF'
-#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-mount -t debugfs debugfs /sys/kernel/debug
-insmod /m/pvpanic.ko && insmod /m/pvpanic-pci.ko || echo "labyrinth-test: no pvpanic"
+cp "$mod/labyrinth.ko" "$mod/labyrinth_selftest.ko" "$root/m/"
+lab_init_start "$root"
+cat >>"$root/init" <<'EOF'
 echo "# nodes with memory: $(cat /sys/devices/system/node/has_memory)"
 for n in 0 1; do
 	echo 4 >/sys/devices/system/node/node$n/hugepages/hugepages-2048kB/nr_hugepages
