@@ -44,6 +44,12 @@ until_true grep -qs '^ready' "$work/serve" || { bad "the publisher did not start
 pid=$(sed -n 's/^ready //p' "$work/serve")
 export LABYRINTH_STATS_DIR="$dir"
 
+# The publisher says ready once its pages are allocated; its thread
+# publishes them at its next period (50 ms): wait for a record that has
+# them (a poll, not a timing), then read it every way.
+published() { "$top" --once >"$work/once" && grep -Eq "^ *$pid .* top-served +4K +256 +184 +72 " "$work/once"; }
+until_true published
+
 # --once: a table with the pool
 "$top" --once >"$work/once"
 check "--once exits 0" test $? = 0
