@@ -69,17 +69,7 @@ grep -q 'warning:' "$tmp/consumer.log" && { cat "$tmp/consumer.log"; fail "compi
 	fail "labyrinth_consumer.ko does not depend on labyrinth"
 echo "check-dkms: examples/kernel-consumer builds against /usr/include/labyrinth/kernel and $symvers"
 
-apt_get purge $pkgs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkgs"; }
-installed=0
-left=""
-while read -r f; do
-	[ -d "$f" ] && continue # shared directories such as /usr/src stay
-	if [ -e "$f" ] || [ -L "$f" ]; then left="$left $f"; fi
-done <"$tmp/files"
-for f in "$ko" /var/lib/dkms/labyrinth "/usr/src/labyrinth-$ver"; do
-	if [ -e "$f" ] || [ -L "$f" ]; then left="$left $f"; fi
-done
-[ -z "$left" ] || fail "left after apt-get purge:$left"
+lab_pkg_purge_gone "$ko" /var/lib/dkms/labyrinth "/usr/src/labyrinth-$ver"
 [ -z "$(dkms status -m labyrinth)" ] || fail "dkms status after the purge: $(dkms status -m labyrinth)"
 grep -q 'labyrinth.ko' "/lib/modules/$krel/modules.dep" && fail "labyrinth.ko still in modules.dep"
 echo "check-dkms: purged: module, sources, DKMS tree and $(wc -l <"$tmp/files") packaged paths gone"

@@ -200,14 +200,7 @@ if echo "$tools" | grep -qw liburing2 && [ -x /usr/bin/labyrinth-rx ]; then
 fi
 rm -rf "$tmp/root"
 
-apt_get purge $pkgs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkgs"; }
-installed=0
-left=""
-while read -r f; do
-	[ -d "$f" ] && continue # shared directories such as /usr/lib stay
-	if [ -e "$f" ] || [ -L "$f" ]; then left="$left $f"; fi
-done <"$tmp/files"
-[ -z "$left" ] || fail "left after apt-get purge:$left"
+lab_pkg_purge_gone
 pkg-config --exists labyrinth && fail "pkg-config still finds labyrinth after the purge"
 ldconfig -p | grep -q 'liblabyrinth.so.2 ' && fail "liblabyrinth.so.2 still in the ld.so cache"
 echo "check-package: purged: no file of the packages left ($(wc -l <"$tmp/files") paths checked)"

@@ -33,3 +33,20 @@ lab_pkg_cleanup() {
 	[ "$installed" = 1 ] && apt_get purge $pkgs >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
+
+# lab_pkg_purge_gone [PATH...]: apt-get purge $pkgs, then fail unless every
+# file the packages had ($tmp/files, from dpkg-query -L) and every PATH
+# given is gone (directories listed there may stay: others share them).
+lab_pkg_purge_gone() {
+	apt_get purge $pkgs >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge $pkgs"; }
+	installed=0
+	_left=""
+	while read -r _f; do
+		[ -d "$_f" ] && continue
+		if [ -e "$_f" ] || [ -L "$_f" ]; then _left="$_left $_f"; fi
+	done <"$tmp/files"
+	for _f in "$@"; do
+		if [ -e "$_f" ] || [ -L "$_f" ]; then _left="$_left $_f"; fi
+	done
+	[ -z "$_left" ] || fail "left after apt-get purge:$_left"
+}
