@@ -102,7 +102,10 @@ check "--help exits 0" "$top" --help >/dev/null
 
 # the live view, in a terminal
 if command -v tmux >/dev/null 2>&1; then
-	tmux -L "$sock" -f /dev/null new-session -d -x 150 -y 20 \
+	# SHELL: tmux runs the pane's command through $SHELL, else the
+	# account's login shell, which for nobody (scripts/test-as-user.sh)
+	# is nologin; CI's environment has no SHELL.
+	SHELL=/bin/sh tmux -L "$sock" -f /dev/null new-session -d -x 150 -y 20 \
 		"LABYRINTH_STATS_DIR='$dir' '$top' -d 0.2"
 	screen_shows() {
 		tmux -L "$sock" capture-pane -p >"$work/screen" 2>/dev/null &&
