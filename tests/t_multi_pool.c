@@ -11,7 +11,9 @@
  * thread's fast path used it, and a new pool made at the same
  * labyrinth_t, never lead that thread back to the old cache (its memory
  * is made unreadable to prove it); copies, hybrids and garbage
- * labyrinth_t's are refused as the library refuses them; an exited
+ * labyrinth_t's are refused as the library refuses them; pools of one
+ * size keep their caches and state bytes at different offsets in a page
+ * (no 4K aliasing between them); an exited
  * thread's caches are empty and unclaimed; a fork() child's inherited
  * pools are not served; a pool without caches is served by the library.
  */
@@ -437,6 +439,34 @@ static void test_fork_child(void)
 }
 
 /* A pool without caches (debug): never on the fast path, served whole. */
+/* Four pools of one size: this thread's cache, and the state bytes, lie
+ * at a different offset in a 4 KiB page in each (pool.c's colours), so
+ * that a thread alternating between them never has a load wait on a store
+ * to another pool's word with the same low 12 bits (4K aliasing). */
+static void test_colours(void)
+{
+	uintptr_t cache_off[POOLS], state_off[POOLS];
+	int32_t slot = labyrinth_fast_slot;
+	unsigned int i, j;
+
+	REQUIRE(slot >= 0, "this thread has a slot after test_turns");
+	for (i = 0; i < POOLS; i++) {
+		struct labyrinth__cache *c = slot_cache(&pools[i], slot);
+
+		cache_off[i] = (uintptr_t)c % 4096u;
+		state_off[i] = (uintptr_t)c->state % 4096u;
+	}
+	for (i = 0; i < POOLS; i++)
+		for (j = i + 1; j < POOLS; j++) {
+			CHECK(cache_off[i] != cache_off[j],
+			      "pools %u and %u: this thread's caches at offset %lu in a page", i, j,
+			      (unsigned long)cache_off[i]);
+			CHECK(state_off[i] != state_off[j],
+			      "pools %u and %u: state bytes at offset %lu in a page", i, j,
+			      (unsigned long)state_off[i]);
+		}
+}
+
 static void test_no_caches(void)
 {
 	labyrinth_t dbg;
@@ -459,6 +489,7 @@ int main(void)
 	for (i = 0; i < POOLS; i++)
 		init_pool(&pools[i], names[i], 0);
 	test_turns();
+	test_colours();
 	test_signal_storm();
 	test_copies_and_garbage();
 	test_destroyed_under_other_thread();
