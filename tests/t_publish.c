@@ -3,11 +3,14 @@
  * counters' growth over the last period, a destroyed pool's record and an exited process's
  * file go at once, a SIGKILLed publisher's file (or one whose pid was reused) is found
  * stale and removed, a process without the variable publishes nothing, a hard link in the
- * file's name is never taken over (emptied), and a fork child publishes apart from its
- * parent. */
+ * file's name is never taken over (emptied), a file owned by another user than its live
+ * process is not shown, a file truncated under the reader is no crash, and a fork child
+ * publishes apart from its parent. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -464,6 +467,111 @@ static void test_unterminated_name(struct top_proc *tp)
 	unlink(path);
 }
 
+/* A file of this process's, complete, with its right start time: what a
+ * live publisher's file looks like.  Its path into path. */
+static void write_own_file(char *path, size_t size)
+{
+	struct lab_pub_header h = { .magic = LAB_PUB_MAGIC, .version = LAB_PUB_VERSION,
+				    .nr_records = LAB_PUB_RECORDS,
+				    .record_size = sizeof(struct lab_pub_record),
+				    .period_ms = 1000, .pid = (uint64_t)getpid() };
+	char text[1024];
+	int fd;
+	ssize_t n;
+
+	fd = open("/proc/self/stat", O_RDONLY);
+	n = fd >= 0 ? read(fd, text, sizeof(text)) : -1;
+	if (fd >= 0)
+		close(fd);
+	REQUIRE(n > 0, "/proc/self/stat: %s", strerror(errno));
+	h.start_time = lab_pub_parse_start(text, (size_t)n);
+	path_of(getpid(), path, size);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, LAB_PUB_FILE_SIZE) == 0 &&
+		pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "%s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* The same file owned by another user than this process's: anyone may
+ * write in the directory, so its figures are not shown under this pid
+ * (TOP_FOREIGN), and as the process lives it is not stale either. */
+static void test_foreign_owner(struct top_proc *tp)
+{
+	char path[128];
+	int removed;
+
+	if (geteuid() != 0) {
+		printf("note: the foreign-owner case needs root (chown)\n");
+		return;
+	}
+	write_own_file(path, sizeof(path));
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_LIVE, "own file: %s",
+	      top_state_name(tp->state));
+	REQUIRE(chown(path, 65534, 65534) == 0, "chown %s: %s", path, strerror(errno));
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_FOREIGN, "foreign file: %s",
+	      top_state_name(tp->state));
+	CHECK_EQ(scan_count(1, TOP_FOREIGN, &removed), 1);
+	CHECK_EQ(removed, 0);
+	CHECK(access(path, F_OK) == 0, "a live process's foreign file was removed");
+	unlink(path);
+}
+
+/* A file truncated under the reader, between its fstat and its reads (a
+ * read of the mapping past the new end is SIGBUS): a thread truncates and
+ * restores it while this one reads it over and over.  No read may crash;
+ * each says LIVE (read whole) or INVALID, and at least one met SIGBUS and
+ * said INVALID (top_truncated_reads), or the case proved nothing. */
+static atomic_int truncating;
+
+static void *truncator(void *arg)
+{
+	int fd = *(int *)arg;
+
+	while (atomic_load(&truncating)) {
+		if (ftruncate(fd, 0) || ftruncate(fd, LAB_PUB_FILE_SIZE))
+			break;
+	}
+	return NULL;
+}
+
+static void test_truncated_under_reader(struct top_proc *tp)
+{
+	char path[128];
+	unsigned long before = top_truncated_reads, reads = 0, bad = 0;
+	pthread_t t;
+	double end;
+	int fd;
+
+	write_own_file(path, sizeof(path));
+	fd = open(path, O_RDWR);
+	REQUIRE(fd >= 0, "%s: %s", path, strerror(errno));
+	atomic_store(&truncating, 1);
+	REQUIRE(pthread_create(&t, NULL, truncator, &fd) == 0, "pthread_create");
+	end = now_s() + 20.0; /* a bound, not a timing: it ends at the first SIGBUS */
+	while (top_truncated_reads == before && now_s() < end) {
+		int r = top_read_file(path, tp);
+
+		reads++;
+		bad += r != 0 || (tp->state != TOP_LIVE && tp->state != TOP_INVALID &&
+				  tp->state != TOP_STARTING);
+	}
+	atomic_store(&truncating, 0);
+	pthread_join(t, NULL);
+	close(fd);
+	CHECK(top_truncated_reads > before, "no read met the truncation in %lu reads", reads);
+	CHECK(bad == 0, "%lu of %lu reads of a file being truncated said something else", bad,
+	      reads);
+	/* the truncations zeroed it (a header not written yet); written
+	 * again, it reads as it should */
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_STARTING, "after: %s",
+	      top_state_name(tp->state));
+	unlink(path);
+	write_own_file(path, sizeof(path));
+	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_LIVE, "rewritten: %s",
+	      top_state_name(tp->state));
+	unlink(path);
+}
+
 /* ---- a hard link in the file's name: never emptied ---- */
 
 static void linked_child(int in, int out)
@@ -671,6 +779,9 @@ int main(int argc, char **argv)
 	test_reused_pid(tp);
 	test_hard_link();
 	test_unterminated_name(tp);
+	test_foreign_owner(tp);
+	if (FORK_CASE) /* and no siglongjmp out of a SIGBUS under it either */
+		test_truncated_under_reader(tp);
 	if (FORK_CASE)
 		test_fork(tp);
 	else

@@ -7,11 +7,22 @@
  * or its pid now belongs to a later process (the start time in
  * /proc/PID/stat differs from the one in the header): a publisher killed
  * before its exit handler ran leaves it behind.
+ *
+ * The files lie in a directory every user may write to, so nothing in one
+ * is trusted: a file whose owner is not a user of the process it names
+ * (its pid's Uid line in /proc/PID/status) is TOP_FOREIGN and never shown
+ * (anyone could otherwise show figures under a daemon's pid); every field
+ * is checked before use; a file truncated under the reader (a read past
+ * its end is SIGBUS) is TOP_INVALID, not a crash; and a stale file is
+ * removed only if the path still holds the file judged (a new process of
+ * the same pid may have made its own meanwhile).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +52,8 @@ const char *top_state_name(enum top_state s)
 		return "process gone";
 	case TOP_REUSED:
 		return "pid reused by a later process";
+	case TOP_FOREIGN:
+		return "owned by another user than its process";
 	default:
 		return "not a labyrinth statistics file";
 	}
@@ -76,6 +89,23 @@ static uint64_t process_start(uint64_t pid, char *command, size_t size)
 	if (read_small(path, command, size) > 0)
 		command[strcspn(command, "\n")] = '\0';
 	return lab_pub_parse_start(text, (size_t)n);
+}
+
+/* Whether uid is one of the process pid's (real, effective, saved,
+ * filesystem: /proc/PID/status); 1 when that cannot be read (the process
+ * judge() finds gone or live decides then). */
+static int process_has_uid(uint64_t pid, uid_t uid)
+{
+	char path[64], text[4096], *line;
+	unsigned long ids[4];
+
+	snprintf(path, sizeof(path), "/proc/%llu/status", (unsigned long long)pid);
+	if (read_small(path, text, sizeof(text)) < 0)
+		return 1;
+	line = strstr(text, "\nUid:");
+	if (!line || sscanf(line + 5, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+		return 1;
+	return ids[0] == uid || ids[1] == uid || ids[2] == uid || ids[3] == uid;
 }
 
 /* The pid in a file name LAB_PUB_PREFIX<pid>, or 0. */
@@ -131,42 +161,112 @@ static enum top_state judge(struct top_proc *p, int header_ready)
 	return TOP_LIVE;
 }
 
+/*
+ * A read of the mapping past the end of a file that someone truncated
+ * after the fstat is SIGBUS: while reading_mapping is set, the handler
+ * jumps back to top_read_file, which calls the file invalid.  The reader
+ * is single-threaded (labyrinth-top, the tests).
+ */
+static sigjmp_buf truncated_jump;
+static volatile sig_atomic_t reading_mapping;
+unsigned long top_truncated_reads;
+
+static void on_sigbus(int sig)
+{
+	if (reading_mapping)
+		siglongjmp(truncated_jump, 1);
+	signal(sig, SIG_DFL); /* not ours: die of it as without the handler */
+	raise(sig);
+}
+
+/* The header and records of the mapped file h into *out; its state. */
+static enum top_state read_mapping(struct lab_pub_header *h, struct top_proc *out)
+{
+	struct sigaction sa, old;
+	enum top_state state;
+	int ready;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old))
+		return TOP_INVALID;
+	if (sigsetjmp(truncated_jump, 1)) {
+		top_truncated_reads++;
+		state = TOP_INVALID;
+		goto out;
+	}
+	reading_mapping = 1;
+	ready = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == LAB_PUB_MAGIC;
+	if (ready && (h->version != LAB_PUB_VERSION || h->nr_records != LAB_PUB_RECORDS ||
+		      h->record_size != sizeof(struct lab_pub_record) || h->pid != out->pid)) {
+		state = TOP_INVALID;
+		goto out;
+	}
+	if (ready) {
+		read_header(h, out);
+		read_records(h, out);
+	}
+	reading_mapping = 0;
+	state = out->pid ? judge(out, ready) : TOP_INVALID;
+out:
+	reading_mapping = 0;
+	sigaction(SIGBUS, &old, NULL);
+	return state;
+}
+
 int top_read_file(const char *path, struct top_proc *out)
 {
 	struct lab_pub_header *h;
 	struct stat st;
-	int fd, ready;
+	int fd;
 	const char *base = strrchr(path, '/');
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->path, sizeof(out->path), "%s", path);
 	out->pid = pid_of_name(base ? base + 1 : path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || (size_t)st.st_size < LAB_PUB_FILE_SIZE) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		/* a publisher between creating and sizing it, or not ours */
-		out->state = out->pid ? judge(out, 0) : TOP_INVALID;
+		out->state = TOP_INVALID;
 		return 0;
 	}
-	h = mmap(NULL, LAB_PUB_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (h == MAP_FAILED)
-		return -errno;
-	ready = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == LAB_PUB_MAGIC;
-	if (ready && (h->version != LAB_PUB_VERSION || h->nr_records != LAB_PUB_RECORDS ||
-		      h->record_size != sizeof(struct lab_pub_record) || h->pid != out->pid)) {
-		out->state = TOP_INVALID;
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	if ((size_t)st.st_size < LAB_PUB_FILE_SIZE) {
+		/* a publisher between creating and sizing it, or not ours */
+		out->state = out->pid ? judge(out, 0) : TOP_INVALID;
 	} else {
-		if (ready) {
-			read_header(h, out);
-			read_records(h, out);
+		h = mmap(NULL, LAB_PUB_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		if (h == MAP_FAILED) {
+			close(fd);
+			return -errno;
 		}
-		out->state = out->pid ? judge(out, ready) : TOP_INVALID;
+		out->state = read_mapping(h, out);
+		munmap(h, LAB_PUB_FILE_SIZE);
 	}
-	munmap(h, LAB_PUB_FILE_SIZE);
+	close(fd);
+	/* Stale files are judged by their process alone (and may be
+	 * removed); a live process's figures must come from its own user. */
+	if ((out->state == TOP_LIVE || out->state == TOP_STARTING) &&
+	    !process_has_uid(out->pid, st.st_uid))
+		out->state = TOP_FOREIGN;
 	return 0;
+}
+
+/* Remove the stale file at path if it is still the one judged (*p): a new
+ * process of the same pid may have made its own there meanwhile.  What is
+ * left is the window between this check and the unlink: a new publisher
+ * would have to start in it. */
+static int remove_if_same(const char *path, const struct top_proc *p)
+{
+	struct stat st;
+
+	if (lstat(path, &st) || (uint64_t)st.st_dev != p->dev || (uint64_t)st.st_ino != p->ino)
+		return 0;
+	return unlink(path) == 0;
 }
 
 static int by_pid(const void *a, const void *b)
@@ -203,7 +303,7 @@ int top_scan(const char *dir, int remove_stale, struct top_proc **procs, size_t 
 		if (top_read_file(path, &list[count]))
 			continue; /* another user's, or gone meanwhile */
 		if (remove_stale && (list[count].state == TOP_GONE || list[count].state == TOP_REUSED))
-			list[count].removed = unlink(path) == 0;
+			list[count].removed = remove_if_same(path, &list[count]);
 		count++;
 	}
 	closedir(d);

@@ -18,6 +18,7 @@ enum top_state {
 	TOP_GONE,     /* stale: no process of that pid */
 	TOP_REUSED,   /* stale: the pid belongs to a later process */
 	TOP_INVALID,  /* not a statistics file of this version */
+	TOP_FOREIGN,  /* owned by another user than the process it names */
 };
 
 struct top_proc {
@@ -30,6 +31,7 @@ struct top_proc {
 	unsigned int torn; /* records skipped: the writer kept changing them */
 	struct lab_pub_record pools[LAB_PUB_RECORDS];
 	int removed;       /* a stale file that top_scan removed */
+	uint64_t dev, ino; /* the file judged: top_scan removes only that one */
 };
 
 /* Read the file at path into *out (its state says what it is).  0, or
@@ -39,6 +41,10 @@ int top_read_file(const char *path, struct top_proc *out);
 /* Every file in dir: *procs (malloc'ed, free() it) and *n.  Stale files are
  * removed when remove_stale (and reported with removed = 1).  0 or -errno. */
 int top_scan(const char *dir, int remove_stale, struct top_proc **procs, size_t *n);
+
+/* Reads that met a file truncated under them (SIGBUS, caught): the file
+ * was then TOP_INVALID.  For the tests. */
+extern unsigned long top_truncated_reads;
 
 /* The directory publishers write to: LABYRINTH_STATS_DIR, else /dev/shm. */
 const char *top_default_dir(void);
