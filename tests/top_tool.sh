@@ -118,6 +118,26 @@ else
 	bad "tmux is not installed (scripts/install-deps.sh installs it)"
 fi
 
+# a file in a live process's name (this shell's) owned by another user:
+# never shown as that process's, listed as not shown (root only: chown)
+if [ "$(id -u)" = 0 ]; then
+	: >"$dir/labyrinth-stats.$$"
+	chown 65534:65534 "$dir/labyrinth-stats.$$"
+	"$top" --once >"$work/foreign"
+	check "a foreign file is listed as not shown" \
+		grep -q "^not shown: pid $$ (owned by another user than its process): " "$work/foreign"
+	check "and the publisher's pool is still the only one" grep -q '1 process, 1 pool' "$work/foreign"
+	"$top" --json >"$work/json3"
+	check "--json lists it under not_shown" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [x["pid"] for x in d["not_shown"]] == [int(sys.argv[2])], d
+' "$work/json3" "$$"
+	rm -f "$dir/labyrinth-stats.$$"
+else
+	echo "note: the foreign-file case needs root (chown)"
+fi
+
 # the publisher's normal exit removes its file; labyrinth-top then shows none
 kill -TERM "$pubpid"
 wait "$pubpid"

@@ -249,6 +249,11 @@ static void print_table(FILE *out, const struct top_proc *procs, size_t n, const
 			fprintf(out, "stale: pid %llu (%s): %s %s%s\n",
 				(unsigned long long)procs[k].pid, top_state_name(procs[k].state),
 				procs[k].path, procs[k].removed ? "removed" : "left in place", eol);
+	for (k = 0; k < n; k++)
+		if (procs[k].state == TOP_FOREIGN)
+			fprintf(out, "not shown: pid %llu (%s): %s%s\n",
+				(unsigned long long)procs[k].pid, top_state_name(procs[k].state),
+				procs[k].path, eol);
 }
 
 /* ---- JSON ---- */
@@ -316,6 +321,17 @@ static void print_json(FILE *out, const struct top_proc *procs, size_t n)
 			(unsigned long long)procs[k].pid, top_state_name(procs[k].state));
 		json_string(out, procs[k].path);
 		fprintf(out, ", \"removed\": %s}", procs[k].removed ? "true" : "false");
+		sep = ",";
+	}
+	fprintf(out, "\n  ],\n  \"not_shown\": [");
+	sep = "";
+	for (k = 0; k < n; k++) {
+		if (procs[k].state != TOP_FOREIGN)
+			continue;
+		fprintf(out, "%s\n    {\"pid\": %llu, \"reason\": \"%s\", \"file\": ", sep,
+			(unsigned long long)procs[k].pid, top_state_name(procs[k].state));
+		json_string(out, procs[k].path);
+		fputc('}', out);
 		sep = ",";
 	}
 	fprintf(out, "\n  ]\n}\n");

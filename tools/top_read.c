@@ -9,9 +9,10 @@
  * before its exit handler ran leaves it behind.
  *
  * The files lie in a directory every user may write to, so nothing in one
- * is trusted: a file whose owner is not a user of the process it names
- * (its pid's Uid line in /proc/PID/status) is TOP_FOREIGN and never shown
- * (anyone could otherwise show figures under a daemon's pid); every field
+ * is trusted: a file whose owner is neither root nor a user of the live
+ * process it names (its pid's Uid line in /proc/PID/status) is
+ * TOP_FOREIGN and its figures never shown (anyone could otherwise show
+ * figures under a daemon's pid); every field
  * is checked before use; a file truncated under the reader (a read past
  * its end is SIGBUS) is TOP_INVALID, not a crash; and a stale file is
  * removed only if the path still holds the file judged (a new process of
@@ -91,20 +92,25 @@ static uint64_t process_start(uint64_t pid, char *command, size_t size)
 	return lab_pub_parse_start(text, (size_t)n);
 }
 
-/* Whether uid is one of the process pid's (real, effective, saved,
- * filesystem: /proc/PID/status); 1 when that cannot be read (the process
- * judge() finds gone or live decides then). */
+/* Whether a file owned by uid may speak for the process pid: root's
+ * (only root can make a file root's, and a daemon may make its pools as
+ * root before it drops to another user), or one of the process's own
+ * users (real, effective, saved, filesystem: /proc/PID/status).  A
+ * process whose status cannot be read (hidepid) gets no benefit of the
+ * doubt. */
 static int process_has_uid(uint64_t pid, uid_t uid)
 {
 	char path[64], text[4096], *line;
 	unsigned long ids[4];
 
+	if (uid == 0)
+		return 1;
 	snprintf(path, sizeof(path), "/proc/%llu/status", (unsigned long long)pid);
 	if (read_small(path, text, sizeof(text)) < 0)
-		return 1;
+		return 0;
 	line = strstr(text, "\nUid:");
 	if (!line || sscanf(line + 5, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
-		return 1;
+		return 0;
 	return ids[0] == uid || ids[1] == uid || ids[2] == uid || ids[3] == uid;
 }
 
@@ -169,27 +175,29 @@ static enum top_state judge(struct top_proc *p, int header_ready)
  */
 static sigjmp_buf truncated_jump;
 static volatile sig_atomic_t reading_mapping;
+static struct sigaction sigbus_before; /* the action read_mapping replaced */
 unsigned long top_truncated_reads;
 
 static void on_sigbus(int sig)
 {
 	if (reading_mapping)
 		siglongjmp(truncated_jump, 1);
-	signal(sig, SIG_DFL); /* not ours: die of it as without the handler */
-	raise(sig);
+	/* Not ours: the action from before, which the faulting instruction,
+	 * run again on return, then meets (the default one kills). */
+	sigaction(sig, &sigbus_before, NULL);
 }
 
 /* The header and records of the mapped file h into *out; its state. */
 static enum top_state read_mapping(struct lab_pub_header *h, struct top_proc *out)
 {
-	struct sigaction sa, old;
+	struct sigaction sa;
 	enum top_state state;
 	int ready;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigbus;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, &old))
+	if (sigaction(SIGBUS, &sa, &sigbus_before))
 		return TOP_INVALID;
 	if (sigsetjmp(truncated_jump, 1)) {
 		top_truncated_reads++;
@@ -197,6 +205,8 @@ static enum top_state read_mapping(struct lab_pub_header *h, struct top_proc *ou
 		goto out;
 	}
 	reading_mapping = 1;
+	/* the mapping's reads stay between the flag's set and clear */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	ready = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == LAB_PUB_MAGIC;
 	if (ready && (h->version != LAB_PUB_VERSION || h->nr_records != LAB_PUB_RECORDS ||
 		      h->record_size != sizeof(struct lab_pub_record) || h->pid != out->pid)) {
@@ -207,11 +217,11 @@ static enum top_state read_mapping(struct lab_pub_header *h, struct top_proc *ou
 		read_header(h, out);
 		read_records(h, out);
 	}
-	reading_mapping = 0;
 	state = out->pid ? judge(out, ready) : TOP_INVALID;
 out:
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	reading_mapping = 0;
-	sigaction(SIGBUS, &old, NULL);
+	sigaction(SIGBUS, &sigbus_before, NULL);
 	return state;
 }
 
