@@ -395,16 +395,16 @@ static void test_crash(struct top_proc *tp)
 	CHECK(access(path, F_OK) != 0, "a stale file was not removed");
 }
 
-/* A file in this process's name whose start time is not this process's:
- * the pid's earlier owner crashed and the pid came round again. */
-static void test_reused_pid(struct top_proc *tp)
+/* The header of a complete file of this process's, with its start time
+ * from /proc/self/stat: what a live publisher's file begins with. */
+static struct lab_pub_header own_header(void)
 {
 	struct lab_pub_header h = { .magic = LAB_PUB_MAGIC, .version = LAB_PUB_VERSION,
 				    .nr_records = LAB_PUB_RECORDS,
 				    .record_size = sizeof(struct lab_pub_record),
 				    .period_ms = 1000, .pid = (uint64_t)getpid() };
-	char path[128], text[1024];
-	int fd, removed;
+	char text[1024];
+	int fd;
 	ssize_t n;
 
 	fd = open("/proc/self/stat", O_RDONLY);
@@ -412,13 +412,41 @@ static void test_reused_pid(struct top_proc *tp)
 	if (fd >= 0)
 		close(fd);
 	REQUIRE(n > 0, "/proc/self/stat: %s", strerror(errno));
-	h.start_time = lab_pub_parse_start(text, (size_t)n) + 1;
+	h.start_time = lab_pub_parse_start(text, (size_t)n);
 	REQUIRE(h.start_time > 1, "no start time in /proc/self/stat");
-	path_of(getpid(), path, sizeof(path));
+	return h;
+}
+
+/* This process's file (its path into path), new, sized, with header h. */
+static void create_own_file(char *path, size_t size, const struct lab_pub_header *h)
+{
+	int fd;
+
+	path_of(getpid(), path, size);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	REQUIRE(fd >= 0 && ftruncate(fd, LAB_PUB_FILE_SIZE) == 0 &&
-		pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "%s: %s", path, strerror(errno));
+		pwrite(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h), "%s: %s", path, strerror(errno));
 	close(fd);
+}
+
+/* A file of this process's as a live publisher's looks. */
+static void write_own_file(char *path, size_t size)
+{
+	struct lab_pub_header h = own_header();
+
+	create_own_file(path, size, &h);
+}
+
+/* A file in this process's name whose start time is not this process's:
+ * the pid's earlier owner crashed and the pid came round again. */
+static void test_reused_pid(struct top_proc *tp)
+{
+	struct lab_pub_header h = own_header();
+	char path[128];
+	int fd, removed;
+
+	h.start_time++;
+	create_own_file(path, sizeof(path), &h);
 	CHECK(top_read_file(path, tp) == 0 && tp->state == TOP_REUSED, "state %s",
 	      top_state_name(tp->state));
 	h.start_time--; /* the right one: live */
@@ -465,31 +493,6 @@ static void test_unterminated_name(struct top_proc *tp)
 	      "a pool name without its NUL");
 	CHECK_EQ(strlen(tp->pools[0].name), LAB_PUB_NAME_MAX - 1);
 	unlink(path);
-}
-
-/* A file of this process's, complete, with its right start time: what a
- * live publisher's file looks like.  Its path into path. */
-static void write_own_file(char *path, size_t size)
-{
-	struct lab_pub_header h = { .magic = LAB_PUB_MAGIC, .version = LAB_PUB_VERSION,
-				    .nr_records = LAB_PUB_RECORDS,
-				    .record_size = sizeof(struct lab_pub_record),
-				    .period_ms = 1000, .pid = (uint64_t)getpid() };
-	char text[1024];
-	int fd;
-	ssize_t n;
-
-	fd = open("/proc/self/stat", O_RDONLY);
-	n = fd >= 0 ? read(fd, text, sizeof(text)) : -1;
-	if (fd >= 0)
-		close(fd);
-	REQUIRE(n > 0, "/proc/self/stat: %s", strerror(errno));
-	h.start_time = lab_pub_parse_start(text, (size_t)n);
-	path_of(getpid(), path, size);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	REQUIRE(fd >= 0 && ftruncate(fd, LAB_PUB_FILE_SIZE) == 0 &&
-		pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h), "%s: %s", path, strerror(errno));
-	close(fd);
 }
 
 /* The same file owned by another user than this process's: anyone may
