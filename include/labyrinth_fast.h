@@ -218,10 +218,61 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
 }
 
 /*
- * Bulk: the pages src[n] marked allocated and their addresses into out[],
- * four pages a step (two stores each and no check: the loop is
- * store-bound).  Pass a constant shift where there is one: a variable
- * shift costs three times a constant's.
+ * Bulk calls, eight pages at once where they are a run.  A refill takes a
+ * whole bitmap word, 64 pages in a row, and a cache is a LIFO, so pages
+ * leave a cache and, freed in the order they came, come back in runs of
+ * consecutive pages.  Eight consecutive pages starting at a multiple of 8
+ * have their state bytes in one aligned 64-bit word: one load checks all
+ * eight (each must be LAB_PS_HEAD | 0, an allocated single page) and one
+ * store marks all eight, where page by page it is eight of each.  The
+ * checks are the same as page by page: each address is the one before it
+ * plus a page (so none is there twice), the first is a page of the pool
+ * with seven more after it, every state byte says allocated.  Anything
+ * else goes page by page.  The word is written only by the thread that
+ * owns all eight pages (bulk get: they leave its cache; bulk free: the
+ * caller frees them), as each byte is page by page.  Bulk 64 / 64 in
+ * make bench: 1.08 -> 0.79 ns a page (the floor's 0.79).
+ */
+typedef uint64_t __attribute__((may_alias)) labyrinth__state8;
+/* Four indexes, stored at once where out[] is only 4-byte aligned. */
+typedef uint32_t labyrinth__u32x4 __attribute__((vector_size(16), aligned(4), may_alias));
+#define LAB_PS_HEAD8 0x8080808080808080ull /* eight times LAB_PS_HEAD | 0 */
+
+/* Whether the eight indexes at src are a, a + 1, ..., a + 7 with a a
+ * multiple of 8. */
+static __inline__ __attribute__((always_inline)) int labyrinth__is_run8(const uint32_t *src)
+{
+	typedef uint64_t u64x2 __attribute__((vector_size(16)));
+	const labyrinth__u32x4 lo = { 0, 1, 2, 3 }, hi = { 4, 5, 6, 7 };
+	uint32_t a = src[0];
+	u64x2 eq = (u64x2)((*(const labyrinth__u32x4 *)(const void *)src == a + lo) &
+			   (*(const labyrinth__u32x4 *)(const void *)(src + 4) == a + hi));
+
+	return !(a & 7u) && (eq[0] & eq[1]) == ~(uint64_t)0;
+}
+
+/* Four pages src[4] marked allocated, their addresses into out[4]. */
+static __inline__ __attribute__((always_inline)) void
+labyrinth__pop4(unsigned char *base, uint32_t shift, uint8_t *state, const uint32_t *src,
+		void **out)
+{
+	uint32_t a = src[0], b = src[1], c = src[2], d = src[3];
+
+	LAB_FAST_STORE(&state[a], (uint8_t)(LAB_PS_HEAD | 0));
+	LAB_FAST_STORE(&state[b], (uint8_t)(LAB_PS_HEAD | 0));
+	LAB_FAST_STORE(&state[c], (uint8_t)(LAB_PS_HEAD | 0));
+	LAB_FAST_STORE(&state[d], (uint8_t)(LAB_PS_HEAD | 0));
+	out[0] = base + ((size_t)a << shift);
+	out[1] = base + ((size_t)b << shift);
+	out[2] = base + ((size_t)c << shift);
+	out[3] = base + ((size_t)d << shift);
+}
+
+/*
+ * Bulk: the pages src[n] marked allocated and their addresses into out[]:
+ * the leading runs of eight at once, then four pages a step (two stores
+ * each and no check: the loop is store-bound).  Pass a constant shift where there is
+ * one: a variable shift costs three times a constant's.
  */
 static __inline__ __attribute__((always_inline)) void
 labyrinth__pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const uint32_t *src,
@@ -229,18 +280,22 @@ labyrinth__pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const ui
 {
 	uint32_t i = 0;
 
-	for (; i + 4 <= n; i += 4) {
-		uint32_t a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];
+	for (; i + 8 <= n && labyrinth__is_run8(src + i); i += 8) {
+		unsigned char *p = base + ((size_t)src[i] << shift);
+		size_t step = (size_t)1 << shift;
 
-		LAB_FAST_STORE(&state[a], (uint8_t)(LAB_PS_HEAD | 0));
-		LAB_FAST_STORE(&state[b], (uint8_t)(LAB_PS_HEAD | 0));
-		LAB_FAST_STORE(&state[c], (uint8_t)(LAB_PS_HEAD | 0));
-		LAB_FAST_STORE(&state[d], (uint8_t)(LAB_PS_HEAD | 0));
-		out[i] = base + ((size_t)a << shift);
-		out[i + 1] = base + ((size_t)b << shift);
-		out[i + 2] = base + ((size_t)c << shift);
-		out[i + 3] = base + ((size_t)d << shift);
+		LAB_FAST_STORE((labyrinth__state8 *)(void *)&state[src[i]], LAB_PS_HEAD8);
+		out[i] = p;
+		out[i + 1] = p + step;
+		out[i + 2] = p + 2 * step;
+		out[i + 3] = p + 3 * step;
+		out[i + 4] = p + 4 * step;
+		out[i + 5] = p + 5 * step;
+		out[i + 6] = p + 6 * step;
+		out[i + 7] = p + 7 * step;
 	}
+	for (; i + 4 <= n; i += 4)
+		labyrinth__pop4(base, shift, state, src + i, out + i);
 	for (; i < n; i++) {
 		uint32_t pg = src[i];
 
@@ -264,11 +319,41 @@ labyrinth__free_one(const unsigned char *base, uint32_t shift, uint8_t *state, u
 	return 1;
 }
 
+/* The eight pages q[8], if they are a run of allocated single pages of
+ * the pool (above), marked free and their indexes into out[8]; else 0,
+ * and nothing changed. */
+static __inline__ __attribute__((always_inline)) int
+labyrinth__free_run8(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
+		     void *const *q, uint32_t *out)
+{
+	uintptr_t a = labyrinth__page_number(base, shift, q[0]);
+	uintptr_t p = (uintptr_t)q[0], step = (uintptr_t)1 << shift;
+	const labyrinth__u32x4 lo = { 0, 1, 2, 3 }, hi = { 4, 5, 6, 7 };
+	labyrinth__state8 *s8;
+
+	if ((a & 7u) || a >= total || total - a < 8)
+		return 0;
+	if ((uintptr_t)q[1] != p + step || (uintptr_t)q[2] != p + 2 * step ||
+	    (uintptr_t)q[3] != p + 3 * step || (uintptr_t)q[4] != p + 4 * step ||
+	    (uintptr_t)q[5] != p + 5 * step || (uintptr_t)q[6] != p + 6 * step ||
+	    (uintptr_t)q[7] != p + 7 * step)
+		return 0;
+	s8 = (labyrinth__state8 *)(void *)&state[a];
+	if (LAB_FAST_LOAD(s8) != LAB_PS_HEAD8)
+		return 0;
+	LAB_FAST_STORE(s8, 0ull);
+	/* two 16-byte stores, not eight: the loop is store-bound */
+	*(labyrinth__u32x4 *)(void *)out = (uint32_t)a + lo;
+	*(labyrinth__u32x4 *)(void *)(out + 4) = (uint32_t)a + hi;
+	return 1;
+}
+
 /*
  * Bulk: the leading pages of pages[n] that are allocated single pages of
  * a pool with total pages at base, marked free, their indexes into out[];
- * how many.  Four pages a step, each checked after the one before it is
- * marked (a page twice in pages[] stops the run at its second entry).
+ * how many.  The leading runs of eight at once, then page by page, four a
+ * step, each checked after the one before it is marked (a page twice in
+ * pages[] stops the run at its second entry).
  */
 static __inline__ __attribute__((always_inline)) uint32_t
 labyrinth__free_run(const unsigned char *base, uint32_t shift, uint8_t *state, uint32_t total,
@@ -276,6 +361,10 @@ labyrinth__free_run(const unsigned char *base, uint32_t shift, uint8_t *state, u
 {
 	void *const *q = pages, *const *end = pages + n;
 
+	while (end - q >= 8 && labyrinth__free_run8(base, shift, state, total, q, out)) {
+		q += 8;
+		out += 8;
+	}
 	for (; end - q >= 4; q += 4, out += 4) {
 		if (!labyrinth__free_one(base, shift, state, total, q[0], &out[0]))
 			return (uint32_t)(q - pages);

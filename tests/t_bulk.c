@@ -1,4 +1,4 @@
-/* Description: alloc_bulk/free_bulk: exact counts when the pool has enough or too few pages, distinct owned pages, NULLs skipped, per-page stats, the reserve kept from NOWAIT. */
+/* Description: alloc_bulk/free_bulk: exact counts when the pool has enough or too few pages, distinct owned pages, NULLs skipped, per-page stats, the reserve kept from NOWAIT, runs of eight pages judged as page by page. */
 #include "check.h"
 
 #include <stdint.h>
@@ -40,6 +40,87 @@ static void poison_array(void **pg, unsigned int n)
 
 	for (i = 0; i < n; i++)
 		pg[i] = (void *)(uintptr_t)0xdead000;
+}
+
+/*
+ * Runs: the bulk free takes eight consecutive allocated pages (the first
+ * at a multiple of 8 pages) with one check and one store of their state
+ * bytes (labyrinth_fast.h).  Every case where a run is not whole must
+ * still be judged page by page: a page freed before inside the run, a
+ * block's pages, a duplicate right after a run, a run not aligned to 8,
+ * the pool's last eight pages.
+ */
+static void test_runs(void)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = "bulk-runs", .nr_pages = 256 };
+	struct labyrinth_stats st, st0;
+	static void *all[256];
+	void *list[9], *block;
+	unsigned int i, n;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
+	n = labyrinth_alloc_bulk(&lab, LAB_GFP_ATOMIC, all, 256);
+	REQUIRE(n == 256, "all 256 pages: %u", n);
+	qsort(all, 256, sizeof(all[0]), cmp_ptr);
+	for (i = 1; i < 256; i++)
+		REQUIRE((char *)all[i] == (char *)all[0] + (size_t)i * 4096, "page %u not in a row", i);
+
+	/* a whole run, aligned: all eight freed, each once */
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 8, 8), 8);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 8);
+	CHECK_EQ(st.bad_frees, st0.bad_frees);
+	for (i = 8; i < 16; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+
+	/* a page of the run freed before: the other seven freed, it refused */
+	CHECK_EQ(labyrinth_free_page(&lab, all[19]), 0);
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 16, 8), 7);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 7);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
+	for (i = 16; i < 24; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+
+	/* a run, then one of its pages again: eight freed, the ninth refused */
+	memcpy(list, all + 32, 8 * sizeof(void *));
+	list[8] = all[33];
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, list, 9), 8);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 8);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
+
+	/* not aligned to 8 pages, and the pool's last eight: freed */
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 41, 8), 8);
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 248, 8), 8);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+
+	/* a block of eight pages is not eight single pages: refused whole,
+	 * and still the caller's */
+	CHECK_EQ(labyrinth_flush_cache(&lab) >= 0, 1);
+	block = labyrinth_alloc_pages(&lab, LAB_GFP_ATOMIC, 3);
+	REQUIRE(block != NULL, "an order-3 block");
+	for (i = 0; i < 8; i++)
+		list[i] = (char *)block + (size_t)i * 4096;
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, list, 8), 0);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees);
+	CHECK(st.bad_frees > st0.bad_frees, "the block's pages were not refused");
+	CHECK_EQ(labyrinth_free_pages(&lab, block, 3), 0);
+
+	/* the rest (the pages freed above say EALREADY), then the pool whole */
+	for (i = 0; i < 256; i++)
+		(void)labyrinth_free_page(&lab, all[i]);
+	st = check_stats(&lab);
+	CHECK_EQ(st.pages_inuse, 0);
+	CHECK_EQ(st.allocs, st.frees);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
 }
 
 int main(void)
@@ -209,5 +290,6 @@ int main(void)
 	CHECK_EQ(st.allocs, st.frees);
 	CHECK_EQ(st.pages_free, NR);
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	test_runs();
 	return check_done();
 }
