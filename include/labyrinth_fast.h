@@ -271,8 +271,8 @@ labyrinth__pop4(unsigned char *base, uint32_t shift, uint8_t *state, const uint3
 /*
  * Bulk: the pages src[n] marked allocated and their addresses into out[]:
  * the leading runs of eight at once, then four pages a step (two stores
- * each and no check: the loop is store-bound).  Pass a constant shift where there is
- * one: a variable shift costs three times a constant's.
+ * each and no check: the loop is store-bound).  Pass a constant shift
+ * where there is one: a variable shift costs three times a constant's.
  */
 static __inline__ __attribute__((always_inline)) void
 labyrinth__pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const uint32_t *src,
