@@ -136,6 +136,10 @@ void lab_os_set_errno(int err);
  * once, however often it is called.
  */
 int lab_os_atfork(void);
+/* Map the library's own code and read-only data in now, once, so that the
+ * first call into a slow path on the atomic path takes no page fault for
+ * them. */
+void lab_os_code_resident(void);
 void lab_fork_prepare(void);
 void lab_fork_parent(void);
 void lab_fork_child(void);

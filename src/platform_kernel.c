@@ -392,6 +392,11 @@ int lab_os_atfork(void)
 	return 0;
 }
 
+/* A module's code is resident while it is loaded. */
+void lab_os_code_resident(void)
+{
+}
+
 /* Caches are per CPU: there is no thread exit to hook, and no need. */
 int lab_os_thread_hook_init(void)
 {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -848,6 +849,72 @@ int lab_os_atfork(void)
 
 	pthread_once(&once, atfork_register);
 	return atfork_err;
+}
+
+/*
+ * The library's code and read-only data, read once page by page at the
+ * first init so that the kernel maps every page of them: a slow path (a
+ * refill, a bulk call the cache cannot serve) may run for the first time
+ * in the process on the atomic path, and neither its code nor the
+ * constants it loads may cost a page fault there (t_atomic_nofault caught
+ * one: lab_cache_pop_bulk loading a vector constant from a page of
+ * .rodata that nothing had read yet).  Reading maps a page and locks
+ * nothing: RLIMIT_MEMLOCK and every figure that reports it stay as they
+ * were.  The object searched is the one holding this function: the
+ * shared library, or the program that links the static one.
+ */
+struct code_search {
+	uintptr_t self;
+};
+
+static __attribute__((no_sanitize_address, no_sanitize_thread)) void
+read_pages(uintptr_t start, uintptr_t end)
+{
+	uintptr_t p;
+
+	for (p = start & ~(uintptr_t)4095; p < end; p += 4096)
+		(void)*(volatile const unsigned char *)p;
+}
+
+static int code_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct code_search *cs = arg;
+	int i, mine = 0;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && cs->self >= start && cs->self < start + ph->p_memsz)
+			mine = 1;
+	}
+	if (!mine)
+		return 0;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+		/* code and read-only data (constants the code loads): a
+		 * writable page read now would fault again at its first write */
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_R) && !(ph->p_flags & PF_W))
+			read_pages(start, start + ph->p_memsz);
+	}
+	return 1;
+}
+
+static void code_read_once(void)
+{
+	struct code_search cs = { .self = (uintptr_t)&code_read_once };
+
+	dl_iterate_phdr(code_segments, &cs);
+}
+
+void lab_os_code_resident(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, code_read_once);
 }
 
 static pthread_key_t exit_key;

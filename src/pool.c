@@ -345,6 +345,7 @@ static int init_pool(labyrinth_t *lab, const struct labyrinth_params *pr,
 	err = lab_os_atfork();
 	if (err)
 		return err;
+	lab_os_code_resident();
 	node = (pr->flags & LAB_POOL_NUMA) ? (int)pr->numa_node : -1;
 	err = map_metadata(&g, pr->flags, node, &p);
 	if (err)
