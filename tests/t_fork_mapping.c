@@ -1,72 +1,11 @@
-/* Description: pool memory is locked (lo), kept from fork children (dc) and core dumps (dd) per /proc/self/smaps, populated (Rss == Size); DUMPABLE/NOLOCK drop dd/lo; a fork child never sees a page. */
+/* Description: pool memory is locked (lo), kept from fork children (dc) and core dumps (dd) per /proc/self/smaps, populated (Rss == Size), never collapsed by khugepaged (nh), with transparent huge pages at populate where a pool covers 2 MiB; DUMPABLE/NOLOCK drop dd/lo; a fork child never sees a page. */
 #include "check.h"
+#include "smaps.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-struct vma {
-	int found;
-	uintptr_t start, end;
-	unsigned long size_kb, rss_kb, kps_kb, locked_kb;
-	char flags[512];
-};
-
-/* The smaps entry of the mapping that contains addr. */
-static struct vma find_vma(const void *addr)
-{
-	struct vma v;
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int in = 0;
-	uintptr_t a = (uintptr_t)addr;
-
-	memset(&v, 0, sizeof(v));
-	if (!f)
-		return v;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		/* a header line "start-end perms ...": no attribute line parses so */
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
-			if (in)
-				break;
-			in = a >= s && a < e;
-			if (in) {
-				v.found = 1;
-				v.start = s;
-				v.end = e;
-			}
-			continue;
-		}
-		if (!in)
-			continue;
-		sscanf(line, "Size: %lu kB", &v.size_kb);
-		sscanf(line, "Rss: %lu kB", &v.rss_kb);
-		sscanf(line, "KernelPageSize: %lu kB", &v.kps_kb);
-		sscanf(line, "Locked: %lu kB", &v.locked_kb);
-		if (!strncmp(line, "VmFlags:", 8)) {
-			memcpy(v.flags, line + 8, strlen(line + 8) + 1);
-			v.flags[strcspn(v.flags, "\n")] = '\0';
-		}
-	}
-	fclose(f);
-	return v;
-}
-
-/* Is the two-letter VmFlags mnemonic fl in flags? */
-static int has_flag(const char *flags, const char *fl)
-{
-	const char *p = flags;
-
-	while ((p = strstr(p, fl)) != NULL) {
-		if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
-			return 1;
-		p += 2;
-	}
-	return 0;
-}
 
 /* 1 if addr lies in any line of /proc/self/maps; async-safe enough for a child. */
 static int in_maps(const void *addr)
@@ -147,6 +86,8 @@ static void check_pool(unsigned int flags, const char *what)
 		      what, v.flags, want_dd ? "set" : "clear");
 		CHECK(has_flag(v.flags, "rd") && has_flag(v.flags, "wr"), "%s: not rw: '%s'",
 		      what, v.flags);
+		/* no khugepaged collapse later: it would unmap the pages a while */
+		CHECK(has_flag(v.flags, "nh"), "%s: VmFlags '%s' lack nh", what, v.flags);
 		CHECK(v.size_kb >= 64 * 4, "%s: VMA of %lu kB for a 256 kB pool", what, v.size_kb);
 		CHECK(v.rss_kb == v.size_kb, "%s: Rss %lu kB of Size %lu kB: not populated", what,
 		      v.rss_kb, v.size_kb);
@@ -183,9 +124,39 @@ static void check_pool(unsigned int flags, const char *what)
 	CHECK_EQ(in_maps(page), 0);
 }
 
+/*
+ * A pool that covers whole 2 MiB ranges (1024 pages: 4 MiB, aligned to its
+ * largest block) is populated with transparent huge pages where the kernel
+ * has them, locked and populated all the same, and never collapsed later.
+ */
+static void check_huge(unsigned int flags, const char *what)
+{
+	labyrinth_t lab = { 0 };
+	struct labyrinth_params p = { .name = what, .nr_pages = 1024, .flags = flags };
+	long fallbacks = thp_fault_fallbacks();
+	void *page;
+	struct vma v;
+
+	REQUIRE(labyrinth_init(&lab, &p) == 0, "%s: init", what);
+	page = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
+	REQUIRE(page != NULL, "%s: page", what);
+	check_thp_at_populate(page, fallbacks, what);
+	v = find_vma(page);
+	CHECK(v.rss_kb == v.size_kb, "%s: Rss %lu kB of Size %lu kB: not populated", what, v.rss_kb,
+	      v.size_kb);
+	CHECK(v.locked_kb == (flags & LAB_POOL_NOLOCK ? 0 : v.size_kb), "%s: Locked %lu of %lu kB",
+	      what, v.locked_kb, v.size_kb);
+	fork_check(page, what);
+	CHECK_EQ(labyrinth_free_page(&lab, page), 0);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+	CHECK_EQ(labyrinth_destroy(&lab), 0);
+}
+
 int main(void)
 {
 	SKIP_UNDER_TSAN();
+	check_huge(nolock_unless_lockable("huge", (size_t)1024 * 4096), "huge");
+	check_huge(LAB_POOL_NOLOCK, "huge-nolock");
 	check_pool(0, "default");
 	check_pool(LAB_POOL_DUMPABLE, "dumpable");
 	check_pool(LAB_POOL_NOLOCK, "nolock");
@@ -207,7 +178,8 @@ int main(void)
 		CHECK(check_stats(&lab).grows >= 1, "no growth");
 		v = find_vma(pg[n - 1]);
 		CHECK(v.found && has_flag(v.flags, "dc") && has_flag(v.flags, "dd") &&
-		      has_flag(v.flags, "lo"), "grown pages VmFlags '%s'", v.flags);
+		      has_flag(v.flags, "lo") && has_flag(v.flags, "nh"), "grown pages VmFlags '%s'",
+		      v.flags);
 		CHECK(v.found && v.rss_kb == v.size_kb, "grown pages Rss %lu of %lu kB", v.rss_kb,
 		      v.size_kb);
 		fork_check(pg[n - 1], "grown");

@@ -1,5 +1,6 @@
 /* Description: huge pages: LAB_POOL_HUGETLB is -ENOMEM with none reserved (no fallback), 2M pools fall back to THP-requested memory and say so, and with pages reserved 4K/2M pools use hugetlbfs (KernelPageSize 2048 kB), 1G where possible. Needs root. */
 #include "check.h"
+#include "smaps.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -83,55 +84,6 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* KernelPageSize and VmFlags of the mapping that holds addr. */
-static unsigned long vma_kps(const void *addr, char *flags, size_t fsize)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	unsigned long kps = 0;
-	int in = 0;
-
-	if (flags)
-		flags[0] = '\0';
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
-			if (in)
-				break;
-			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
-			continue;
-		}
-		if (!in)
-			continue;
-		sscanf(line, "KernelPageSize: %lu kB", &kps);
-		if (flags && !strncmp(line, "VmFlags:", 8)) {
-			size_t n = strlen(line + 8);
-
-			if (n >= fsize)
-				n = fsize - 1;
-			memcpy(flags, line + 8, n);
-			flags[n] = '\0';
-		}
-	}
-	fclose(f);
-	return kps;
-}
-
-static int has_flag(const char *flags, const char *fl)
-{
-	const char *p = flags;
-
-	while ((p = strstr(p, fl)) != NULL) {
-		if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0' || p[2] == '\n'))
-			return 1;
-		p += 2;
-	}
-	return 0;
-}
-
 static char *dump_text(labyrinth_t *lab)
 {
 	char *buf = NULL;
@@ -202,8 +154,9 @@ static void none_reserved(void)
 	labyrinth_t lab = { 0 };
 	struct labyrinth_params p = { .name = "huge4k", .nr_pages = 1024,
 				      .flags = LAB_POOL_HUGETLB };
-	char flags[512];
 	int before, after, rc;
+	long fallbacks;
+	struct vma v;
 	void *pg;
 
 	count_maps(); /* warm up stdio */
@@ -223,6 +176,7 @@ static void none_reserved(void)
 	p.name = "fallback2m";
 	p.flags = 0;
 	p.nr_pages = 3;
+	fallbacks = thp_fault_fallbacks();
 	rc = labyrinth_init(&lab, &p);
 	CHECK_EQ(rc, 0);
 	if (rc)
@@ -233,10 +187,10 @@ static void none_reserved(void)
 	pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
 	REQUIRE(pg != NULL, "fallback page");
 	CHECK(((uintptr_t)pg & (LAB_PAGE_2M - 1)) == 0, "fallback page %p not 2 MiB aligned", pg);
-	vma_kps(pg, flags, sizeof(flags));
-	CHECK(has_flag(flags, "hg"), "fallback VMA lacks hg (MADV_HUGEPAGE): '%s'", flags);
-	CHECK(!has_flag(flags, "ht"), "fallback VMA is hugetlb: '%s'", flags);
-	CHECK(has_flag(flags, "dc") && has_flag(flags, "lo"), "fallback VMA flags '%s'", flags);
+	check_thp_at_populate(pg, fallbacks, "2M fallback");
+	v = find_vma(pg);
+	CHECK(!has_flag(v.flags, "ht"), "fallback VMA is hugetlb: '%s'", v.flags);
+	CHECK(has_flag(v.flags, "dc") && has_flag(v.flags, "lo"), "fallback VMA flags '%s'", v.flags);
 	CHECK_EQ(labyrinth_free_page(&lab, pg), 0);
 	use_all(&lab, 3, LAB_PAGE_2M, "2M fallback");
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
@@ -246,7 +200,7 @@ static void reserved(long free_before)
 {
 	labyrinth_t lab = { 0 };
 	struct labyrinth_params p;
-	char flags[512];
+	struct vma v;
 	void *pg;
 	int rc;
 
@@ -262,9 +216,10 @@ static void reserved(long free_before)
 		expect_backing(&lab, "hugetlbfs", "anonymous", "4K HUGETLB");
 		pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
 		REQUIRE(pg != NULL, "page");
-		CHECK_EQ(vma_kps(pg, flags, sizeof(flags)), 2048);
-		CHECK(has_flag(flags, "ht") && has_flag(flags, "dc"), "4K HUGETLB flags '%s'",
-		      flags);
+		v = find_vma(pg);
+		CHECK_EQ(v.kps_kb, 2048);
+		CHECK(has_flag(v.flags, "ht") && has_flag(v.flags, "dc"), "4K HUGETLB flags '%s'",
+		      v.flags);
 		CHECK(read_long(FREE_2M_PATH) == free_before - 2, "4 MiB pool: free huge pages %ld, was %ld",
 		      read_long(FREE_2M_PATH), free_before);
 		CHECK_EQ(labyrinth_free_page(&lab, pg), 0);
@@ -285,8 +240,9 @@ static void reserved(long free_before)
 		pg = labyrinth_alloc_page(&lab, LAB_GFP_ATOMIC);
 		REQUIRE(pg != NULL, "page");
 		CHECK(((uintptr_t)pg & (LAB_PAGE_2M - 1)) == 0, "2M page %p misaligned", pg);
-		CHECK_EQ(vma_kps(pg, flags, sizeof(flags)), 2048);
-		CHECK(has_flag(flags, "ht"), "2M pool not hugetlb: '%s'", flags);
+		v = find_vma(pg);
+		CHECK_EQ(v.kps_kb, 2048);
+		CHECK(has_flag(v.flags, "ht"), "2M pool not hugetlb: '%s'", v.flags);
 		CHECK_EQ(labyrinth_free_page(&lab, pg), 0);
 		use_all(&lab, 3, LAB_PAGE_2M, "2M auto");
 		CHECK_EQ(labyrinth_destroy(&lab), 0);
@@ -371,7 +327,7 @@ static void one_gig(void)
 	CHECK(pg != NULL, "1G page");
 	if (pg) {
 		CHECK(((uintptr_t)pg & (LAB_PAGE_1G - 1)) == 0, "1G page %p misaligned", (void *)pg);
-		CHECK_EQ(vma_kps(pg, NULL, 0), 1048576);
+		CHECK_EQ(find_vma(pg).kps_kb, 1048576);
 		pg[0] = 1;
 		pg[LAB_PAGE_1G - 1] = 2;
 		CHECK(pg[0] == 1 && pg[LAB_PAGE_1G - 1] == 2, "1G page memory");
