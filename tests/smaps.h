@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct vma {
@@ -75,19 +76,28 @@ static inline int has_flag(const char *flags, const char *fl)
 	return 0;
 }
 
-/* Whether this kernel gives transparent huge pages to a range that asks
- * (its mode is "always" or "madvise", not "never" or absent). */
+/* Whether this kernel gives transparent huge pages to a range of this
+ * process that asks: its mode is "always" or "madvise" (not "never" or
+ * absent), and the process has not turned them off (PR_SET_THP_DISABLE,
+ * "THP_enabled: 0" in /proc/self/status). */
 static inline int thp_available(void)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	char mode[128] = "";
-	int ok;
+	char line[128] = "";
+	int ok, off = 0;
 
 	if (!f)
 		return 0;
-	ok = fgets(mode, sizeof(mode), f) != NULL && !strstr(mode, "[never]");
+	ok = fgets(line, sizeof(line), f) != NULL && !strstr(line, "[never]");
 	fclose(f);
-	return ok;
+	f = fopen("/proc/self/status", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "THP_enabled:", 12))
+				off = strtol(line + 12, NULL, 10) == 0;
+		fclose(f);
+	}
+	return ok && !off;
 }
 
 /* The kernel's count of huge page faults that fell back to small pages
