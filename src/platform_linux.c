@@ -359,6 +359,20 @@ void lab_os_backing_close(struct lab_backing *b)
 	b->fd = -1;
 }
 
+/*
+ * Whether a huge page the kernel gives a pool stays whole.  Since 6.12 the
+ * kernel splits, under memory pressure, a huge page with more than
+ * khugepaged's max_ptes_none zero-filled 4 KiB pages, and a split unmaps
+ * the page for a moment (an atomic allocation touching it would fault and
+ * wait): a pool's free pages are zero, so only the default 511 (never
+ * split a fully mapped huge page) leaves them alone.  No such file: no
+ * huge pages to ask for.
+ */
+static int thp_stay_whole(void)
+{
+	return read_number("/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none", NULL) == 511;
+}
+
 int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 {
 	size_t span = len + align;
@@ -366,15 +380,16 @@ int lab_os_reserve(struct lab_backing *b, size_t len, size_t align, void **out)
 	size_t head;
 
 	/* Address space only: nothing lies on a node yet.  An anonymous pool
-	 * that can hold a whole 2 MiB asks for transparent huge pages (the
-	 * range is aligned to its largest block, 4 MiB for 4 KiB pages):
-	 * where the kernel gives them (its mode not "never"), populating and
-	 * locking a 4 MiB pool is several times faster (one fault and one
-	 * zeroing pass per 2 MiB, not 512 faults), and a packet path that
-	 * touches many pages takes fewer TLB misses.  Every page is populated
-	 * and locked anyway, so no memory is added; where the kernel has none
-	 * to give, the pages are ordinary ones. */
-	if (b->kind == LAB_BACKING_ANON && len >= LAB_PAGE_2M && align >= LAB_PAGE_2M)
+	 * that can hold a whole 2 MiB asks for transparent huge pages for the
+	 * pages init populates (the range is aligned to its largest block,
+	 * 4 MiB for 4 KiB pages; lab_os_commit): where the kernel gives them,
+	 * populating and locking a 4 MiB pool is several times faster (one
+	 * fault and one zeroing pass per 2 MiB, not 512 faults), and a packet
+	 * path that touches many pages takes fewer TLB misses.  Every page is
+	 * populated and locked anyway, so no memory is added; where the kernel
+	 * has none to give, the pages are ordinary ones. */
+	if (b->kind == LAB_BACKING_ANON && len >= LAB_PAGE_2M && align >= LAB_PAGE_2M &&
+	    thp_stay_whole())
 		b->thp = 1;
 	raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
@@ -457,7 +472,7 @@ static int lock_and_populate(struct lab_backing *b, void *addr, size_t len)
 
 int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int fallback)
 {
-	int err = node_room(b, len);
+	int err = node_room(b, len), huge;
 
 	if (!err && map_range(b, addr, off, len) == MAP_FAILED) {
 		err = neg_errno();
@@ -473,7 +488,7 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 		 * huge pages: ordinary memory, aligned, with THP requested. */
 		if (fallback && b->kind == LAB_BACKING_HUGETLB && !(b->flags & LAB_POOL_HUGETLB)) {
 			b->kind = LAB_BACKING_ANON;
-			b->thp = 1;
+			b->thp = thp_stay_whole();
 			return lab_os_commit(b, addr, off, len, 0);
 		}
 		if (b->kind == LAB_BACKING_HUGETLB && err == -EINVAL)
@@ -489,21 +504,30 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 		note_fail(FAIL_NONE, -err, len);
 		goto fail;
 	}
-	/* A request only: kernels without transparent huge pages refuse it,
-	 * and the memory is aligned and usable all the same. */
-	if (b->thp)
-		(void)sys_madvise(addr, len, MADV_HUGEPAGE);
+	/* Huge pages asked for while populating, and never after: khugepaged
+	 * must not collapse, later, pages that got none, since a collapse
+	 * unmaps the range while it copies and an atomic allocation would
+	 * fault there (also where the THP mode is "always").  Asked for only
+	 * by init (off 0) in a 4 KiB pool: a growth runs under the pool's
+	 * slow lock, where the compaction a huge page may take does not
+	 * belong, and marked before it is populated it merges into the
+	 * mapping before it.  A 2 MiB or 1 GiB fallback pool asks each time:
+	 * its pages are huge ones.  Either madvise fails with EINVAL on a
+	 * kernel without THP (nothing to ask for, nothing to keep away);
+	 * anything else left unmarked is a failed commit. */
+	huge = b->thp && (off == 0 || b->unit > LAB_PAGE_4K);
+	if (b->kind == LAB_BACKING_ANON &&
+	    sys_madvise(addr, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && errno != EINVAL)
+		goto fail_thp;
 	err = lock_and_populate(b, addr, len);
 	if (err)
 		goto fail;
-	/* Huge pages at populate only: khugepaged must never collapse the
-	 * pages that got none later, since a collapse unmaps the range while
-	 * it copies, and an atomic allocation's page would fault there.
-	 * (This also keeps it away on a machine whose THP mode is "always".)
-	 * The huge pages already mapped stay. */
-	if (b->kind == LAB_BACKING_ANON)
-		(void)sys_madvise(addr, len, MADV_NOHUGEPAGE);
+	if (huge && sys_madvise(addr, len, MADV_NOHUGEPAGE) && errno != EINVAL)
+		goto fail_thp;
 	return 0;
+fail_thp:
+	err = neg_errno();
+	note_fail(FAIL_NONE, -err, len);
 fail:
 	unreserve_commit(addr, len);
 	if (b->kind == LAB_BACKING_SECRET)
