@@ -537,6 +537,18 @@ def report(a, backends, samples, notes, skips, errors, sysdiff, runs, rounds):
             slow = sum(1 for x in v if x < max(v) / 2)
             extra.append("  %-10s producer->consumer: %d of %d samples below half its best (%s .. %s pages/s)"
                          % (b, slow, len(v), fmt_num(min(v)), fmt_num(max(v))))
+    # The slow mode comes in stretches of minutes, and a round runs the
+    # backends one after the other: a ratio within each round compares
+    # samples of the same stretch (a diagnostic; the target uses medians).
+    by_round = {}
+    for r, k, b, sc, m, v, u in samples:
+        if sc == "spsc" and m == "pages_per_s" and b in ("labyrinth", "dpdk"):
+            by_round.setdefault((r, k), {})[b] = v
+    paired = sorted(x["labyrinth"] / x["dpdk"] for x in by_round.values()
+                    if x.get("labyrinth") and x.get("dpdk"))
+    if len(paired) > 1:
+        extra.append("  producer->consumer, labyrinth / dpdk within each round: median %.2fx (%.2fx .. %.2fx, "
+                     "%d rounds)" % (statistics.median(paired), paired[0], paired[-1], len(paired)))
     for b in backends:
         ot = get("syscalls.other_threads_per_M", b)
         if ot:
