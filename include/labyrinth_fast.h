@@ -231,7 +231,7 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
  * else goes page by page.  The word is written only by the thread that
  * owns all eight pages (bulk get: they leave its cache; bulk free: the
  * caller frees them), as each byte is page by page.  Bulk 64 / 64 in
- * make bench: 1.15 -> 0.82 ns a page (the floor: 0.79).
+ * make bench: 1.15 -> 0.83-0.85 ns a page (the floor's LIFO: 0.81-0.83).
  */
 typedef uint64_t __attribute__((may_alias)) labyrinth__state8;
 /* Four indexes, stored at once where out[] is only 4-byte aligned. */

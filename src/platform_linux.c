@@ -499,11 +499,8 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 	if (err)
 		goto fail;
 	if (sys_madvise(addr, len, MADV_DONTFORK) ||
-	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP))) {
-		err = neg_errno();
-		note_fail(FAIL_NONE, -err, len);
-		goto fail;
-	}
+	    (!(b->flags & LAB_POOL_DUMPABLE) && sys_madvise(addr, len, MADV_DONTDUMP)))
+		goto fail_madvise;
 	/* Huge pages asked for while populating, and never after: khugepaged
 	 * must not collapse, later, pages that got none, since a collapse
 	 * unmaps the range while it copies and an atomic allocation would
@@ -518,14 +515,14 @@ int lab_os_commit(struct lab_backing *b, void *addr, size_t off, size_t len, int
 	huge = b->thp && (off == 0 || b->unit > LAB_PAGE_4K);
 	if (b->kind == LAB_BACKING_ANON &&
 	    sys_madvise(addr, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && errno != EINVAL)
-		goto fail_thp;
+		goto fail_madvise;
 	err = lock_and_populate(b, addr, len);
 	if (err)
 		goto fail;
 	if (huge && sys_madvise(addr, len, MADV_NOHUGEPAGE) && errno != EINVAL)
-		goto fail_thp;
+		goto fail_madvise;
 	return 0;
-fail_thp:
+fail_madvise:
 	err = neg_errno();
 	note_fail(FAIL_NONE, -err, len);
 fail:
@@ -928,12 +925,10 @@ int lab_os_atfork(void)
  * one: lab_cache_pop_bulk loading a vector constant from a page of
  * .rodata that nothing had read yet).  Reading maps a page and locks
  * nothing: RLIMIT_MEMLOCK and every figure that reports it stay as they
- * were.  The object searched is the one holding this function: the
- * shared library, or the program that links the static one.
+ * were.  The object searched is the one holding this function (arg of
+ * code_segments: an address in it): the shared library, or the program
+ * that links the static one.
  */
-struct code_search {
-	uintptr_t self;
-};
 
 static __attribute__((no_sanitize_address, no_sanitize_thread)) void
 read_pages(uintptr_t start, uintptr_t end)
@@ -946,7 +941,7 @@ read_pages(uintptr_t start, uintptr_t end)
 
 static int code_segments(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	struct code_search *cs = arg;
+	uintptr_t self = *(const uintptr_t *)arg;
 	int i, mine = 0;
 
 	(void)size;
@@ -954,7 +949,7 @@ static int code_segments(struct dl_phdr_info *info, size_t size, void *arg)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
 
-		if (ph->p_type == PT_LOAD && cs->self >= start && cs->self < start + ph->p_memsz)
+		if (ph->p_type == PT_LOAD && self >= start && self < start + ph->p_memsz)
 			mine = 1;
 	}
 	if (!mine)
@@ -973,9 +968,9 @@ static int code_segments(struct dl_phdr_info *info, size_t size, void *arg)
 
 static void code_read_once(void)
 {
-	struct code_search cs = { .self = (uintptr_t)&code_read_once };
+	uintptr_t self = (uintptr_t)&code_read_once;
 
-	dl_iterate_phdr(code_segments, &cs);
+	dl_iterate_phdr(code_segments, &self);
 }
 
 void lab_os_code_resident(void)

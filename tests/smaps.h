@@ -78,18 +78,6 @@ static inline int has_flag(const char *flags, const char *fl)
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage"
 
-/* Whether this kernel has transparent huge pages at all (PREEMPT_RT and
- * kernels built without them have no THP_DIR, and refuse MADV_*HUGEPAGE). */
-static inline int thp_kernel(void)
-{
-	FILE *f = fopen(THP_DIR "/enabled", "r");
-
-	if (!f)
-		return 0;
-	fclose(f);
-	return 1;
-}
-
 /* The first line of a file, "" if it cannot be read. */
 static inline const char *first_line(const char *path, char *buf, size_t size)
 {
@@ -102,6 +90,15 @@ static inline const char *first_line(const char *path, char *buf, size_t size)
 		fclose(f);
 	}
 	return buf;
+}
+
+/* Whether this kernel has transparent huge pages at all (PREEMPT_RT and
+ * kernels built without them have no THP_DIR, and refuse MADV_*HUGEPAGE). */
+static inline int thp_kernel(void)
+{
+	char line[128];
+
+	return first_line(THP_DIR "/enabled", line, sizeof(line))[0] != '\0';
 }
 
 /*
