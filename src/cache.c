@@ -373,8 +373,7 @@ uint32_t lab_cache_pop_bulk(struct lab_pool *p, struct lab_cache *c, lab_gfp_t g
 		lab_pop_run(base, 12, state, src, out, have);
 	else
 		lab_pop_run(base, shift, state, src, out, have);
-	lab_store_relaxed(&c->count, count - have);
-	lab_cache_leave(c);
+	lab_cache_leave_count(c, count - have);
 	return have;
 }
 
@@ -394,9 +393,8 @@ uint32_t lab_cache_push_bulk(struct lab_pool *p, struct lab_cache *c, const uint
 		n = room;
 	for (i = 0; i < n; i++)
 		c->pages[count + i] = pages[i];
-	lab_store_relaxed(&c->count, count + n);
 	lab_store_relaxed(&c->frees, c->frees + n);
-	lab_cache_leave(c);
+	lab_cache_leave_count(c, count + n);
 	return n;
 }
 
@@ -449,9 +447,8 @@ uint32_t lab_cache_free_bulk(struct lab_pool *p, struct lab_cache *c, void *cons
 		if (got < room)
 			break;
 	}
-	lab_store_relaxed(&c->count, count + done);
 	lab_store_relaxed(&c->frees, c->frees + done);
-	lab_cache_leave(c);
+	lab_cache_leave_count(c, count + done);
 	return done;
 }
 

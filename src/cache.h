@@ -200,9 +200,8 @@ static inline bool lab_cache_push(struct lab_pool *p, struct lab_cache *c, uint3
 	}
 	lab_store_relaxed(&p->state[idx], (uint8_t)LAB_PS_FREE);
 	c->pages[n] = idx;
-	lab_store_relaxed(&c->count, n + 1);
 	lab_store_relaxed(&c->frees, c->frees + 1);
-	lab_cache_leave(c);
+	lab_cache_leave_count(c, n + 1);
 	return true;
 }
 

@@ -47,6 +47,7 @@
 #define lab_cache        labyrinth__cache      /* struct lab_cache */
 #define lab_cache_enter  labyrinth__cache_enter
 #define lab_cache_leave  labyrinth__cache_leave
+#define lab_cache_leave_count labyrinth__cache_leave_count
 #define lab_gfp_plain    labyrinth__gfp_plain
 #define lab_fast_alloc   labyrinth__fast_alloc
 #define lab_fast_free    labyrinth__fast_free

@@ -417,7 +417,10 @@ bool mbox_full;
  * The code below is therefore a phase machine: one `atomic` runs private
  * phases and at most one shared phase (sh says whether it has had one),
  * then ends the step.  `split` is 1 only in thread 0 when a handler is
- * modelled: there a busy flag change counts as shared.  Two more
+ * modelled: there a busy flag change counts as shared.  (Leaving a cache
+ * stores its count and clears busy in one 64-bit store,
+ * labyrinth__cache_leave_count: the count is private until then, so the
+ * step that lowers busy carries it, as here.)  Two more
  * simplifications of the same kind:
  *  - a CAS loop on nr_free (lab_take_count, lab_store_take_upto) is one
  *    step: a failed CAS changes nothing and only reloads, so every run of
