@@ -12,7 +12,7 @@ library, DPDK's mempool and the floor, alternating processes round by
 round, and prints medians.  The variants are experiments, never shipped:
 without its checks the library breaks its contract.
 
-    python3 bench/checks.py [--rounds 5] [--scenarios pair,batch256,bulk64,spsc,threads]
+    python3 bench/checks.py [--rounds 5] [--scenarios pair,pools4,batch256,bulk64,spsc,threads]
 
 Needs what `make bench` installed (the peers) and a build of the other
 backends in build-bench/bench-bin (`make bench` or `cmake --build
@@ -31,7 +31,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 FAST = "include/labyrinth_fast.h"
-CACHE = "src/cache.c"
 
 # (file, text as shipped, text in the variant): every edit must apply.
 EDITS = {
@@ -41,17 +40,27 @@ EDITS = {
         (FAST, "\t\t\t      LAB_FAST_LOAD(&state[idx]) != (uint8_t)(LAB_PS_HEAD | 0) ||\n", ""),
         (FAST, "\tLAB_FAST_STORE(&state[idx], (uint8_t)LAB_PS_FREE);\n\tLAB_FAST_PAGES",
          "\t(void)state;\n\tLAB_FAST_PAGES"),
-        (CACHE, "\t\tlab_store_relaxed(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));\n",
-         "\t\t(void)state;\n"),
-        (CACHE, "lab_load_relaxed(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0)", "0"),
-        (CACHE, "\t\tlab_store_relaxed(&state[pg], (uint8_t)LAB_PS_FREE);\n\t\tout[i]",
-         "\t\t(void)state;\n\t\tout[i]"),
+        # the bulk calls' runs of eight, fours and single pages
+        (FAST, "\tLAB_FAST_STORE(&state[a], (uint8_t)(LAB_PS_HEAD | 0));\n"
+               "\tLAB_FAST_STORE(&state[b], (uint8_t)(LAB_PS_HEAD | 0));\n"
+               "\tLAB_FAST_STORE(&state[c], (uint8_t)(LAB_PS_HEAD | 0));\n"
+               "\tLAB_FAST_STORE(&state[d], (uint8_t)(LAB_PS_HEAD | 0));\n", "\t(void)state;\n"),
+        (FAST, "\t\tLAB_FAST_STORE((labyrinth__state8 *)(void *)&state[src[i]], LAB_PS_HEAD8);\n", ""),
+        (FAST, "\t\tLAB_FAST_STORE(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));\n\t\tout[i]", "\t\tout[i]"),
+        (FAST, "\tif (pg >= total || LAB_FAST_LOAD(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))\n"
+               "\t\treturn 0;\n\tLAB_FAST_STORE(&state[pg], (uint8_t)LAB_PS_FREE);\n",
+         "\tif (pg >= total)\n\t\treturn 0;\n\t(void)state;\n"),
+        (FAST, "\tif (LAB_FAST_LOAD(s8) != LAB_PS_HEAD8)\n\t\treturn 0;\n\tLAB_FAST_STORE(s8, 0ull);\n",
+         "\t(void)s8;\n"),
     ],
     "no-busy": [
-        (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_LOAD(&c->busy)))\n\t\treturn 0;\n"
-               "\tLAB_FAST_STORE(&c->busy, 1u);\n", "\t(void)c;\n"),
-        (FAST, "\t__atomic_signal_fence(__ATOMIC_SEQ_CST);\n\tLAB_FAST_STORE(&c->busy, 0u);\n",
-         "\t(void)c;\n"),
+        (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_WORD_BUSY(LAB_FAST_LOAD(LAB_FAST_WORD_OF(c)))))\n"
+               "\t\treturn 0;\n", "\t(void)c;\n"),
+        (FAST, "\tLAB_FAST_STORE(&c->busy, 1u);\n", ""),
+        # leaving still stores the count, without touching busy
+        (FAST, "\t__atomic_signal_fence(__ATOMIC_SEQ_CST);\n"
+               "\tLAB_FAST_STORE(LAB_FAST_WORD_OF(c), LAB_FAST_WORD(count));\n",
+         "\tLAB_FAST_STORE(&c->count, count);\n"),
     ],
     # (the slot test stays: a thread's first call has no slot yet)
     "no-pool-checks": [
@@ -65,6 +74,7 @@ EDITS["none"] = [e for k in ("no-state", "no-busy", "no-pool-checks") for e in E
 
 SCENARIOS = {
     "pair": ([], "ns_per_pair", "ns/pair", "low"),
+    "pools4": ([], "ns_per_pair", "ns/pair (four pools in turn)", "low"),
     "batch256": ([], "ns_per_page", "ns/page", "low"),
     "bulk64": ([], "ns_per_page", "ns/page", "low"),
     "spsc": ([], "pages_per_s", "pages/s", "high"),

@@ -108,7 +108,9 @@ struct labyrinth__cache {
  * does, which the CPU forwards (with busy first, the pair was slower).
  */
 typedef uint64_t __attribute__((may_alias)) labyrinth__word;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#if !defined(__BYTE_ORDER__)
+#error "labyrinth_fast.h needs the compiler's __BYTE_ORDER__ (gcc, clang)"
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define LAB_FAST_WORD(count)  ((uint64_t)(count) << 32) /* busy clear */
 #define LAB_FAST_WORD_BUSY(w) ((uint32_t)(w))
 #else
@@ -128,8 +130,8 @@ typedef uint64_t __attribute__((may_alias)) labyrinth__word;
  *   1. returns at once (to the shared, lock-free store) if busy is set:
  *      it interrupted the owner inside an operation on this cache;
  *   2. sets busy, then (compiler signal fence) reads count afresh;
- *   3. works on pages[];
- *   4. (signal fence) stores the new count with busy clear, one store.
+ *   3. works on pages[] (and the library's slow paths on count);
+ *   4. (signal fence) stores the count with busy clear, in one store.
  *
  * A handler that runs before step 2 sees busy clear, completes its whole
  * operation on the cache (handlers nest, they do not interleave) and
@@ -145,6 +147,8 @@ static __inline__ __attribute__((always_inline)) int labyrinth__cache_enter(stru
 {
 	if (LAB_FAST_UNLIKELY(LAB_FAST_WORD_BUSY(LAB_FAST_LOAD(LAB_FAST_WORD_OF(c)))))
 		return 0;
+	/* busy alone, never the whole word: a handler may have changed count
+	 * since the load above, and the count read after the fence is its. */
 	LAB_FAST_STORE(&c->busy, 1u);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return 1;

@@ -159,21 +159,18 @@ static inline bool lab_cache_pop(struct lab_pool *p, struct lab_cache *c, lab_gf
 				 uint32_t *idx)
 {
 	uint32_t n;
-	bool ok = false;
 
 	if (!lab_cache_enter(c))
 		return false;
 	n = lab_load_relaxed(&c->count);
 	if (lab_likely(n && !lab_load_relaxed(&p->gate))) {
 		*idx = c->pages[n - 1];
-		lab_store_relaxed(&c->count, n - 1);
-		ok = true;
-	} else {
-		*idx = lab_cache_pop_slow(p, c, gfp);
-		ok = *idx != LAB_NIL;
+		lab_cache_leave_count(c, n - 1);
+		return true;
 	}
+	*idx = lab_cache_pop_slow(p, c, gfp);
 	lab_cache_leave(c);
-	return ok;
+	return *idx != LAB_NIL;
 }
 
 /*

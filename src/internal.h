@@ -176,6 +176,11 @@ struct lab_blk_cache {
 #define LAB_BLK_AREA 192u /* bytes before each struct lab_cache: whole lines */
 _Static_assert(sizeof(struct lab_blk_cache) <= LAB_BLK_AREA && LAB_BLK_AREA % LAB_CACHELINE == 0,
 	       "a block cache fits the lines before its page cache");
+/* labyrinth_fast.h reads and writes count and busy as one aligned 64-bit
+ * word (labyrinth__word): count first, busy right after it. */
+_Static_assert(offsetof(struct lab_cache, count) == 0 && offsetof(struct lab_cache, busy) == 4 &&
+		       _Alignof(struct lab_cache) >= 8,
+	       "a cache's count and busy are one aligned 64-bit word");
 
 /* The block cache of the slot whose page cache is c (a pool with caches). */
 static inline struct lab_blk_cache *lab_blk_of(const struct lab_cache *c)
