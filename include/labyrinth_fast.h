@@ -57,8 +57,8 @@
  * state, and copies of the pool's constants (written at init), so that a
  * pair reads no line of the pool but the page's state byte.  count and
  * busy are the two halves of one aligned 64-bit word (labyrinth__word):
- * the fast paths read both in one load and leave the cache, the new count
- * and busy clear, in one store.
+ * the fast paths test busy with one load of the word and leave the
+ * cache, the new count and busy clear, in one store.
  */
 struct labyrinth__cache {
 	uint32_t count;             /* pages held in pages[] */
