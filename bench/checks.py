@@ -40,18 +40,15 @@ EDITS = {
         (FAST, "\t\t\t      LAB_FAST_LOAD(&state[idx]) != (uint8_t)(LAB_PS_HEAD | 0) ||\n", ""),
         (FAST, "\tLAB_FAST_STORE(&state[idx], (uint8_t)LAB_PS_FREE);\n\tLAB_FAST_PAGES",
          "\t(void)state;\n\tLAB_FAST_PAGES"),
-        # the bulk calls' runs of eight, fours and single pages
-        (FAST, "\tLAB_FAST_STORE(&state[a], (uint8_t)(LAB_PS_HEAD | 0));\n"
-               "\tLAB_FAST_STORE(&state[b], (uint8_t)(LAB_PS_HEAD | 0));\n"
-               "\tLAB_FAST_STORE(&state[c], (uint8_t)(LAB_PS_HEAD | 0));\n"
-               "\tLAB_FAST_STORE(&state[d], (uint8_t)(LAB_PS_HEAD | 0));\n", "\t(void)state;\n"),
-        (FAST, "\t\tLAB_FAST_STORE((labyrinth__state8 *)(void *)&state[src[i]], LAB_PS_HEAD8);\n", ""),
-        (FAST, "\t\tLAB_FAST_STORE(&state[pg], (uint8_t)(LAB_PS_HEAD | 0));\n\t\tout[i]", "\t\tout[i]"),
+        # the bulk get's runs and single pages (its loops stay)
+        (FAST, "\t\t\tLAB_FAST_STORE(s8, LAB_PS_HEAD8);\n", "\t\t\t(void)s8;\n"),
+        (FAST, "\t\tLAB_FAST_STORE(&state[src[j]], (uint8_t)(LAB_PS_HEAD | 0));\n", "\t\t(void)state;\n"),
+        # the bulk free's single pages and runs
         (FAST, "\tif (pg >= total || LAB_FAST_LOAD(&state[pg]) != (uint8_t)(LAB_PS_HEAD | 0))\n"
                "\t\treturn 0;\n\tLAB_FAST_STORE(&state[pg], (uint8_t)LAB_PS_FREE);\n",
          "\tif (pg >= total)\n\t\treturn 0;\n\t(void)state;\n"),
-        (FAST, "\tif (LAB_FAST_LOAD(s8) != LAB_PS_HEAD8)\n\t\treturn 0;\n\tLAB_FAST_STORE(s8, 0ull);\n",
-         "\t(void)s8;\n"),
+        (FAST, " ||\n\t\t\t    LAB_FAST_LOAD(s8) != LAB_PS_HEAD8)\n", ")\n"),
+        (FAST, "\t\t\tLAB_FAST_STORE(s8, 0ull);\n", ""),
     ],
     "no-busy": [
         (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_WORD_BUSY(LAB_FAST_LOAD(LAB_FAST_WORD_OF(c)))))\n"

@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define NR 200 /* more than one internal batch of 64, not a multiple of it */
 
@@ -43,6 +44,139 @@ static void poison_array(void **pg, unsigned int n)
 }
 
 /*
+ * The run functions of labyrinth_fast.h on their own, on a made-up pool
+ * of 64 pages (they never touch the pages, only the state bytes): runs
+ * carried on past eight pages, broken, restarted, and stopped by the
+ * pool's end, each against what page by page would do.
+ */
+#define RP 64
+static unsigned char *const run_base = (unsigned char *)(uintptr_t)0x40000000;
+static uint8_t run_state[RP + 8];
+
+static void *run_page(uint32_t i)
+{
+	return run_base + (size_t)i * 4096;
+}
+
+/* free_run over pages[n] in a pool of total pages; how many it freed,
+ * after checking that those got their indexes out and their state FREE */
+static uint32_t free_run(void *const *pg, uint32_t n, uint32_t total)
+{
+	uint32_t out[64], i, done;
+
+	REQUIRE(n <= 64, "n");
+	done = labyrinth__free_run(run_base, 12, run_state, total, pg, out, n);
+	for (i = 0; i < done; i++) {
+		uint32_t idx = (uint32_t)(((unsigned char *)pg[i] - run_base) >> 12);
+
+		CHECK_EQ(out[i], idx);
+		CHECK_EQ(run_state[idx], LAB_PS_FREE);
+	}
+	return done;
+}
+
+static void run_all(uint8_t v)
+{
+	memset(run_state, v, sizeof(run_state));
+}
+
+static void test_run_functions(void)
+{
+	void *pg[64], *addr[64];
+	uint32_t src[64], i;
+
+	/* 24 pages in a row from page 8: a run of eight carried on twice */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 24; i++)
+		pg[i] = run_page(8 + i);
+	CHECK_EQ(free_run(pg, 24, RP), 24);
+	CHECK_EQ(run_state[7], LAB_PS_HEAD);
+	CHECK_EQ(run_state[32], LAB_PS_HEAD);
+
+	/* page 20 free already, in the run's second eight: 12 freed, page 20
+	 * untouched and the ones after it still allocated */
+	run_all(LAB_PS_HEAD);
+	run_state[20] = LAB_PS_FREE;
+	CHECK_EQ(free_run(pg, 24, RP), 12);
+	for (i = 21; i < 32; i++)
+		CHECK_EQ(run_state[i], LAB_PS_HEAD);
+
+	/* a block's head in the third eight (HEAD | order 3): 16 freed */
+	run_all(LAB_PS_HEAD);
+	run_state[24] = LAB_PS_HEAD | 3;
+	CHECK_EQ(free_run(pg, 24, RP), 16);
+	CHECK_EQ(run_state[24], LAB_PS_HEAD | 3);
+
+	/* a run, then one that does not continue it, then a third: all 24 */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 8; i++) {
+		pg[i] = run_page(40 + i);
+		pg[8 + i] = run_page(8 + i);
+		pg[16 + i] = run_page(16 + i);
+	}
+	CHECK_EQ(free_run(pg, 24, RP), 24);
+
+	/* the same eight twice: the second eight stops at its first page */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 16; i++)
+		pg[i] = run_page(16 + (i & 7));
+	CHECK_EQ(free_run(pg, 16, RP), 8);
+
+	/* a run up to the pool's end, and eight more past it: 16 freed, the
+	 * state bytes past the end (run_state[RP..]) never touched */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 24; i++)
+		pg[i] = run_page(RP - 16 + i);
+	CHECK_EQ(free_run(pg, 24, RP), 16);
+	for (i = RP; i < RP + 8; i++)
+		CHECK_EQ(run_state[i], LAB_PS_HEAD);
+
+	/* a page one byte into a run's page: the run is not taken */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 16; i++)
+		pg[i] = run_page(i);
+	pg[11] = (unsigned char *)pg[11] + 1;
+	CHECK_EQ(free_run(pg, 16, RP), 11);
+	CHECK_EQ(run_state[11], LAB_PS_HEAD);
+
+	/* not aligned to 8 pages: page by page, all freed */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 16; i++)
+		pg[i] = run_page(3 + i);
+	CHECK_EQ(free_run(pg, 16, RP), 16);
+
+	/* pop_run: 24 indexes in a row, then a break, then 8 more in a row
+	 * and 5 single ones; every page marked allocated, every address right */
+	run_all(LAB_PS_FREE);
+	for (i = 0; i < 24; i++)
+		src[i] = 8 + i;
+	src[24] = 40; /* not a multiple of 8 after it: not a run */
+	for (i = 25; i < 33; i++)
+		src[i] = 48 + (i - 25);
+	for (i = 33; i < 38; i++)
+		src[i] = 34 + (i - 33);
+	labyrinth__pop_run(run_base, 12, run_state, src, addr, 38);
+	for (i = 0; i < 38; i++) {
+		CHECK(addr[i] == run_page(src[i]), "pop_run: address %u", i);
+		CHECK_EQ(run_state[src[i]], LAB_PS_HEAD);
+	}
+	CHECK_EQ(run_state[7], LAB_PS_FREE);
+	CHECK_EQ(run_state[32], LAB_PS_FREE);
+	CHECK_EQ(run_state[41], LAB_PS_FREE);
+	CHECK_EQ(run_state[56], LAB_PS_FREE);
+
+	/* pop_run: a run whose next eight are the same pages again is not
+	 * carried on (those are marked one by one, to the same end) */
+	run_all(LAB_PS_FREE);
+	for (i = 0; i < 16; i++)
+		src[i] = 24 + (i & 7);
+	labyrinth__pop_run(run_base, 12, run_state, src, addr, 16);
+	for (i = 0; i < 16; i++)
+		CHECK(addr[i] == run_page(24 + (i & 7)), "pop_run: address %u", i);
+	CHECK_EQ(run_state[32], LAB_PS_FREE);
+}
+
+/*
  * Runs: the bulk free takes eight consecutive allocated pages (the first
  * at a multiple of 8 pages) with one check and one store of their state
  * bytes (labyrinth_fast.h).  Every case where a run is not whole must
@@ -56,7 +190,7 @@ static void test_runs(void)
 	struct labyrinth_params p = { .name = "bulk-runs", .nr_pages = 256 };
 	struct labyrinth_stats st, st0;
 	static void *all[256];
-	void *list[9], *block;
+	void *list[9], *big[24], *block;
 	unsigned int i, n;
 
 	REQUIRE(labyrinth_init(&lab, &p) == 0, "init");
@@ -94,9 +228,55 @@ static void test_runs(void)
 	CHECK_EQ(st.frees, st0.frees + 8);
 	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
 
-	/* not aligned to 8 pages, and the pool's last eight: freed */
+	/* not aligned to 8 pages: freed */
 	CHECK_EQ(labyrinth_free_bulk(&lab, all + 41, 8), 8);
-	CHECK_EQ(labyrinth_free_bulk(&lab, all + 248, 8), 8);
+	CHECK_EQ(labyrinth_check(&lab), 0);
+
+	/* a run carried on for 24 pages: all freed, each once */
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 56, 24), 24);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 24);
+	CHECK_EQ(st.bad_frees, st0.bad_frees);
+	for (i = 56; i < 80; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+
+	/* a page freed before in the run's second eight: fifteen freed */
+	CHECK_EQ(labyrinth_free_page(&lab, all[92]), 0);
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, all + 80, 16), 15);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 15);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
+	for (i = 80; i < 96; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+
+	/* a run, then another that does not continue it: both freed */
+	memcpy(big, all + 96, 8 * sizeof(void *));
+	memcpy(big + 8, all + 112, 8 * sizeof(void *));
+	CHECK_EQ(labyrinth_free_bulk(&lab, big, 16), 16);
+	for (i = 0; i < 16; i++)
+		CHECK_EQ(labyrinth_free_page(&lab, big[i]), -EALREADY);
+
+	/* the same eight twice: eight freed, then eight refused */
+	memcpy(big, all + 120, 8 * sizeof(void *));
+	memcpy(big + 8, all + 120, 8 * sizeof(void *));
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, big, 16), 8);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 8);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + 8);
+
+	/* the pool's last sixteen, then eight addresses past its end that
+	 * would continue the run: sixteen freed, the eight refused */
+	memcpy(big, all + 240, 16 * sizeof(void *));
+	for (i = 16; i < 24; i++)
+		big[i] = (char *)all[255] + (size_t)(i - 15) * 4096;
+	st0 = check_stats(&lab);
+	CHECK_EQ(labyrinth_free_bulk(&lab, big, 24), 16);
+	st = check_stats(&lab);
+	CHECK_EQ(st.frees, st0.frees + 16);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + 8);
 	CHECK_EQ(labyrinth_check(&lab), 0);
 
 	/* a block of eight pages is not eight single pages: refused whole,
@@ -290,6 +470,7 @@ int main(void)
 	CHECK_EQ(st.allocs, st.frees);
 	CHECK_EQ(st.pages_free, NR);
 	CHECK_EQ(labyrinth_destroy(&lab), 0);
+	test_run_functions();
 	test_runs();
 	return check_done();
 }
