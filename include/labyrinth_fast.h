@@ -266,9 +266,10 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
  * continue it: their eight addresses (or indexes) are compared with the
  * expected ones in 16-byte vectors carried from the eight before, so the
  * start of a run (its page number, its alignment) is worked out once per
- * run, not once per eight pages.  Bulk 64 / 64 in make bench: 1.15 ->
- * 0.83-0.85 ns a page with runs of eight, then 0.86 -> 0.76 with runs
- * carried on (DPDK's mempool: 0.80; docs/bench/2026-12-06-bulk2.txt).
+ * run, not once per eight pages.  Bulk 64 / 64 in make bench's harness:
+ * 1.15 -> 0.83-0.85 ns a page with runs of eight; runs carried on, 0.94
+ * -> 0.81 (DPDK's mempool 0.87 in the same set; the instructions of a
+ * get and a put, 892 -> 772; docs/bench/2026-12-06-bulk2.txt).
  */
 typedef uint64_t __attribute__((may_alias)) labyrinth__state8;
 /* Four indexes, stored at once where out[] is only 4-byte aligned. */
