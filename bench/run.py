@@ -100,7 +100,7 @@ TARGETS = [
      "at DPDK's figure, within the samples' spread (0.97x-1.03x in the runs of 2026-12-06); "
      "the state byte of 256 distinct pages (without it 0.87x: make bench-checks)"),
     ("bulk 64 <= DPDK", ("bulk64.ns_per_page", "labyrinth"), ("bulk64.ns_per_page", "dpdk"), "le", 1.0,
-     "at DPDK's figure since runs are carried on (0.93x at 22:08 on 2026-12-06; "
+     "at DPDK's figure since runs are carried on (0.93x at 22:03 on 2026-12-06; "
      "docs/bench/2026-12-06-bulk2.txt): pages freed out of order go page by page"),
     ("bulk 64 <= 1.5x floor (stretch)", ("bulk64.ns_per_page", "labyrinth"), ("bulk64.ns_per_page", "floor"), "le", 1.5,
      "the same checks"),
