@@ -48,7 +48,7 @@ EDITS = {
                "\t\treturn 0;\n\tLAB_FAST_STORE(&state[pg], (uint8_t)LAB_PS_FREE);\n",
          "\tif (pg >= total)\n\t\treturn 0;\n\t(void)state;\n"),
         (FAST, " ||\n\t\t\t    LAB_FAST_LOAD(s8) != LAB_PS_HEAD8)\n", ")\n"),
-        (FAST, "\t\t\tLAB_FAST_STORE(s8, 0ull);\n", ""),
+        (FAST, "\t\t\tLAB_FAST_STORE(s8, 0ull);\n", "\t\t\t(void)s8;\n"),
     ],
     "no-busy": [
         (FAST, "\tif (LAB_FAST_UNLIKELY(LAB_FAST_WORD_BUSY(LAB_FAST_LOAD(LAB_FAST_WORD_OF(c)))))\n"

@@ -317,7 +317,10 @@ labyrinth__pop_run(unsigned char *base, uint32_t shift, uint8_t *state, const ui
 	const labyrinth__u32x4 lo = { 0, 1, 2, 3 }, hi = { 4, 5, 6, 7 }, eight = { 8, 8, 8, 8 };
 	uint32_t i = 0, j;
 
-	while (i + 8 <= n && !(src[i] & 7u) && labyrinth__are8(src + i, src[i] + lo, src[i] + hi)) {
+	/* runs with 64-bit pointers only (two to a 16-byte vector); a
+	 * constant, so elsewhere the code is not there */
+	while (sizeof(void *) == 8 && i + 8 <= n && !(src[i] & 7u) &&
+	       labyrinth__are8(src + i, src[i] + lo, src[i] + hi)) {
 		uint32_t a = src[i];
 		uint64_t p = (uint64_t)(uintptr_t)base + ((uint64_t)a << shift), step = (uint64_t)1 << shift;
 		labyrinth__u64x2 v = { p, p + step };
@@ -376,7 +379,7 @@ labyrinth__free_run(const unsigned char *base, uint32_t shift, uint8_t *state, u
 	const labyrinth__u32x4 lo = { 0, 1, 2, 3 }, four = { 4, 4, 4, 4 }, eight = { 8, 8, 8, 8 };
 	void *const *q = pages, *const *end = pages + n;
 
-	while (end - q >= 8) {
+	while (sizeof(void *) == 8 && end - q >= 8) { /* as in labyrinth__pop_run */
 		uintptr_t a = labyrinth__page_number(base, shift, q[0]);
 		uint64_t p = (uint64_t)(uintptr_t)q[0], step = (uint64_t)1 << shift;
 		const labyrinth__u64x2 d = { 2 * step, 2 * step };

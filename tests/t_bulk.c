@@ -51,7 +51,7 @@ static void poison_array(void **pg, unsigned int n)
  */
 #define RP 64
 static unsigned char *const run_base = (unsigned char *)(uintptr_t)0x40000000;
-static uint8_t run_state[RP + 8];
+static uint8_t run_state[RP + 8] __attribute__((aligned(8)));
 
 static void *run_page(uint32_t i)
 {
@@ -139,6 +139,36 @@ static void test_run_functions(void)
 	CHECK_EQ(free_run(pg, 16, RP), 11);
 	CHECK_EQ(run_state[11], LAB_PS_HEAD);
 
+	/* a pool of 60 pages (not a multiple of 8): a run from page 40 is
+	 * carried on to page 55, the eight from 56 would end past the pool
+	 * and go page by page, so 20 freed and the state bytes from 60 on
+	 * untouched */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 24; i++)
+		pg[i] = run_page(40 + i);
+	CHECK_EQ(free_run(pg, 24, 60), 20);
+	for (i = 60; i < RP + 8; i++)
+		CHECK_EQ(run_state[i], LAB_PS_HEAD);
+
+	/* a pool of 63 pages: the run from 40 stops at 55 and the eight from
+	 * 56, whose last page is the pool's 64th, go page by page (23 freed);
+	 * the same eight alone: 7 freed */
+	run_all(LAB_PS_HEAD);
+	CHECK_EQ(free_run(pg, 24, 63), 23);
+	CHECK_EQ(run_state[63], LAB_PS_HEAD);
+	run_all(LAB_PS_HEAD);
+	CHECK_EQ(free_run(pg + 16, 8, 63), 7);
+	CHECK_EQ(run_state[63], LAB_PS_HEAD);
+
+	/* an address off by 4 GiB in a run's carried eight: the high half of
+	 * every address is compared too */
+	run_all(LAB_PS_HEAD);
+	for (i = 0; i < 16; i++)
+		pg[i] = run_page(16 + i);
+	pg[13] = (unsigned char *)pg[13] + ((size_t)1 << 32);
+	CHECK_EQ(free_run(pg, 16, RP), 13);
+	CHECK_EQ(run_state[29], LAB_PS_HEAD);
+
 	/* not aligned to 8 pages: page by page, all freed */
 	run_all(LAB_PS_HEAD);
 	for (i = 0; i < 16; i++)
@@ -164,6 +194,22 @@ static void test_run_functions(void)
 	CHECK_EQ(run_state[32], LAB_PS_FREE);
 	CHECK_EQ(run_state[41], LAB_PS_FREE);
 	CHECK_EQ(run_state[56], LAB_PS_FREE);
+
+	/* pop_run: a run, then another aligned run that does not continue
+	 * it, then one that continues the second */
+	run_all(LAB_PS_FREE);
+	for (i = 0; i < 8; i++) {
+		src[i] = 40 + i;
+		src[8 + i] = 8 + i;
+		src[16 + i] = 16 + i;
+	}
+	labyrinth__pop_run(run_base, 12, run_state, src, addr, 24);
+	for (i = 0; i < 24; i++) {
+		CHECK(addr[i] == run_page(src[i]), "pop_run: address %u", i);
+		CHECK_EQ(run_state[src[i]], LAB_PS_HEAD);
+	}
+	CHECK_EQ(run_state[24], LAB_PS_FREE);
+	CHECK_EQ(run_state[48], LAB_PS_FREE);
 
 	/* pop_run: a run whose next eight are the same pages again is not
 	 * carried on (those are marked one by one, to the same end) */
