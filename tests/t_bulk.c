@@ -222,6 +222,28 @@ static void test_run_functions(void)
 	CHECK_EQ(run_state[32], LAB_PS_FREE);
 }
 
+/* labyrinth_free_bulk(pg, n) frees `freed` pages and counts `bad` bad
+ * frees, by the pool's stats */
+static void free_bulk_counted(labyrinth_t *lab, void **pg, unsigned int n, unsigned int freed,
+			      unsigned int bad)
+{
+	struct labyrinth_stats st0 = check_stats(lab), st;
+
+	CHECK_EQ(labyrinth_free_bulk(lab, pg, n), freed);
+	st = check_stats(lab);
+	CHECK_EQ(st.frees, st0.frees + freed);
+	CHECK_EQ(st.bad_frees, st0.bad_frees + bad);
+}
+
+/* Every page of pg[n] is free already: a second free says EALREADY. */
+static void check_freed(labyrinth_t *lab, void **pg, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		CHECK_EQ(labyrinth_free_page(lab, pg[i]), -EALREADY);
+}
+
 /*
  * Runs: the bulk free takes eight consecutive allocated pages (the first
  * at a multiple of 8 pages) with one check and one store of their state
@@ -247,82 +269,49 @@ static void test_runs(void)
 		REQUIRE((char *)all[i] == (char *)all[0] + (size_t)i * 4096, "page %u not in a row", i);
 
 	/* a whole run, aligned: all eight freed, each once */
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, all + 8, 8), 8);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 8);
-	CHECK_EQ(st.bad_frees, st0.bad_frees);
-	for (i = 8; i < 16; i++)
-		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+	free_bulk_counted(&lab, all + 8, 8, 8, 0);
+	check_freed(&lab, all + 8, 8);
 
 	/* a page of the run freed before: the other seven freed, it refused */
 	CHECK_EQ(labyrinth_free_page(&lab, all[19]), 0);
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, all + 16, 8), 7);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 7);
-	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
-	for (i = 16; i < 24; i++)
-		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+	free_bulk_counted(&lab, all + 16, 8, 7, 1);
+	check_freed(&lab, all + 16, 8);
 
 	/* a run, then one of its pages again: eight freed, the ninth refused */
 	memcpy(list, all + 32, 8 * sizeof(void *));
 	list[8] = all[33];
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, list, 9), 8);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 8);
-	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
+	free_bulk_counted(&lab, list, 9, 8, 1);
 
 	/* not aligned to 8 pages: freed */
 	CHECK_EQ(labyrinth_free_bulk(&lab, all + 41, 8), 8);
 	CHECK_EQ(labyrinth_check(&lab), 0);
 
 	/* a run carried on for 24 pages: all freed, each once */
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, all + 56, 24), 24);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 24);
-	CHECK_EQ(st.bad_frees, st0.bad_frees);
-	for (i = 56; i < 80; i++)
-		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+	free_bulk_counted(&lab, all + 56, 24, 24, 0);
+	check_freed(&lab, all + 56, 24);
 
 	/* a page freed before in the run's second eight: fifteen freed */
 	CHECK_EQ(labyrinth_free_page(&lab, all[92]), 0);
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, all + 80, 16), 15);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 15);
-	CHECK_EQ(st.bad_frees, st0.bad_frees + 1);
-	for (i = 80; i < 96; i++)
-		CHECK_EQ(labyrinth_free_page(&lab, all[i]), -EALREADY);
+	free_bulk_counted(&lab, all + 80, 16, 15, 1);
+	check_freed(&lab, all + 80, 16);
 
 	/* a run, then another that does not continue it: both freed */
 	memcpy(big, all + 96, 8 * sizeof(void *));
 	memcpy(big + 8, all + 112, 8 * sizeof(void *));
-	CHECK_EQ(labyrinth_free_bulk(&lab, big, 16), 16);
-	for (i = 0; i < 16; i++)
-		CHECK_EQ(labyrinth_free_page(&lab, big[i]), -EALREADY);
+	free_bulk_counted(&lab, big, 16, 16, 0);
+	check_freed(&lab, big, 16);
 
 	/* the same eight twice: eight freed, then eight refused */
 	memcpy(big, all + 120, 8 * sizeof(void *));
 	memcpy(big + 8, all + 120, 8 * sizeof(void *));
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, big, 16), 8);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 8);
-	CHECK_EQ(st.bad_frees, st0.bad_frees + 8);
+	free_bulk_counted(&lab, big, 16, 8, 8);
 
 	/* the pool's last sixteen, then eight addresses past its end that
 	 * would continue the run: sixteen freed, the eight refused */
 	memcpy(big, all + 240, 16 * sizeof(void *));
 	for (i = 16; i < 24; i++)
 		big[i] = (char *)all[255] + (size_t)(i - 15) * 4096;
-	st0 = check_stats(&lab);
-	CHECK_EQ(labyrinth_free_bulk(&lab, big, 24), 16);
-	st = check_stats(&lab);
-	CHECK_EQ(st.frees, st0.frees + 16);
-	CHECK_EQ(st.bad_frees, st0.bad_frees + 8);
+	free_bulk_counted(&lab, big, 24, 16, 8);
 	CHECK_EQ(labyrinth_check(&lab), 0);
 
 	/* a block of eight pages is not eight single pages: refused whole,
