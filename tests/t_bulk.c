@@ -212,7 +212,8 @@ static void test_run_functions(void)
 	CHECK_EQ(run_state[48], LAB_PS_FREE);
 
 	/* pop_run: a run whose next eight are the same pages again is not
-	 * carried on (those are marked one by one, to the same end) */
+	 * carried on (the carried compare expects pages 32-39): those eight
+	 * start a run of their own, and every address is still right */
 	run_all(LAB_PS_FREE);
 	for (i = 0; i < 16; i++)
 		src[i] = 24 + (i & 7);
