@@ -13,6 +13,7 @@ round, and prints medians.  The variants are experiments, never shipped:
 without its checks the library breaks its contract.
 
     python3 bench/checks.py [--rounds 5] [--scenarios pair,pools4,batch256,bulk64,spsc,threads]
+                            [--variants shipped,no-state,no-busy+no-pool-checks,...]
 
 Needs what `make bench` installed (the peers) and a build of the other
 backends in build-bench/bench-bin (`make bench` or `cmake --build
@@ -79,11 +80,22 @@ SCENARIOS = {
 }
 
 
+def edits_of(name):
+    """The edits of a variant; "a+b" is both a's and b's (which two checks
+    would have to go to reach a peer)."""
+    if name == "shipped":
+        return []
+    for part in name.split("+"):
+        if part not in EDITS:
+            sys.exit("checks.py: no variant %r (known: shipped, %s, and a+b)" % (part, ", ".join(EDITS)))
+    return [e for part in name.split("+") for e in EDITS[part]]
+
+
 def make_variant(name, work):
     """A copy of the tree with the variant's edits, its bench-labyrinth built."""
     src = os.path.join(work, name)
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build*", "results", "fuzz-corpus"))
-    for rel, old, new in EDITS.get(name, []):
+    for rel, old, new in edits_of(name):
         path = os.path.join(src, rel)
         with open(path) as f:
             text = f.read()
@@ -156,7 +168,7 @@ def main():
         for x in [head, ["-" * n for n in w]] + rows:
             print("  ".join(str(c).ljust(w[i]) if i < 2 else str(c).rjust(w[i]) for i, c in enumerate(x)))
         print("variants: no-state = no state byte load/store in the fast paths and bulk loops; no-busy = "
-              "no busy flag; no-pool-checks = no magic or claim check; none = all three removed")
+              "no busy flag; no-pool-checks = no magic or claim check; none = all three removed; a+b = a and b removed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
