@@ -150,7 +150,7 @@ def main():
                 extra, metric, unit, better = SCENARIOS[s]
                 for n in order:
                     vals.setdefault((s, n), []).append(run_one(exes[n], s, extra, metric))
-        print("labyrinth with one check removed at a time: medians of %d rounds, processes alternating"
+        print("labyrinth with checks removed (variants below): medians of %d rounds, processes alternating"
               % a.rounds)
         head = ["scenario", "unit"] + names + ["shipped/dpdk"]
         rows = []
