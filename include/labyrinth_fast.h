@@ -154,7 +154,9 @@ static __inline__ __attribute__((always_inline)) int labyrinth__cache_enter(stru
 	return 1;
 }
 
-/* Leave the cache holding count pages: count and busy clear in one store. */
+/* Leave the cache holding count pages: count and busy clear in one store.
+ * Inside the window only the owner changes count, so a fast path that
+ * gives up leaves with the count it read after entering. */
 static __inline__ __attribute__((always_inline)) void
 labyrinth__cache_leave_count(struct labyrinth__cache *c, uint32_t count)
 {
@@ -162,7 +164,8 @@ labyrinth__cache_leave_count(struct labyrinth__cache *c, uint32_t count)
 	LAB_FAST_STORE(LAB_FAST_WORD_OF(c), LAB_FAST_WORD(count));
 }
 
-/* Leave the cache as it is. */
+/* Leave the cache as it is, read afresh: for the library's slow paths,
+ * which change count inside the window. */
 static __inline__ __attribute__((always_inline)) void labyrinth__cache_leave(struct labyrinth__cache *c)
 {
 	labyrinth__cache_leave_count(c, LAB_FAST_LOAD(&c->count));
@@ -188,7 +191,7 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_alloc(struc
 		return 0;
 	n = LAB_FAST_LOAD(&c->count);
 	if (LAB_FAST_UNLIKELY(!n || (LAB_FAST_LOAD(&c->flags) & LAB_CF_GATE))) {
-		labyrinth__cache_leave(c);
+		labyrinth__cache_leave_count(c, n);
 		return 0;
 	}
 	idx = LAB_FAST_PAGES(c)[n - 1];
@@ -237,7 +240,7 @@ static __inline__ __attribute__((always_inline)) int labyrinth__fast_free(struct
 		return 0;
 	n = LAB_FAST_LOAD(&c->count);
 	if (LAB_FAST_UNLIKELY(n == c->grant)) {
-		labyrinth__cache_leave(c);
+		labyrinth__cache_leave_count(c, n);
 		return 0;
 	}
 	LAB_FAST_STORE(&state[idx], (uint8_t)LAB_PS_FREE);
@@ -447,7 +450,7 @@ labyrinth__fast_alloc_bulk(struct labyrinth__cache *c, void **pages, uint32_t n)
 		return 0;
 	count = LAB_FAST_LOAD(&c->count);
 	if (LAB_FAST_UNLIKELY(count < n || (LAB_FAST_LOAD(&c->flags) & LAB_CF_GATE))) {
-		labyrinth__cache_leave(c);
+		labyrinth__cache_leave_count(c, count);
 		return 0;
 	}
 	count -= n;
